@@ -1,0 +1,59 @@
+//! The control-plane table's key schema, for local servers and tests. It must match
+//! `ControlPlaneTable` in `template.yaml`; a template test checks that it does.
+
+use super::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
+use crate::ports::StoreError;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
+use aws_sdk_dynamodb::Client;
+
+/// `(attribute, key type)` pairs of the table and of its one index, as in the template.
+pub const TABLE_KEYS: [(&str, &str); 2] = [(PK, "HASH"), (SK, "RANGE")];
+pub const GSI1_KEYS: [(&str, &str); 2] = [(GSI1_PK, "HASH"), (GSI1_SK, "RANGE")];
+pub const GSI1_NAME: &str = GSI1;
+
+fn key_schema(keys: &[(&str, &str)]) -> Result<Vec<KeySchemaElement>, StoreError> {
+    keys.iter()
+        .map(|(name, kind)| {
+            KeySchemaElement::builder()
+                .attribute_name(*name)
+                .key_type(KeyType::from(*kind))
+                .build()
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        })
+        .collect()
+}
+
+/// Creates the control-plane table (pay per request) on the server `client` points at.
+pub async fn create_control_plane_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    let build_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
+    let mut request = client
+        .create_table()
+        .table_name(table)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_key_schema(Some(key_schema(&TABLE_KEYS)?))
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name(GSI1_NAME)
+                .set_key_schema(Some(key_schema(&GSI1_KEYS)?))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .map_err(build_error)?,
+        );
+    for name in [PK, SK, GSI1_PK, GSI1_SK] {
+        request = request.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(build_error)?,
+        );
+    }
+    request
+        .send()
+        .await
+        .map_err(|e| StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string()))?;
+    Ok(())
+}

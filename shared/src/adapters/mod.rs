@@ -1,0 +1,25 @@
+//! Implementations of the [`crate::ports`] traits.
+
+#[cfg(feature = "dynamodb")]
+pub mod dynamodb;
+#[cfg(feature = "sqlite")]
+pub mod sqlite;
+
+/// Opaque pagination cursors: base64url of an adapter-specific position, so callers
+/// cannot depend on (or easily forge) their contents. Decoding failures are
+/// `InvalidCursor`.
+#[cfg(any(feature = "sqlite", feature = "dynamodb"))]
+pub(crate) mod cursor {
+    use crate::ports::StoreError;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+
+    pub fn encode(position: &str) -> String {
+        URL_SAFE_NO_PAD.encode(position)
+    }
+
+    pub fn decode(cursor: &str) -> Result<String, StoreError> {
+        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+        String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)
+    }
+}

@@ -1,0 +1,326 @@
+//! Data-plane API keys.
+//!
+//! Wire format (spec section 5): `nutripro_<key id>_<secret>`
+//! - `nutripro_` is a fixed prefix so secret scanners can find leaked keys;
+//! - the key id is 32 lowercase hex digits (UUID v7), public, used to look the key up;
+//! - the secret is 32 random bytes (256 bits) in unpadded base64url (43 characters).
+//!
+//! Only [`ApiKeyHash`] (SHA-256 over a domain tag, the key id and the secret) is stored.
+//! The secret is high-entropy, so a fast hash is sufficient; binding the key id into the
+//! hash means a stored hash cannot be moved onto another key record.
+
+use super::tenant::string_id;
+use super::{new_id, validate_label, TenantId, Timestamp, ValidationError};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use subtle::ConstantTimeEq;
+
+pub const KEY_PREFIX: &str = "nutripro_";
+const KEY_ID_LEN: usize = 32;
+const SECRET_BYTES: usize = 32;
+const SECRET_LEN: usize = 43;
+const TOKEN_LEN: usize = KEY_PREFIX.len() + KEY_ID_LEN + 1 + SECRET_LEN;
+const HASH_DOMAIN: &[u8] = b"nutripro-api-key-v1\0";
+
+string_id!(
+    /// Public identifier of an API key (32 lowercase hex digits).
+    KeyId
+);
+
+/// SHA-256 of a key's secret, bound to its key id. Compared in constant time only.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyHash([u8; 32]);
+
+impl ApiKeyHash {
+    fn compute(key_id: &KeyId, secret: &[u8]) -> Self {
+        let mut hasher = Sha256::new();
+        hasher.update(HASH_DOMAIN);
+        hasher.update(key_id.as_str().as_bytes());
+        hasher.update(b"\0");
+        hasher.update(secret);
+        Self(hasher.finalize().into())
+    }
+
+    fn matches(&self, other: &ApiKeyHash) -> bool {
+        bool::from(self.0.ct_eq(&other.0))
+    }
+
+    pub fn to_hex(&self) -> String {
+        self.0.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn from_hex(text: &str) -> Option<Self> {
+        if text.len() != 64 {
+            return None;
+        }
+        let mut bytes = [0u8; 32];
+        for (i, byte) in bytes.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(text.get(i * 2..i * 2 + 2)?, 16).ok()?;
+        }
+        Some(Self(bytes))
+    }
+}
+
+impl fmt::Debug for ApiKeyHash {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeyHash(..)")
+    }
+}
+
+/// The full key as handed to a tenant, exactly once. Its `Debug` never shows the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKeyToken(String);
+
+impl ApiKeyToken {
+    /// The secret text. Call only to put it in the one response that issues it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKeyToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKeyToken(redacted)")
+    }
+}
+
+/// A key as presented by a caller, parsed but not yet verified.
+pub struct PresentedKey {
+    key_id: KeyId,
+    hash: ApiKeyHash,
+}
+
+impl PresentedKey {
+    /// Parses the wire format. Anything malformed is rejected before any store lookup.
+    pub fn parse(token: &str) -> Option<Self> {
+        if token.len() != TOKEN_LEN || !token.is_ascii() {
+            return None;
+        }
+        let rest = token.strip_prefix(KEY_PREFIX)?;
+        let (key_id, rest) = rest.split_at(KEY_ID_LEN);
+        if !key_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+            return None;
+        }
+        let secret_text = rest.strip_prefix('_')?;
+        let secret = URL_SAFE_NO_PAD.decode(secret_text).ok()?;
+        if secret.len() != SECRET_BYTES {
+            return None;
+        }
+        let key_id = KeyId::new(key_id);
+        let hash = ApiKeyHash::compute(&key_id, &secret);
+        Some(Self { key_id, hash })
+    }
+
+    pub fn key_id(&self) -> &KeyId {
+        &self.key_id
+    }
+}
+
+/// Why a presented key was not accepted. Callers all get the same 401; the reason is for
+/// logs and audit only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRejection {
+    WrongSecret,
+    Expired,
+    Revoked,
+    /// The secret was replaced by a rotation and its grace period is over.
+    RotatedOut,
+}
+
+impl KeyRejection {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::WrongSecret => "wrong_secret",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+            Self::RotatedOut => "rotated_out",
+        }
+    }
+}
+
+/// The stored record of an API key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub key_id: KeyId,
+    pub tenant_id: TenantId,
+    pub name: String,
+    pub hash: ApiKeyHash,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    /// Hash of the secret that a rotation replaced; accepted until `grace_until`.
+    pub previous_hash: Option<ApiKeyHash>,
+    pub grace_until: Option<Timestamp>,
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl ApiKey {
+    pub const NAME_MAX_CHARS: usize = 100;
+
+    /// Creates a key record and its one-time token.
+    pub fn issue(
+        tenant_id: TenantId,
+        name: &str,
+        now: Timestamp,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(Self, ApiKeyToken), ValidationError> {
+        let name = validate_label("key name", name, Self::NAME_MAX_CHARS)?;
+        if expires_at.is_some_and(|at| at <= now) {
+            return Err(ValidationError("expires_at must be in the future".into()));
+        }
+        let key_id = KeyId::new(new_id());
+        let (hash, token) = new_secret(&key_id);
+        let key = Self {
+            key_id,
+            tenant_id,
+            name,
+            hash,
+            created_at: now,
+            expires_at,
+            revoked_at: None,
+            previous_hash: None,
+            grace_until: None,
+            last_used_at: None,
+        };
+        Ok((key, token))
+    }
+
+    /// Replaces the secret under the same key id; the old secret keeps working until
+    /// `now + grace_seconds`. Returns the new token (shown once).
+    pub fn rotate(&mut self, now: Timestamp, grace_seconds: i64) -> ApiKeyToken {
+        let (hash, token) = new_secret(&self.key_id);
+        self.previous_hash = Some(std::mem::replace(&mut self.hash, hash));
+        self.grace_until = Some(now.plus_seconds(grace_seconds.max(0)));
+        token
+    }
+
+    pub fn is_revoked(&self, now: Timestamp) -> bool {
+        self.revoked_at.is_some_and(|at| at <= now)
+    }
+
+    /// Decides whether `presented` is a currently valid secret for this key. Every
+    /// comparison runs in constant time, and both hashes are always compared.
+    pub fn verify(&self, presented: &PresentedKey, now: Timestamp) -> Result<(), KeyRejection> {
+        let current = self.key_id == presented.key_id && self.hash.matches(&presented.hash);
+        let previous = self.key_id == presented.key_id
+            && self.previous_hash.as_ref().is_some_and(|h| h.matches(&presented.hash));
+        if !current && !previous {
+            return Err(KeyRejection::WrongSecret);
+        }
+        if self.is_revoked(now) {
+            return Err(KeyRejection::Revoked);
+        }
+        if self.expires_at.is_some_and(|at| at <= now) {
+            return Err(KeyRejection::Expired);
+        }
+        if !current && self.grace_until.is_none_or(|until| until <= now) {
+            return Err(KeyRejection::RotatedOut);
+        }
+        Ok(())
+    }
+}
+
+fn new_secret(key_id: &KeyId) -> (ApiKeyHash, ApiKeyToken) {
+    let mut secret = [0u8; SECRET_BYTES];
+    // The OS random source failing is unrecoverable; no key may be issued without it.
+    getrandom::fill(&mut secret).expect("operating system random source unavailable");
+    let hash = ApiKeyHash::compute(key_id, &secret);
+    let token = format!("{KEY_PREFIX}{key_id}_{}", URL_SAFE_NO_PAD.encode(secret));
+    (hash, ApiKeyToken(token))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
+    fn issue() -> (ApiKey, ApiKeyToken) {
+        ApiKey::issue(TenantId::new("t1"), "default", NOW, None).unwrap()
+    }
+
+    fn presented(token: &ApiKeyToken) -> PresentedKey {
+        PresentedKey::parse(token.expose()).expect("issued tokens parse")
+    }
+
+    #[test]
+    fn token_has_prefix_key_id_and_256_bit_secret() {
+        let (key, token) = issue();
+        let text = token.expose();
+        assert_eq!(text.len(), TOKEN_LEN);
+        assert!(text.starts_with("nutripro_"));
+        assert_eq!(&text[9..41], key.key_id.as_str());
+        assert!(!format!("{key:?}{token:?}").contains(&text[42..]), "Debug never shows the secret");
+    }
+
+    #[test]
+    fn stored_hash_is_not_the_secret() {
+        let (key, token) = issue();
+        let hex = key.hash.to_hex();
+        assert_eq!(ApiKeyHash::from_hex(&hex), Some(key.hash.clone()));
+        assert!(!token.expose().contains(&hex));
+    }
+
+    #[test]
+    fn valid_key_verifies_and_wrong_secret_does_not() {
+        let (key, token) = issue();
+        assert_eq!(key.verify(&presented(&token), NOW), Ok(()));
+        let (_, other) = ApiKey::issue(TenantId::new("t1"), "x", NOW, None).unwrap();
+        // Same key id, other secret.
+        let forged = format!("{}{}", &token.expose()[..42], &other.expose()[42..]);
+        let forged = PresentedKey::parse(&forged).unwrap();
+        assert_eq!(key.verify(&forged, NOW), Err(KeyRejection::WrongSecret));
+    }
+
+    #[test]
+    fn malformed_tokens_are_rejected_before_lookup() {
+        let (_, token) = issue();
+        let text = token.expose();
+        for bad in [
+            "",
+            "nutripro_",
+            &text[1..],
+            &format!("xutripro_{}", &text[9..]),
+            &format!("{}G{}", &text[..9], &text[10..]),
+            &format!("{}-{}", &text[..41], &text[42..]),
+            &format!("{}é", &text[..text.len() - 2]),
+            &format!("{text}A"),
+        ] {
+            assert!(PresentedKey::parse(bad).is_none(), "{bad:?} must not parse");
+        }
+    }
+
+    #[test]
+    fn expired_and_revoked_keys_are_rejected() {
+        let (mut key, token) = issue();
+        key.expires_at = Some(NOW.plus_seconds(60));
+        assert_eq!(key.verify(&presented(&token), NOW), Ok(()));
+        assert_eq!(key.verify(&presented(&token), NOW.plus_seconds(60)), Err(KeyRejection::Expired));
+        key.expires_at = None;
+        key.revoked_at = Some(NOW);
+        assert_eq!(key.verify(&presented(&token), NOW), Err(KeyRejection::Revoked));
+    }
+
+    #[test]
+    fn rotation_keeps_old_secret_for_grace_period_only() {
+        let (mut key, old) = issue();
+        let new = key.rotate(NOW, 3600);
+        assert_eq!(key.verify(&presented(&new), NOW), Ok(()));
+        assert_eq!(key.verify(&presented(&old), NOW.plus_seconds(3599)), Ok(()));
+        assert_eq!(key.verify(&presented(&old), NOW.plus_seconds(3600)), Err(KeyRejection::RotatedOut));
+        assert_eq!(key.verify(&presented(&new), NOW.plus_seconds(7200)), Ok(()));
+        // A second rotation drops the first secret at once.
+        let newest = key.rotate(NOW.plus_seconds(10), 60);
+        assert_eq!(key.verify(&presented(&old), NOW.plus_seconds(11)), Err(KeyRejection::WrongSecret));
+        assert_eq!(key.verify(&presented(&new), NOW.plus_seconds(11)), Ok(()));
+        assert_eq!(key.verify(&presented(&newest), NOW.plus_seconds(11)), Ok(()));
+    }
+
+    #[test]
+    fn issue_validates_name_and_expiry() {
+        assert!(ApiKey::issue(TenantId::new("t"), " ", NOW, None).is_err());
+        assert!(ApiKey::issue(TenantId::new("t"), "k", NOW, Some(NOW)).is_err());
+    }
+}

@@ -1,0 +1,154 @@
+//! RFC 9457 problem details. Every error a caller sees is one of these; the `detail` is
+//! written for the caller and never carries internal error text.
+
+use lambda_http::{Body, Response};
+use serde::Serialize;
+
+/// Base of every problem `type` URI; the slug after it names the problem.
+pub const PROBLEM_BASE: &str = "https://nutripro.dev/problems/";
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub status: u16,
+    /// Stable slug, e.g. `unauthorized`, `validation-failed`.
+    pub slug: &'static str,
+    pub title: &'static str,
+    pub detail: String,
+}
+
+#[derive(Serialize)]
+struct ProblemBody<'a> {
+    #[serde(rename = "type")]
+    type_: String,
+    title: &'a str,
+    status: u16,
+    detail: &'a str,
+    request_id: &'a str,
+}
+
+impl Problem {
+    pub fn new(status: u16, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
+        Self { status, slug, title, detail: detail.into() }
+    }
+
+    pub fn unauthorized() -> Self {
+        Self::new(401, "unauthorized", "Unauthorized", "A valid credential is required.")
+    }
+
+    pub fn forbidden(detail: impl Into<String>) -> Self {
+        Self::new(403, "forbidden", "Forbidden", detail)
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(404, "not-found", "Not Found", "No such resource.")
+    }
+
+    pub fn bad_request(detail: impl Into<String>) -> Self {
+        Self::new(400, "bad-request", "Bad Request", detail)
+    }
+
+    pub fn validation(detail: impl Into<String>) -> Self {
+        Self::new(422, "validation-failed", "Unprocessable Content", detail)
+    }
+
+    pub fn payload_too_large(max_bytes: usize) -> Self {
+        Self::new(413, "payload-too-large", "Content Too Large", format!("The body exceeds {max_bytes} bytes."))
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            415,
+            "unsupported-media-type",
+            "Unsupported Media Type",
+            "Send the body as application/json.",
+        )
+    }
+
+    /// A dependency failed. The cause goes to the log, never to the caller.
+    pub fn unavailable() -> Self {
+        Self::new(
+            503,
+            "service-unavailable",
+            "Service Unavailable",
+            "The service could not complete the request; retry later.",
+        )
+    }
+
+    pub fn internal() -> Self {
+        Self::new(500, "internal-error", "Internal Server Error", "An unexpected error occurred.")
+    }
+
+    pub fn type_uri(&self) -> String {
+        format!("{PROBLEM_BASE}{}", self.slug)
+    }
+
+    pub fn to_response(&self, request_id: &str) -> Response<Body> {
+        let body = ProblemBody {
+            type_: self.type_uri(),
+            title: self.title,
+            status: self.status,
+            detail: &self.detail,
+            request_id,
+        };
+        let json = serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"));
+        Response::builder()
+            .status(self.status)
+            .header("content-type", "application/problem+json")
+            .body(Body::Text(json))
+            .unwrap_or_else(|_| Response::new(Body::Empty))
+    }
+}
+
+impl From<crate::domain::ValidationError> for Problem {
+    fn from(error: crate::domain::ValidationError) -> Self {
+        Self::validation(error.0)
+    }
+}
+
+impl From<crate::ports::StoreError> for Problem {
+    fn from(error: crate::ports::StoreError) -> Self {
+        use crate::ports::StoreError;
+        match error {
+            StoreError::NotFound => Self::not_found(),
+            StoreError::AlreadyExists | StoreError::Conflict => {
+                Self::new(409, "conflict", "Conflict", "The resource changed or already exists; reload and retry.")
+            }
+            StoreError::InvalidCursor => Self::validation("cursor is not valid"),
+            StoreError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "store unavailable");
+                Self::unavailable()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_rfc9457_body() {
+        let response = Problem::validation("name is required").to_response("req-1");
+        assert_eq!(response.status(), 422);
+        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        let Body::Text(text) = response.body() else { panic!("text body") };
+        let value: serde_json::Value = serde_json::from_str(text).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({
+                "type": "https://nutripro.dev/problems/validation-failed",
+                "title": "Unprocessable Content",
+                "status": 422,
+                "detail": "name is required",
+                "request_id": "req-1"
+            })
+        );
+    }
+
+    #[test]
+    fn store_failures_never_leak_their_cause() {
+        let problem = Problem::from(crate::ports::StoreError::Unavailable("dynamodb table arn:aws:secret".into()));
+        assert_eq!(problem.status, 503);
+        assert!(!problem.detail.contains("arn"));
+    }
+}

@@ -1,0 +1,14 @@
+//! The library every AI Nutrition-Pro function uses.
+//!
+//! - [`domain`]: types and rules, no I/O (tenants, API keys, time).
+//! - [`ports`]: the traits the domain needs from the outside world (stores, clock).
+//! - [`adapters`]: implementations of those ports (embedded SQLite, DynamoDB).
+//! - [`http`]: authorizer-context extraction, problem+json, body limits, responses.
+//! - [`config`] and [`telemetry`]: environment configuration and JSON logs.
+
+pub mod adapters;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod ports;
+pub mod telemetry;

@@ -1,0 +1,27 @@
+//! Structured logs. Lambda functions log JSON lines (CloudWatch parses them); every
+//! request's lines carry the request id, function and tenant id from the span that
+//! [`crate::http::handle`] opens. Secrets and sample text are never logged.
+
+use tracing_subscriber::EnvFilter;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Json,
+    Text,
+}
+
+/// Installs the global subscriber; the level comes from `LOG_LEVEL` (default `info`).
+/// Safe to call more than once (later calls do nothing).
+pub fn init(format: LogFormat) {
+    let filter = EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
+        LogFormat::Text => builder.compact().try_init(),
+    };
+}
