@@ -12,10 +12,9 @@ use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, ConditionCheck, Put, TransactWriteItem,
 };
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
@@ -376,20 +375,14 @@ impl ApiKeyStore for DynamoStore {
             .expression_attribute_values(":previous", s(previous.to_hex()))
             .expression_attribute_values(":grace", n(grace_until.as_millis()))
             .expression_attribute_values(":expected", s(expected_hash.to_hex()))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => {
-                let existed = e
-                    .as_service_error()
-                    .and_then(|se| match se {
-                        UpdateItemError::ConditionalCheckFailedException(c) => c.item(),
-                        _ => None,
-                    })
-                    .is_some_and(|item| !item.is_empty());
-                Err(if existed { StoreError::Conflict } else { StoreError::NotFound })
+                // Rare path: one read tells a stale/revoked key from a missing one.
+                let exists = self.get(key_pk(rotated.key_id.as_str()), KEY_SK).await?.is_some();
+                Err(if exists { StoreError::Conflict } else { StoreError::NotFound })
             }
             Err(e) => Err(unavailable(e)),
         }

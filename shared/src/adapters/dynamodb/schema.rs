@@ -57,3 +57,16 @@ pub async fn create_control_plane_table(client: &Client, table: &str) -> Result<
         .map_err(|e| StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string()))?;
     Ok(())
 }
+
+/// A client for a DynamoDB-compatible server on loopback (tests, local experiments):
+/// fixed region and dummy static credentials, which such servers accept.
+pub fn local_client(endpoint_url: &str) -> Client {
+    use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .endpoint_url(endpoint_url)
+        .credentials_provider(Credentials::new("local", "local", None, None, "local-dynamodb"))
+        .build();
+    Client::from_conf(config)
+}
