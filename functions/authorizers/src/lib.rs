@@ -1,1 +1,163 @@
+//! Lambda authorizers. The data-plane one checks API keys:
+//! `Authorization: Bearer nutripro_<key id>_<secret>`.
+//!
+//! Outcomes, as API Gateway (REST, REQUEST authorizer) expects them:
+//! - missing, malformed, unknown, wrong, expired, revoked or rotated-out key, offboarded
+//!   tenant → the error `Unauthorized`, which the gateway answers with 401;
+//! - valid key of a suspended tenant → a `Deny` policy, answered with 403;
+//! - valid key of an active tenant → an `Allow` policy for the whole stage (results are
+//!   cached per key for the TTL set in the template) and the tenant context that
+//!   handlers read: `tenant_id`, `key_id`, `plan`.
 
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+};
+use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use nutripro_shared::domain::{PresentedKey, TenantStatus};
+use nutripro_shared::http::{TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID};
+use nutripro_shared::ports::{Clock, ControlPlaneStore};
+use std::sync::Arc;
+
+/// The exact error message API Gateway turns into a 401.
+pub const UNAUTHORIZED: &str = "Unauthorized";
+
+/// What the authorizer decided about a request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Allow(TenantContext),
+    /// Authenticated, but the tenant may not use the API now (suspended).
+    Deny(TenantContext),
+    /// Not authenticated; the reason is for logs only.
+    Unauthorized(&'static str),
+    /// The store could not be read: fail closed (the gateway answers 500).
+    Unavailable,
+}
+
+pub struct ApiKeyAuthorizer {
+    store: Arc<dyn ControlPlaneStore>,
+    clock: Arc<dyn Clock>,
+    last_used_interval_seconds: i64,
+}
+
+impl ApiKeyAuthorizer {
+    pub fn new(store: Arc<dyn ControlPlaneStore>, clock: Arc<dyn Clock>, last_used_interval_seconds: i64) -> Self {
+        Self { store, clock, last_used_interval_seconds }
+    }
+
+    /// Decides on the value of the `Authorization` header.
+    pub async fn decide(&self, authorization: Option<&str>) -> Decision {
+        let Some(token) = authorization.and_then(bearer_token) else {
+            return Decision::Unauthorized("missing_or_not_bearer");
+        };
+        let Some(presented) = PresentedKey::parse(token) else {
+            return Decision::Unauthorized("malformed_key");
+        };
+        let key = match self.store.get_key(presented.key_id()).await {
+            Ok(Some(key)) => key,
+            Ok(None) => return Decision::Unauthorized("unknown_key"),
+            Err(error) => {
+                tracing::error!(%error, "key lookup failed");
+                return Decision::Unavailable;
+            }
+        };
+        let now = self.clock.now();
+        if let Err(rejection) = key.verify(&presented, now) {
+            return Decision::Unauthorized(rejection.as_str());
+        }
+        let tenant = match self.store.get_tenant(&key.tenant_id).await {
+            Ok(Some(tenant)) => tenant,
+            Ok(None) => return Decision::Unauthorized("tenant_missing"),
+            Err(error) => {
+                tracing::error!(%error, "tenant lookup failed");
+                return Decision::Unavailable;
+            }
+        };
+        self.record_use(&key, now).await;
+        let context = TenantContext { tenant_id: tenant.id.clone(), key_id: key.key_id.clone(), plan: tenant.plan.clone() };
+        match tenant.status {
+            TenantStatus::Active => Decision::Allow(context),
+            TenantStatus::Suspended => Decision::Deny(context),
+            TenantStatus::Offboarded => Decision::Unauthorized("tenant_offboarded"),
+        }
+    }
+
+    /// Records the key's last use, at most once per interval (a conditional write that
+    /// most requests skip without touching the store).
+    async fn record_use(&self, key: &nutripro_shared::domain::ApiKey, now: nutripro_shared::domain::Timestamp) {
+        let threshold = now.plus_seconds(-self.last_used_interval_seconds);
+        if key.last_used_at.is_some_and(|at| at >= threshold) {
+            return;
+        }
+        if let Err(error) = self.store.record_key_use(&key.key_id, now, threshold).await {
+            tracing::warn!(%error, key_id = %key.key_id, "could not record key use");
+        }
+    }
+
+    /// The Lambda entry point: an API Gateway REQUEST authorizer event in, a policy out
+    /// (or the `Unauthorized` error).
+    pub async fn authorize(
+        &self,
+        event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
+        let request_id = event.request_context.request_id.clone().unwrap_or_default();
+        let authorization = event.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let decision = self.decide(authorization).await;
+        let resource = event.method_arn.as_deref().and_then(stage_wildcard);
+        match (decision, resource) {
+            (Decision::Allow(context), Some(resource)) => {
+                tracing::info!(%request_id, tenant_id = %context.tenant_id, key_id = %context.key_id, "allow");
+                Ok(policy(IamPolicyEffect::Allow, resource, &context))
+            }
+            (Decision::Deny(context), Some(resource)) => {
+                tracing::warn!(%request_id, tenant_id = %context.tenant_id, key_id = %context.key_id, "deny: tenant suspended");
+                Ok(policy(IamPolicyEffect::Deny, resource, &context))
+            }
+            (Decision::Unavailable, _) => Err("authorizer dependency unavailable".into()),
+            (Decision::Unauthorized(reason), _) => {
+                tracing::warn!(%request_id, reason, "unauthorized");
+                Err(UNAUTHORIZED.into())
+            }
+            (_, None) => {
+                tracing::error!(%request_id, "event has no usable methodArn");
+                Err(UNAUTHORIZED.into())
+            }
+        }
+    }
+}
+
+/// `Bearer <token>`, scheme case-insensitive (RFC 9110), exactly one space.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then_some(token)
+}
+
+/// `arn:...:api-id/stage/METHOD/path` → `arn:...:api-id/stage/*`: the cached policy must
+/// cover every route of the stage, since one key's result is reused for all of them.
+pub fn stage_wildcard(method_arn: &str) -> Option<String> {
+    let mut parts = method_arn.splitn(3, '/');
+    let api = parts.next().filter(|p| p.starts_with("arn:") && p.contains(":execute-api:"))?;
+    let stage = parts.next().filter(|s| !s.is_empty())?;
+    Some(format!("{api}/{stage}/*"))
+}
+
+fn policy(effect: IamPolicyEffect, resource: String, context: &TenantContext) -> ApiGatewayCustomAuthorizerResponse {
+    let mut statement = IamPolicyStatement::default();
+    statement.action = vec!["execute-api:Invoke".to_owned()];
+    statement.effect = effect;
+    statement.resource = vec![resource];
+    let mut document = ApiGatewayCustomAuthorizerPolicy::default();
+    document.version = Some("2012-10-17".to_owned());
+    document.statement = vec![statement];
+    let mut response = ApiGatewayCustomAuthorizerResponse::default();
+    response.principal_id = Some(context.key_id.to_string());
+    response.policy_document = document;
+    response.context = serde_json::json!({
+        AUTHORIZER_TENANT_ID: context.tenant_id.as_str(),
+        AUTHORIZER_KEY_ID: context.key_id.as_str(),
+        AUTHORIZER_PLAN: context.plan.as_str(),
+    });
+    response
+}
+
+#[cfg(test)]
+mod tests;
