@@ -2,6 +2,7 @@
 //! request's lines carry the request id, function and tenant id from the span that
 //! [`crate::http::handle`] opens. Secrets and sample text are never logged.
 
+use std::io::IsTerminal;
 use tracing_subscriber::EnvFilter;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -10,7 +11,7 @@ pub enum LogFormat {
     Text,
 }
 
-/// Installs the global subscriber; the level comes from `LOG_LEVEL` (default `info`).
+/// Installs the global subscriber (JSON to stdout for Lambda; text to stderr locally); the level comes from `LOG_LEVEL` (default `info`).
 /// Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info"));
@@ -22,6 +23,10 @@ pub fn init(format: LogFormat) {
             .with_current_span(true)
             .with_span_list(false)
             .try_init(),
-        LogFormat::Text => builder.compact().try_init(),
+        LogFormat::Text => builder
+            .compact()
+            .with_ansi(std::io::stderr().is_terminal())
+            .with_writer(std::io::stderr)
+            .try_init(),
     };
 }

@@ -1,1 +1,74 @@
+//! `nutripro-local`: the whole API on 127.0.0.1 with the embedded store, no AWS account.
+//!
+//! Routes come from `template.yaml` (compiled in, so the binary serves exactly the
+//! template it was built with); authorizers and handlers are the same library code the
+//! Lambda binaries run.
 
+pub mod bootstrap;
+pub mod gateway;
+pub mod registry;
+pub mod router;
+pub mod template;
+
+use gateway::{Gateway, GatewayError};
+use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::ports::{StoreError, SystemClock};
+use registry::Registry;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The SAM template this binary serves.
+pub const TEMPLATE: &str = include_str!("../../../template.yaml");
+/// The OpenAPI document served at `/openapi.yaml`.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.yaml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum LocalError {
+    #[error(transparent)]
+    Gateway(#[from] GatewayError),
+    #[error("store: {0}")]
+    Store(#[from] StoreError),
+    #[error("cannot listen on {0}: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// Opens the embedded store in `data_dir` and builds the gateway over it.
+pub fn open_gateway(data_dir: &Path) -> Result<Gateway, LocalError> {
+    let store = Arc::new(SqliteStore::open(data_dir)?);
+    let registry = Registry::new(store, Arc::new(SystemClock));
+    Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?)
+}
+
+/// A gateway serving in the background (tests, benchmarks); stops when dropped.
+pub struct RunningGateway {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl RunningGateway {
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+}
+
+impl Drop for RunningGateway {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// Starts a gateway on `127.0.0.1:port` (0 picks a free port) in the current runtime.
+pub async fn start(data_dir: &Path, port: u16) -> Result<RunningGateway, LocalError> {
+    let gateway = Arc::new(open_gateway(data_dir)?);
+    let requested = SocketAddr::from(([127, 0, 0, 1], port));
+    let listener = tokio::net::TcpListener::bind(requested).await.map_err(|e| LocalError::Bind(requested, e))?;
+    let addr = listener.local_addr().map_err(|e| LocalError::Bind(requested, e))?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(gateway.serve(listener, async move {
+        let _ = stopped.await;
+    }));
+    Ok(RunningGateway { addr, stop: Some(stop) })
+}

@@ -1,1 +1,171 @@
-fn main(){}
+//! `nutripro-local` command line:
+//!
+//! ```text
+//! nutripro-local [serve] [--port 3000] [--data-dir DIR]
+//! nutripro-local bootstrap --tenant-name NAME [--data-dir DIR]
+//! ```
+
+use nutripro_local::bootstrap::bootstrap;
+use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::Timestamp;
+use nutripro_shared::telemetry::{self, LogFormat};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+const USAGE: &str = "\
+nutripro-local: AI Nutrition-Pro on 127.0.0.1 with an embedded store
+
+USAGE:
+    nutripro-local [serve] [--port PORT] [--data-dir DIR]
+    nutripro-local bootstrap --tenant-name NAME [--data-dir DIR]
+
+OPTIONS:
+    --port PORT          port on 127.0.0.1 to serve on (default 3000; 0 picks a free one)
+    --data-dir DIR       where the embedded store lives (default: $NUTRIPRO_DATA_DIR or ./local-data)
+    --tenant-name NAME   name of the tenant that bootstrap creates
+";
+
+#[derive(Debug, PartialEq, Eq)]
+enum Command {
+    Serve { port: u16, data_dir: PathBuf },
+    Bootstrap { tenant_name: String, data_dir: PathBuf },
+    Help,
+}
+
+fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> {
+    let mut args = args.iter();
+    let mut subcommand = None;
+    let (mut port, mut data_dir, mut tenant_name) = (None, None, None);
+    while let Some(arg) = args.next() {
+        let mut value = |flag: &str| args.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        match arg.as_str() {
+            "-h" | "--help" | "help" => return Ok(Command::Help),
+            "--port" => port = Some(value("--port")?.parse::<u16>().map_err(|_| "--port needs a number 0-65535")?),
+            "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--tenant-name" => tenant_name = Some(value("--tenant-name")?),
+            "serve" | "bootstrap" if subcommand.is_none() => subcommand = Some(arg.clone()),
+            other => return Err(format!("unexpected argument {other:?}")),
+        }
+    }
+    let data_dir = data_dir.unwrap_or(default_data_dir);
+    match subcommand.as_deref().unwrap_or("serve") {
+        "serve" if tenant_name.is_none() => Ok(Command::Serve { port: port.unwrap_or(3000), data_dir }),
+        "serve" => Err("--tenant-name belongs to bootstrap".into()),
+        _ if port.is_some() => Err("--port belongs to serve".into()),
+        _ => Ok(Command::Bootstrap { tenant_name: tenant_name.ok_or("bootstrap needs --tenant-name NAME")?, data_dir }),
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let default_data_dir = std::env::var_os("NUTRIPRO_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| "local-data".into());
+    let command = match parse(&args, default_data_dir) {
+        Ok(command) => command,
+        Err(message) => {
+            eprintln!("error: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        Command::Help => {
+            print!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        Command::Serve { port, data_dir } => serve(port, data_dir).await,
+        Command::Bootstrap { tenant_name, data_dir } => {
+            let store = match SqliteStore::open(&data_dir) {
+                Ok(store) => store,
+                Err(error) => {
+                    eprintln!("error: cannot open the store in {}: {error}", data_dir.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            match bootstrap(&store, &tenant_name, Timestamp::now()).await {
+                Ok((printed, _token)) => {
+                    println!("{}", serde_json::to_string(&printed).expect("plain strings serialize"));
+                    ExitCode::SUCCESS
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
+    telemetry::init(LogFormat::Text);
+    let running = match nutripro_local::start(&data_dir, port).await {
+        Ok(running) => running,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let url = running.base_url();
+    let dir = data_dir.display();
+    eprintln!(
+        "\nAI Nutrition-Pro is serving on {url} (data in {dir})\n\n\
+         OpenAPI:        {url}/openapi.yaml\n\
+         First API key:  cargo run -p nutripro-local -- bootstrap --tenant-name \"My Meal Planner\" --data-dir {dir}\n\
+         Then:           curl -H \"Authorization: Bearer $API_KEY\" {url}/v1/me\n\n\
+         Press Ctrl-C to stop.\n"
+    );
+    wait_for_shutdown_signal().await;
+    drop(running);
+    ExitCode::SUCCESS
+}
+
+async fn wait_for_shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("install SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(text: &str) -> Vec<String> {
+        text.split_whitespace().map(str::to_owned).collect()
+    }
+
+    fn parse_ok(text: &str) -> Command {
+        parse(&args(text), "default".into()).unwrap()
+    }
+
+    #[test]
+    fn serve_is_the_default() {
+        assert_eq!(parse_ok(""), Command::Serve { port: 3000, data_dir: "default".into() });
+        assert_eq!(parse_ok("serve --port 0 --data-dir d"), Command::Serve { port: 0, data_dir: "d".into() });
+        assert_eq!(parse_ok("--port 8080"), Command::Serve { port: 8080, data_dir: "default".into() });
+    }
+
+    #[test]
+    fn bootstrap_needs_a_tenant_name() {
+        assert_eq!(
+            parse_ok("bootstrap --tenant-name Acme --data-dir d"),
+            Command::Bootstrap { tenant_name: "Acme".into(), data_dir: "d".into() }
+        );
+        assert!(parse(&args("bootstrap"), "x".into()).is_err());
+        assert!(parse(&args("bootstrap --tenant-name A --port 1"), "x".into()).is_err());
+    }
+
+    #[test]
+    fn rejects_unknown_and_incomplete_arguments() {
+        for bad in ["--verbose", "serve serve", "--port", "--port 70000", "serve --tenant-name x", "deploy"] {
+            assert!(parse(&args(bad), "x".into()).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,347 @@
+//! The local API Gateway: serves the template's routes on loopback, runs the route's
+//! authorizer in-process exactly as API Gateway invokes it (REQUEST event in, policy or
+//! `Unauthorized` out), builds the REST (v1) proxy event with the authorizer context,
+//! hands it to the same handler code the Lambda runs, and writes its response back.
+
+use crate::registry::Registry;
+use crate::router::{RouteMatch, Router};
+use crate::template::{self, TemplateError};
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyRequest,
+};
+use aws_lambda_events::iam::IamPolicyEffect;
+use base64::Engine;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
+use lambda_http::request::LambdaRequest;
+use lambda_http::Body;
+use nutripro_authorizers::UNAUTHORIZED;
+use nutripro_shared::domain::new_id;
+use nutripro_shared::http::Problem;
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::net::TcpListener;
+
+/// API Gateway's payload limit.
+pub const MAX_GATEWAY_BODY_BYTES: usize = 10 * 1024 * 1024;
+const LOCAL_STAGE: &str = "local";
+const LOCAL_API_ARN: &str = "arn:aws:execute-api:local:000000000000:local";
+
+#[derive(Debug, thiserror::Error)]
+pub enum GatewayError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("template route {method} {path} runs binary {binary}, which has no local handler")]
+    MissingHandler { method: String, path: String, binary: String },
+    #[error("template route {method} {path} uses authorizer {binary}, which has no local implementation")]
+    MissingAuthorizer { method: String, path: String, binary: String },
+    #[error("local handler {0} serves no route of the template")]
+    UnusedHandler(String),
+}
+
+pub struct Gateway {
+    router: Router,
+    registry: Registry,
+    openapi: &'static str,
+}
+
+type HttpResponse = hyper::Response<Full<Bytes>>;
+
+impl Gateway {
+    /// Builds the gateway from a template. Fails if a template route has no local
+    /// handler or authorizer, or a local handler serves no template route (threat T09).
+    pub fn new(template_text: &str, registry: Registry, openapi: &'static str) -> Result<Self, GatewayError> {
+        let routes = template::routes(template_text)?;
+        for route in &routes {
+            if !registry.handlers.contains_key(route.binary.as_str()) {
+                return Err(GatewayError::MissingHandler {
+                    method: route.method.clone(),
+                    path: route.path.clone(),
+                    binary: route.binary.clone(),
+                });
+            }
+            if let Some(authorizer) = &route.authorizer {
+                if !registry.authorizers.contains_key(authorizer.as_str()) {
+                    return Err(GatewayError::MissingAuthorizer {
+                        method: route.method.clone(),
+                        path: route.path.clone(),
+                        binary: authorizer.clone(),
+                    });
+                }
+            }
+        }
+        if let Some(unused) = registry.handlers.keys().find(|b| !routes.iter().any(|r| r.binary == **b)) {
+            return Err(GatewayError::UnusedHandler((*unused).to_owned()));
+        }
+        Ok(Self { router: Router::new(routes), registry, openapi })
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// Serves connections from `listener` until `shutdown` completes.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let (stream, peer) = tokio::select! {
+                accepted = listener.accept() => match accepted {
+                    Ok(connection) => connection,
+                    Err(error) => {
+                        tracing::warn!(%error, "accept failed");
+                        continue;
+                    }
+                },
+                () = &mut shutdown => return,
+            };
+            let gateway = self.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request| {
+                    let gateway = gateway.clone();
+                    async move { Ok::<_, Infallible>(gateway.respond(request, peer).await) }
+                });
+                if let Err(error) = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await
+                {
+                    tracing::debug!(%error, "connection closed with an error");
+                }
+            });
+        }
+    }
+
+    async fn respond(&self, request: hyper::Request<Incoming>, peer: SocketAddr) -> HttpResponse {
+        let started = Instant::now();
+        let method = request.method().clone();
+        let path = request.uri().path().to_owned();
+        let request_id = new_id();
+        let response = self.dispatch(request, peer, &request_id).await;
+        tracing::info!(
+            %request_id,
+            %method,
+            %path,
+            status = response.status().as_u16(),
+            latency_us = started.elapsed().as_micros() as u64,
+            "request"
+        );
+        response
+    }
+
+    async fn dispatch(&self, request: hyper::Request<Incoming>, peer: SocketAddr, request_id: &str) -> HttpResponse {
+        let (parts, body) = request.into_parts();
+        if parts.method == http::Method::GET && parts.uri.path() == "/openapi.yaml" {
+            return static_response("application/yaml", self.openapi);
+        }
+        let Some(route) = self.router.find(parts.method.as_str(), parts.uri.path()) else {
+            return problem(Problem::new(404, "not-found", "Not Found", "No such route."), request_id);
+        };
+        let body = match Limited::new(body, MAX_GATEWAY_BODY_BYTES).collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return problem(Problem::payload_too_large(MAX_GATEWAY_BODY_BYTES), request_id),
+        };
+        let authorizer_context = match self.authorize(&parts, &route, peer, request_id).await {
+            Ok(context) => context,
+            Err(response) => return response,
+        };
+        let event = proxy_event(&parts, &route, body, peer, request_id, authorizer_context);
+        let Some(handler) = self.registry.handlers.get(route.route.binary.as_str()) else {
+            return problem(Problem::internal(), request_id);
+        };
+        let response = handler(lambda_http::Request::from(LambdaRequest::ApiGatewayV1(event))).await;
+        into_http_response(response)
+    }
+
+    /// Runs the route's authorizer as API Gateway would; returns the context to pass on,
+    /// or the gateway's own 401/403/503 response.
+    async fn authorize(
+        &self,
+        parts: &http::request::Parts,
+        route: &RouteMatch<'_>,
+        peer: SocketAddr,
+        request_id: &str,
+    ) -> Result<HashMap<String, serde_json::Value>, HttpResponse> {
+        let Some(binary) = &route.route.authorizer else {
+            return Ok(HashMap::new());
+        };
+        let Some(authorizer) = self.registry.authorizers.get(binary.as_str()) else {
+            return Err(problem(Problem::internal(), request_id));
+        };
+        // The identity source is the Authorization header: without it API Gateway
+        // answers 401 without invoking the authorizer.
+        if !parts.headers.contains_key(http::header::AUTHORIZATION) {
+            return Err(problem(Problem::unauthorized(), request_id));
+        }
+        let method_arn = format!("{LOCAL_API_ARN}/{LOCAL_STAGE}/{}{}", parts.method, parts.uri.path());
+        let mut event = ApiGatewayCustomAuthorizerRequestTypeRequest::default();
+        event.type_ = Some("REQUEST".into());
+        event.method_arn = Some(method_arn.clone());
+        event.resource = Some(route.route.path.clone());
+        event.path = Some(parts.uri.path().to_owned());
+        event.http_method = Some(parts.method.clone());
+        event.headers = parts.headers.clone();
+        event.multi_value_headers = parts.headers.clone();
+        event.path_parameters = route.path_parameters.clone();
+        event.request_context.request_id = Some(request_id.to_owned());
+        event.request_context.stage = Some(LOCAL_STAGE.into());
+        event.request_context.resource_path = Some(route.route.path.clone());
+        event.request_context.http_method = Some(parts.method.clone());
+        let mut identity = aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequestIdentity::default();
+        identity.source_ip = Some(peer.ip().to_string());
+        event.request_context.identity = Some(identity);
+        match authorizer.authorize(event).await {
+            Ok(response) => evaluate_policy(&response, &method_arn)
+                .map_err(|problem_response| problem(problem_response, request_id)),
+            Err(error) if error.to_string() == UNAUTHORIZED => Err(problem(Problem::unauthorized(), request_id)),
+            Err(_) => Err(problem(Problem::unavailable(), request_id)),
+        }
+    }
+}
+
+/// Applies the returned IAM policy to the invoked method as API Gateway does: an
+/// explicit Deny wins, then an Allow is needed; anything else is 403.
+fn evaluate_policy(
+    response: &ApiGatewayCustomAuthorizerResponse,
+    method_arn: &str,
+) -> Result<HashMap<String, serde_json::Value>, Problem> {
+    let statements = &response.policy_document.statement;
+    let applies = |effect: IamPolicyEffect| {
+        statements.iter().any(|s| {
+            s.effect == effect
+                && s.action.iter().any(|a| a == "execute-api:Invoke" || a == "*")
+                && s.resource.iter().any(|r| glob_match(r, method_arn))
+        })
+    };
+    if applies(IamPolicyEffect::Deny) || !applies(IamPolicyEffect::Allow) {
+        return Err(Problem::forbidden("This credential may not use the API now."));
+    }
+    let mut context: HashMap<String, serde_json::Value> = match &response.context {
+        serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        _ => HashMap::new(),
+    };
+    if let Some(principal) = &response.principal_id {
+        context.insert("principalId".into(), principal.clone().into());
+    }
+    Ok(context)
+}
+
+/// IAM resource matching: `*` matches any run of characters, `?` any one character.
+fn glob_match(pattern: &str, text: &str) -> bool {
+    let (p, t): (Vec<char>, Vec<char>) = (pattern.chars().collect(), text.chars().collect());
+    let (mut pi, mut ti, mut star, mut mark) = (0, 0, None, 0);
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(s) = star {
+            pi = s + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|c| *c == '*')
+}
+
+/// The REST (v1) proxy event API Gateway would send for this request.
+fn proxy_event(
+    parts: &http::request::Parts,
+    route: &RouteMatch<'_>,
+    body: Bytes,
+    peer: SocketAddr,
+    request_id: &str,
+    authorizer_context: HashMap<String, serde_json::Value>,
+) -> ApiGatewayProxyRequest {
+    let mut query: HashMap<String, Vec<String>> = HashMap::new();
+    for (name, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
+        query.entry(name.into_owned()).or_default().push(value.into_owned());
+    }
+    let single_query: HashMap<String, String> =
+        query.iter().filter_map(|(k, v)| Some((k.clone(), v.last()?.clone()))).collect();
+
+    let mut event = ApiGatewayProxyRequest::default();
+    event.resource = Some(route.route.path.clone());
+    event.path = Some(parts.uri.path().to_owned());
+    event.http_method = parts.method.clone();
+    event.headers = parts.headers.clone();
+    event.multi_value_headers = parts.headers.clone();
+    event.query_string_parameters = single_query.into();
+    event.multi_value_query_string_parameters = query.into();
+    event.path_parameters = route.path_parameters.clone();
+    if !body.is_empty() {
+        match std::str::from_utf8(&body) {
+            Ok(text) => event.body = Some(text.to_owned()),
+            Err(_) => {
+                event.body = Some(base64::engine::general_purpose::STANDARD.encode(&body));
+                event.is_base64_encoded = true;
+            }
+        }
+    }
+    let context = &mut event.request_context;
+    // No stage here: in AWS, AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH (template Globals) makes
+    // lambda_http drop the stage from the path; leaving it out has the same effect.
+    context.stage = None;
+    context.request_id = Some(request_id.to_owned());
+    context.resource_path = Some(route.route.path.clone());
+    context.http_method = parts.method.clone();
+    context.path = Some(parts.uri.path().to_owned());
+    context.identity.source_ip = Some(peer.ip().to_string());
+    context.identity.user_agent =
+        parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    context.request_time_epoch = nutripro_shared::domain::Timestamp::now().as_millis();
+    context.authorizer.fields = authorizer_context;
+    event
+}
+
+fn into_http_response(response: lambda_http::Response<Body>) -> HttpResponse {
+    let (parts, body) = response.into_parts();
+    let bytes = match body {
+        Body::Text(text) => Bytes::from(text),
+        Body::Binary(bytes) => Bytes::from(bytes),
+        _ => Bytes::new(),
+    };
+    hyper::Response::from_parts(parts, Full::new(bytes))
+}
+
+fn problem(problem: Problem, request_id: &str) -> HttpResponse {
+    let mut response = into_http_response(problem.to_response(request_id));
+    if let Ok(value) = http::HeaderValue::from_str(request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    if problem.status == 401 {
+        response.headers_mut().insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
+    }
+    response
+}
+
+fn static_response(content_type: &'static str, body: &'static str) -> HttpResponse {
+    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+    response.headers_mut().insert("content-type", http::HeaderValue::from_static(content_type));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_like_iam() {
+        assert!(glob_match("arn:x:api/local/*", "arn:x:api/local/GET/v1/me"));
+        assert!(glob_match("arn:x:api/local/GET/v1/me", "arn:x:api/local/GET/v1/me"));
+        assert!(glob_match("arn:x:api/*/GET/*", "arn:x:api/local/GET/v1/me"));
+        assert!(glob_match("arn:x:api/local/?ET/*", "arn:x:api/local/GET/v1/me"));
+        assert!(!glob_match("arn:x:api/other/*", "arn:x:api/local/GET/v1/me"));
+        assert!(!glob_match("arn:x:api/local/POST/*", "arn:x:api/local/GET/v1/me"));
+        assert!(!glob_match("", "x"));
+    }
+}
