@@ -15,7 +15,12 @@ pub enum LogFormat {
 /// Safe to call more than once (later calls do nothing).
 pub fn init(format: LogFormat) {
     let filter = EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    // A failed log write must never fail a request: with internal-error logging on,
+    // tracing-subscriber reports it with eprintln!, which panics when stderr is closed.
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .log_internal_errors(false);
     let _ = match format {
         LogFormat::Json => builder
             .json()

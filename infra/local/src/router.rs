@@ -67,8 +67,10 @@ impl Router {
     }
 }
 
+/// Path segments. Empty segments (`/v1/me/`, `//v1/me`) are kept, so they match no
+/// route: nothing is normalised into a route the caller did not name.
 fn split(path: &str) -> impl Iterator<Item = &str> {
-    path.strip_prefix('/').unwrap_or(path).split('/').filter(|s| !s.is_empty())
+    path.strip_prefix('/').unwrap_or(path).split('/')
 }
 
 fn decode(segment: &str) -> Option<String> {
@@ -80,10 +82,8 @@ fn match_segments(pattern: &[Segment], path: &[&str]) -> Option<HashMap<String, 
     for (index, segment) in pattern.iter().enumerate() {
         match segment {
             Segment::Greedy(name) => {
-                if index >= path.len() {
-                    return None;
-                }
-                params.insert(name.clone(), decode(&path[index..].join("/"))?);
+                let rest = path.get(index..).map(|rest| rest.join("/")).filter(|rest| !rest.is_empty())?;
+                params.insert(name.clone(), decode(&rest)?);
                 return Some(params);
             }
             Segment::Literal(literal) => {
@@ -92,7 +92,7 @@ fn match_segments(pattern: &[Segment], path: &[&str]) -> Option<HashMap<String, 
                 }
             }
             Segment::Param(name) => {
-                let value = decode(path.get(index)?)?;
+                let value = decode(path.get(index).filter(|s| !s.is_empty())?)?;
                 params.insert(name.clone(), value);
             }
         }
@@ -147,6 +147,10 @@ mod tests {
             ("GET", "/admin/tenants"),
             ("GET", "/files"),
             ("GET", "/v1/samples/%FF"),
+            ("GET", "/v1/me/"),
+            ("GET", "//v1/me"),
+            ("GET", "/v1/samples/"),
+            ("GET", "/files/"),
         ] {
             assert!(r.find(method, path).is_none(), "{method} {path}");
         }

@@ -1,0 +1,139 @@
+//! The `nutripro-local` binary as other tools use it: `serve` in one process,
+//! `bootstrap` in another on the same data directory, then `/v1/me` over HTTP.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_nutripro-local");
+
+/// Kills the server when the test ends, pass or fail.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve --port 0` and returns it with the URL it printed.
+fn serve(data_dir: &std::path::Path) -> (Server, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start nutripro-local serve");
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    // Keep draining the server's log output for its whole life, so it never writes into
+    // a closed or full pipe; hand the announced URL back over a channel.
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                let _ = url_tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let url = url_rx.recv_timeout(Duration::from_secs(30)).expect("serve announces its URL");
+    (server, url)
+}
+
+/// A minimal HTTP/1.1 GET over loopback; returns (status, body).
+fn get(url: &str, path: &str, api_key: &str) -> (u16, String) {
+    let authority = url.trim_start_matches("http://");
+    assert!(authority.starts_with("127.0.0.1:"), "loopback only");
+    let mut stream = TcpStream::connect(authority).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {api_key}\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read response");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
+    (status, body)
+}
+
+#[test]
+fn bootstrap_while_serving_then_call_v1_me() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (_server, url) = serve(data_dir.path());
+
+    let output = Command::new(BIN)
+        .args(["bootstrap", "--tenant-name", "Acme Meal Plans", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .expect("run bootstrap");
+    assert!(output.status.success(), "bootstrap failed: {}", String::from_utf8_lossy(&output.stderr));
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "exactly one JSON object on stdout: {stdout}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    let api_key = printed["api_key"].as_str().unwrap();
+    assert!(api_key.starts_with("nutripro_"));
+    let tenant_id = printed["tenant_id"].as_str().unwrap();
+
+    let (status, body) = get(&url, "/v1/me", api_key);
+    assert_eq!(status, 200, "{body}");
+    let me: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(me["tenant_id"], tenant_id);
+    assert_eq!(me["tenant_name"], "Acme Meal Plans");
+}
+
+#[test]
+fn bad_arguments_exit_2_with_usage() {
+    let output = Command::new(BIN).args(["bootstrap"]).output().unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--tenant-name"));
+    let help = Command::new(BIN).arg("--help").output().unwrap();
+    assert!(help.status.success());
+    assert!(String::from_utf8_lossy(&help.stdout).contains("bootstrap --tenant-name NAME"));
+}
+
+#[test]
+fn bootstrap_rejects_an_invalid_tenant_name() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN)
+        .args(["bootstrap", "--tenant-name", "   ", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(output.stdout.is_empty(), "nothing printed on stdout on failure");
+}
+
+/// Logging must never break serving: with its stderr closed, the server still answers.
+/// (tracing-subscriber used to report the failed write with a panicking eprintln!.)
+#[test]
+fn keeps_serving_when_its_log_pipe_is_closed() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data_dir.path())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find_map(|line| line.split("serving on ").nth(1).map(|r| r.split_whitespace().next().unwrap().to_owned()))
+        .expect("serve announces its URL");
+    let _server = Server(child);
+    drop(lines); // close the read end: every later log write fails with EPIPE
+
+    let output = Command::new(BIN)
+        .args(["bootstrap", "--tenant-name", "Acme", "--data-dir"])
+        .arg(data_dir.path())
+        .output()
+        .unwrap();
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    for _ in 0..3 {
+        let (status, body) = get(&url, "/v1/me", printed["api_key"].as_str().unwrap());
+        assert_eq!(status, 200, "{body}");
+    }
+}
