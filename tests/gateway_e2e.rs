@@ -12,14 +12,19 @@ async fn bootstrapped_key_calls_v1_me() {
     let response = stack.get("/v1/me", Some(&boot.api_key)).await;
     assert_eq!(response.status, 200, "{}", response.body);
     assert_eq!(response.header("content-type"), Some("application/json"));
-    assert!(response.header("x-request-id").is_some_and(|id| !id.is_empty()));
+    assert!(response
+        .header("x-request-id")
+        .is_some_and(|id| !id.is_empty()));
     let body = response.json();
     assert_eq!(body["tenant_id"], boot.tenant_id.as_str());
     assert_eq!(body["tenant_name"], "Acme Meal Plans");
     assert_eq!(body["key_id"], boot.key_id.as_str());
     assert_eq!(body["plan"], "standard");
     assert!(body["limits"]["max_request_body_bytes"].as_u64().unwrap() > 0);
-    assert!(!response.body.contains(&boot.api_key[42..]), "the secret is never echoed");
+    assert!(
+        !response.body.contains(&boot.api_key[42..]),
+        "the secret is never echoed"
+    );
 }
 
 #[tokio::test]
@@ -27,8 +32,14 @@ async fn each_tenant_sees_only_itself() {
     let stack = LocalStack::start().await;
     let a = stack.bootstrap("Tenant A").await;
     let b = stack.bootstrap("Tenant B").await;
-    assert_eq!(stack.get("/v1/me", Some(&a.api_key)).await.json()["tenant_id"], a.tenant_id.as_str());
-    assert_eq!(stack.get("/v1/me", Some(&b.api_key)).await.json()["tenant_id"], b.tenant_id.as_str());
+    assert_eq!(
+        stack.get("/v1/me", Some(&a.api_key)).await.json()["tenant_id"],
+        a.tenant_id.as_str()
+    );
+    assert_eq!(
+        stack.get("/v1/me", Some(&b.api_key)).await.json()["tenant_id"],
+        b.tenant_id.as_str()
+    );
 }
 
 /// T01 / spec section 3: missing, malformed, unknown keys → 401 problem+json.
@@ -46,10 +57,16 @@ async fn bad_credentials_get_401_problems() {
         Some(format!("Bearer {unknown_key}")),
         Some(format!("Bearer {wrong_secret}")),
     ] {
-        let headers: Vec<(&str, &str)> = authorization.iter().map(|a| ("authorization", a.as_str())).collect();
+        let headers: Vec<(&str, &str)> = authorization
+            .iter()
+            .map(|a| ("authorization", a.as_str()))
+            .collect();
         let response = stack.request("GET", "/v1/me", &headers, None).await;
         let problem = response.assert_problem(401);
-        assert_eq!(problem["type"], "https://nutripro.dev/problems/unauthorized");
+        assert_eq!(
+            problem["type"],
+            "https://nutripro.dev/problems/unauthorized"
+        );
         assert_eq!(response.header("www-authenticate"), Some("Bearer"));
     }
 }
@@ -60,8 +77,15 @@ async fn revoked_key_gets_401() {
     let stack = LocalStack::start().await;
     let boot = stack.bootstrap("Acme").await;
     assert_eq!(stack.get("/v1/me", Some(&boot.api_key)).await.status, 200);
-    stack.store().revoke_key(&KeyId::new(boot.key_id.as_str()), Timestamp::now()).await.unwrap();
-    stack.get("/v1/me", Some(&boot.api_key)).await.assert_problem(401);
+    stack
+        .store()
+        .revoke_key(&KeyId::new(boot.key_id.as_str()), Timestamp::now())
+        .await
+        .unwrap();
+    stack
+        .get("/v1/me", Some(&boot.api_key))
+        .await
+        .assert_problem(401);
 }
 
 /// T01: an expired key is refused.
@@ -72,10 +96,23 @@ async fn expired_key_gets_401() {
     // A second key of the same tenant, issued an hour ago and valid for one minute.
     let issued = Timestamp::now().plus_seconds(-3600);
     let tenant_id = TenantId::new(boot.tenant_id.as_str());
-    let (expired, token) = ApiKey::issue(tenant_id, "short-lived", issued, Some(issued.plus_seconds(60))).unwrap();
+    let (expired, token) = ApiKey::issue(
+        tenant_id,
+        "short-lived",
+        issued,
+        Some(issued.plus_seconds(60)),
+    )
+    .unwrap();
     stack.store().create_key(&expired).await.unwrap();
-    stack.get("/v1/me", Some(token.expose())).await.assert_problem(401);
-    assert_eq!(stack.get("/v1/me", Some(&boot.api_key)).await.status, 200, "other keys unaffected");
+    stack
+        .get("/v1/me", Some(token.expose()))
+        .await
+        .assert_problem(401);
+    assert_eq!(
+        stack.get("/v1/me", Some(&boot.api_key)).await.status,
+        200,
+        "other keys unaffected"
+    );
 }
 
 /// T01: after rotation the old secret works during the grace period, then gets 401.
@@ -90,18 +127,32 @@ async fn rotated_out_secret_gets_401_after_grace() {
     let before = key.hash.clone();
     let new_token = key.rotate(Timestamp::now(), 3600);
     store.save_rotation(&key, &before).await.unwrap();
-    assert_eq!(stack.get("/v1/me", Some(&boot.api_key)).await.status, 200, "old secret in grace");
+    assert_eq!(
+        stack.get("/v1/me", Some(&boot.api_key)).await.status,
+        200,
+        "old secret in grace"
+    );
     let me = stack.get("/v1/me", Some(new_token.expose())).await;
     assert_eq!(me.status, 200);
-    assert_eq!(me.json()["key_id"], boot.key_id.as_str(), "same key id after rotation");
+    assert_eq!(
+        me.json()["key_id"],
+        boot.key_id.as_str(),
+        "same key id after rotation"
+    );
 
     // End the grace period: rotate again with no grace; the first secret is gone.
     let mut key = store.get_key(&key_id).await.unwrap().unwrap();
     let before = key.hash.clone();
     let newest = key.rotate(Timestamp::now(), 0);
     store.save_rotation(&key, &before).await.unwrap();
-    stack.get("/v1/me", Some(&boot.api_key)).await.assert_problem(401);
-    stack.get("/v1/me", Some(new_token.expose())).await.assert_problem(401);
+    stack
+        .get("/v1/me", Some(&boot.api_key))
+        .await
+        .assert_problem(401);
+    stack
+        .get("/v1/me", Some(new_token.expose()))
+        .await
+        .assert_problem(401);
     assert_eq!(stack.get("/v1/me", Some(newest.expose())).await.status, 200);
 }
 
@@ -111,10 +162,21 @@ async fn suspended_tenant_gets_403() {
     let stack = LocalStack::start().await;
     let boot = stack.bootstrap("Acme").await;
     let tenant_id = TenantId::new(boot.tenant_id.as_str());
-    stack.store().set_tenant_status(&tenant_id, TenantStatus::Suspended).await.unwrap();
-    let problem = stack.get("/v1/me", Some(&boot.api_key)).await.assert_problem(403);
+    stack
+        .store()
+        .set_tenant_status(&tenant_id, TenantStatus::Suspended)
+        .await
+        .unwrap();
+    let problem = stack
+        .get("/v1/me", Some(&boot.api_key))
+        .await
+        .assert_problem(403);
     assert_eq!(problem["type"], "https://nutripro.dev/problems/forbidden");
-    stack.store().set_tenant_status(&tenant_id, TenantStatus::Active).await.unwrap();
+    stack
+        .store()
+        .set_tenant_status(&tenant_id, TenantStatus::Active)
+        .await
+        .unwrap();
     assert_eq!(stack.get("/v1/me", Some(&boot.api_key)).await.status, 200);
 }
 
@@ -137,17 +199,38 @@ async fn unknown_routes_are_404_without_reaching_authorizer_or_handler() {
         ("GET", "/v1/%2e%2e/admin"),
     ] {
         let authorization = format!("Bearer {}", boot.api_key);
-        let response = stack.request(method, path, &[("authorization", &authorization)], None).await;
+        let response = stack
+            .request(method, path, &[("authorization", &authorization)], None)
+            .await;
         let problem = response.assert_problem(404);
-        assert_eq!(problem["type"], "https://nutripro.dev/problems/not-found", "{method} {path}");
+        assert_eq!(
+            problem["type"], "https://nutripro.dev/problems/not-found",
+            "{method} {path}"
+        );
         let anonymous = stack.request(method, path, &[], None).await;
         anonymous.assert_problem(404);
     }
-    let key = stack.store().get_key(&KeyId::new(boot.key_id.as_str())).await.unwrap().unwrap();
-    assert_eq!(key.last_used_at, None, "the authorizer never ran for an unknown route");
+    let key = stack
+        .store()
+        .get_key(&KeyId::new(boot.key_id.as_str()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        key.last_used_at, None,
+        "the authorizer never ran for an unknown route"
+    );
     stack.get("/v1/me", Some(&boot.api_key)).await;
-    let key = stack.store().get_key(&KeyId::new(boot.key_id.as_str())).await.unwrap().unwrap();
-    assert!(key.last_used_at.is_some(), "…and it does run for a known one");
+    let key = stack
+        .store()
+        .get_key(&KeyId::new(boot.key_id.as_str()))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        key.last_used_at.is_some(),
+        "…and it does run for a known one"
+    );
 }
 
 #[tokio::test]
@@ -156,7 +239,10 @@ async fn serves_the_openapi_spec() {
     let response = stack.get("/openapi.yaml", None).await;
     assert_eq!(response.status, 200);
     assert_eq!(response.header("content-type"), Some("application/yaml"));
-    assert_eq!(response.body, nutripro_tests::read_repo_file("docs/openapi.yaml"));
+    assert_eq!(
+        response.body,
+        nutripro_tests::read_repo_file("docs/openapi.yaml")
+    );
 }
 
 /// The gateway caps bodies at API Gateway's 10 MB before anything else runs.
@@ -166,6 +252,13 @@ async fn oversize_bodies_get_413() {
     let boot = stack.bootstrap("Acme").await;
     let body = "x".repeat(nutripro_local::gateway::MAX_GATEWAY_BODY_BYTES + 1);
     let authorization = format!("Bearer {}", boot.api_key);
-    let response = stack.request("GET", "/v1/me", &[("authorization", &authorization)], Some(&body)).await;
+    let response = stack
+        .request(
+            "GET",
+            "/v1/me",
+            &[("authorization", &authorization)],
+            Some(&body),
+        )
+        .await;
     response.assert_problem(413);
 }

@@ -7,7 +7,8 @@ use serde_yaml::{Mapping, Value};
 use std::collections::BTreeSet;
 
 fn template() -> Value {
-    serde_yaml::from_str(&nutripro_tests::read_repo_file("template.yaml")).expect("template.yaml parses")
+    serde_yaml::from_str(&nutripro_tests::read_repo_file("template.yaml"))
+        .expect("template.yaml parses")
 }
 
 fn resources(t: &Value) -> &Mapping {
@@ -15,7 +16,10 @@ fn resources(t: &Value) -> &Mapping {
 }
 
 fn of_type<'a>(t: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
-    resources(t).iter().filter(move |(_, r)| r["Type"] == kind).map(|(id, r)| (id.as_str().unwrap(), r))
+    resources(t)
+        .iter()
+        .filter(move |(_, r)| r["Type"] == kind)
+        .map(|(id, r)| (id.as_str().unwrap(), r))
 }
 
 /// `!Ref X` / `!GetAtt X.Arn` → `X`.
@@ -38,24 +42,43 @@ fn as_list(value: &Value) -> Vec<&Value> {
 /// T03: every route has an authorizer; none opts out.
 #[test]
 fn every_route_is_behind_an_authorizer() {
-    let routes = nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
+    let routes =
+        nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
     assert!(!routes.is_empty());
     for route in &routes {
-        assert!(route.authorizer.is_some(), "{} {} has no authorizer", route.method, route.path);
+        assert!(
+            route.authorizer.is_some(),
+            "{} {} has no authorizer",
+            route.method,
+            route.path
+        );
     }
     let t = template();
     let apis: Vec<_> = of_type(&t, "AWS::Serverless::Api").collect();
     assert_eq!(apis.len(), 1, "one API");
     let auth = &apis[0].1["Properties"]["Auth"];
-    assert_eq!(auth["DefaultAuthorizer"], "ApiKeyAuthorizer", "deny by default");
-    assert_eq!(auth["Authorizers"]["ApiKeyAuthorizer"]["FunctionPayloadType"], "REQUEST");
-    assert_eq!(auth["Authorizers"]["ApiKeyAuthorizer"]["Identity"]["Headers"][0], "Authorization");
+    assert_eq!(
+        auth["DefaultAuthorizer"], "ApiKeyAuthorizer",
+        "deny by default"
+    );
+    assert_eq!(
+        auth["Authorizers"]["ApiKeyAuthorizer"]["FunctionPayloadType"],
+        "REQUEST"
+    );
+    assert_eq!(
+        auth["Authorizers"]["ApiKeyAuthorizer"]["Identity"]["Headers"][0],
+        "Authorization"
+    );
     assert!(
-        referenced(&auth["Authorizers"]["ApiKeyAuthorizer"]["Identity"]["ReauthorizeEvery"]) == Some("AuthorizerCacheTtlSeconds"),
+        referenced(&auth["Authorizers"]["ApiKeyAuthorizer"]["Identity"]["ReauthorizeEvery"])
+            == Some("AuthorizerCacheTtlSeconds"),
         "the authorizer cache TTL (revocation latency) is a parameter"
     );
     assert!(!nutripro_tests::read_repo_file("template.yaml").contains("Authorizer: NONE"));
-    assert!(of_type(&t, "AWS::Serverless::HttpApi").next().is_none(), "no second, unguarded API");
+    assert!(
+        of_type(&t, "AWS::Serverless::HttpApi").next().is_none(),
+        "no second, unguarded API"
+    );
 }
 
 /// T17: API Gateway's unknown-route answer becomes a 404 problem, as locally.
@@ -66,8 +89,17 @@ fn unknown_routes_answer_404_problems() {
     let responses = &api["Properties"]["GatewayResponses"];
     let missing = &responses["MISSING_AUTHENTICATION_TOKEN"];
     assert_eq!(missing["StatusCode"], 404);
-    assert!(missing["ResponseTemplates"]["application/json"].as_str().unwrap().contains("problems/not-found"));
-    for kind in ["UNAUTHORIZED", "ACCESS_DENIED", "MISSING_AUTHENTICATION_TOKEN", "DEFAULT_4XX", "DEFAULT_5XX"] {
+    assert!(missing["ResponseTemplates"]["application/json"]
+        .as_str()
+        .unwrap()
+        .contains("problems/not-found"));
+    for kind in [
+        "UNAUTHORIZED",
+        "ACCESS_DENIED",
+        "MISSING_AUTHENTICATION_TOKEN",
+        "DEFAULT_4XX",
+        "DEFAULT_5XX",
+    ] {
         assert_eq!(
             responses[kind]["ResponseParameters"]["Headers"]["Content-Type"],
             "'application/problem+json'",
@@ -84,13 +116,21 @@ fn api_logs_traces_and_throttles() {
     assert_eq!(p["TracingEnabled"], true);
     assert!(referenced(&p["AccessLogSetting"]["DestinationArn"]).is_some());
     let format = p["AccessLogSetting"]["Format"].as_str().unwrap();
-    for field in ["$context.requestId", "$context.identity.sourceIp", "$context.authorizer.key_id", "$context.status"] {
+    for field in [
+        "$context.requestId",
+        "$context.identity.sourceIp",
+        "$context.authorizer.key_id",
+        "$context.status",
+    ] {
         assert!(format.contains(field), "access log records {field} (T08)");
     }
     let settings = &p["MethodSettings"][0];
     assert!(referenced(&settings["ThrottlingRateLimit"]).is_some());
     assert!(referenced(&settings["ThrottlingBurstLimit"]).is_some());
-    assert_eq!(settings["DataTraceEnabled"], false, "request bodies (and keys) never go to execution logs");
+    assert_eq!(
+        settings["DataTraceEnabled"], false,
+        "request bodies (and keys) never go to execution logs"
+    );
 }
 
 /// T05 / T11: the control-plane table is encrypted with our key, recoverable, protected.
@@ -101,13 +141,27 @@ fn tables_are_encrypted_recoverable_and_protected() {
     assert!(!tables.is_empty());
     for (id, table) in tables {
         let p = &table["Properties"];
-        assert_eq!(p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true, "{id} PITR");
+        assert_eq!(
+            p["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"], true,
+            "{id} PITR"
+        );
         assert_eq!(p["SSESpecification"]["SSEType"], "KMS", "{id} SSE");
-        let key = referenced(&p["SSESpecification"]["KMSMasterKeyId"]).expect("customer-managed key");
-        assert_eq!(resources(&t)[key]["Type"], "AWS::KMS::Key", "{id} uses a CMK of this stack");
+        let key =
+            referenced(&p["SSESpecification"]["KMSMasterKeyId"]).expect("customer-managed key");
+        assert_eq!(
+            resources(&t)[key]["Type"],
+            "AWS::KMS::Key",
+            "{id} uses a CMK of this stack"
+        );
         assert_eq!(resources(&t)[key]["Properties"]["EnableKeyRotation"], true);
-        assert_eq!(p["DeletionProtectionEnabled"], true, "{id} deletion protection");
-        assert_eq!(table["DeletionPolicy"], "Retain", "{id} survives stack deletion");
+        assert_eq!(
+            p["DeletionProtectionEnabled"], true,
+            "{id} deletion protection"
+        );
+        assert_eq!(
+            table["DeletionPolicy"], "Retain",
+            "{id} survives stack deletion"
+        );
     }
 }
 
@@ -120,10 +174,20 @@ fn control_plane_table_matches_the_adapter_schema() {
     let keys = |schema: &Value| -> Vec<(String, String)> {
         as_list(schema)
             .iter()
-            .map(|k| (k["AttributeName"].as_str().unwrap().into(), k["KeyType"].as_str().unwrap().into()))
+            .map(|k| {
+                (
+                    k["AttributeName"].as_str().unwrap().into(),
+                    k["KeyType"].as_str().unwrap().into(),
+                )
+            })
             .collect()
     };
-    let expected = |pairs: &[(&str, &str)]| -> Vec<(String, String)> { pairs.iter().map(|(a, b)| ((*a).into(), (*b).into())).collect() };
+    let expected = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(a, b)| ((*a).into(), (*b).into()))
+            .collect()
+    };
     assert_eq!(keys(&p["KeySchema"]), expected(&schema::TABLE_KEYS));
     let gsi = &p["GlobalSecondaryIndexes"][0];
     assert_eq!(gsi["IndexName"], schema::GSI1_NAME);
@@ -135,12 +199,17 @@ fn control_plane_table_matches_the_adapter_schema() {
 #[test]
 fn function_policies_are_least_privilege() {
     let t = template();
-    let tables: BTreeSet<&str> = of_type(&t, "AWS::DynamoDB::Table").map(|(id, _)| id).collect();
+    let tables: BTreeSet<&str> = of_type(&t, "AWS::DynamoDB::Table")
+        .map(|(id, _)| id)
+        .collect();
     for (id, function) in of_type(&t, "AWS::Serverless::Function") {
         let policies = as_list(&function["Properties"]["Policies"]);
         assert!(!policies.is_empty(), "{id} has an explicit policy");
         for policy in policies {
-            assert!(policy.is_mapping(), "{id}: only inline statements, no managed or SAM policy templates");
+            assert!(
+                policy.is_mapping(),
+                "{id}: only inline statements, no managed or SAM policy templates"
+            );
             for statement in as_list(&policy["Statement"]) {
                 assert_eq!(statement["Effect"], "Allow");
                 for action in as_list(&statement["Action"]) {
@@ -148,7 +217,9 @@ fn function_policies_are_least_privilege() {
                     assert!(!action.contains('*'), "{id}: wildcard action {action}");
                     if action.starts_with("dynamodb:") {
                         assert!(
-                            statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"].is_sequence(),
+                            statement["Condition"]["ForAllValues:StringLike"]
+                                ["dynamodb:LeadingKeys"]
+                                .is_sequence(),
                             "{id}: {action} is narrowed to item prefixes"
                         );
                     }
@@ -156,7 +227,10 @@ fn function_policies_are_least_privilege() {
                 for resource in as_list(&statement["Resource"]) {
                     assert_ne!(resource.as_str(), Some("*"), "{id}: wildcard resource");
                     let target = referenced(resource).expect("resources reference stack resources");
-                    assert!(tables.contains(target), "{id} may only touch this stack's tables, not {target}");
+                    assert!(
+                        tables.contains(target),
+                        "{id} may only touch this stack's tables, not {target}"
+                    );
                 }
             }
         }
@@ -169,12 +243,20 @@ fn the_authorizer_only_reads_keys_and_tenants_and_get_me_only_tenants() {
     let prefixes = |function: &str| -> BTreeSet<String> {
         as_list(&resources(&t)[function]["Properties"]["Policies"][0]["Statement"])
             .iter()
-            .flat_map(|s| as_list(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]))
+            .flat_map(|s| {
+                as_list(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+            })
             .map(|v| v.as_str().unwrap().to_owned())
             .collect()
     };
-    assert_eq!(prefixes("ApiKeyAuthorizerFunction"), BTreeSet::from(["APIKEY#*".into(), "TENANT#*".into()]));
-    assert_eq!(prefixes("GetMeFunction"), BTreeSet::from(["TENANT#*".into()]));
+    assert_eq!(
+        prefixes("ApiKeyAuthorizerFunction"),
+        BTreeSet::from(["APIKEY#*".into(), "TENANT#*".into()])
+    );
+    assert_eq!(
+        prefixes("GetMeFunction"),
+        BTreeSet::from(["TENANT#*".into()])
+    );
 }
 
 /// Every function builds with cargo-lambda from this workspace, with a unique binary
@@ -185,27 +267,50 @@ fn functions_build_from_workspace_binaries_and_log_properly() {
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Tracing"], "Active");
-    let manifests: String = ["functions/authorizers/Cargo.toml", "functions/account/Cargo.toml"]
-        .iter()
-        .map(|m| nutripro_tests::read_repo_file(m))
-        .collect();
+    let manifests: String = [
+        "functions/authorizers/Cargo.toml",
+        "functions/account/Cargo.toml",
+    ]
+    .iter()
+    .map(|m| nutripro_tests::read_repo_file(m))
+    .collect();
     let mut binaries = BTreeSet::new();
     let log_groups: Vec<&Value> = of_type(&t, "AWS::Logs::LogGroup").map(|(_, g)| g).collect();
     for (id, function) in of_type(&t, "AWS::Serverless::Function") {
-        assert_eq!(function["Metadata"]["BuildMethod"], "rust-cargolambda", "{id}");
-        let binary = function["Metadata"]["BuildProperties"]["Binary"].as_str().expect("binary");
+        assert_eq!(
+            function["Metadata"]["BuildMethod"], "rust-cargolambda",
+            "{id}"
+        );
+        let binary = function["Metadata"]["BuildProperties"]["Binary"]
+            .as_str()
+            .expect("binary");
         assert!(binaries.insert(binary), "{binary} used twice");
-        assert!(manifests.contains(&format!("name = \"{binary}\"")), "{id}: no [[bin]] named {binary}");
-        assert_eq!(function["Properties"]["CodeUri"], ".", "{id} builds in the shared workspace");
+        assert!(
+            manifests.contains(&format!("name = \"{binary}\"")),
+            "{id}: no [[bin]] named {binary}"
+        );
+        assert_eq!(
+            function["Properties"]["CodeUri"], ".",
+            "{id} builds in the shared workspace"
+        );
         assert_eq!(function["Properties"]["LoggingConfig"]["LogFormat"], "JSON");
         let group = log_groups
             .iter()
             .find(|g| match &g["Properties"]["LogGroupName"] {
-                Value::Tagged(tag) => tag.value.as_str().is_some_and(|s| s.contains(&format!("${{{id}}}"))),
+                Value::Tagged(tag) => tag
+                    .value
+                    .as_str()
+                    .is_some_and(|s| s.contains(&format!("${{{id}}}"))),
                 _ => false,
             })
             .unwrap_or_else(|| panic!("{id} has no log group"));
-        assert!(referenced(&group["Properties"]["RetentionInDays"]).is_some(), "{id} log retention");
-        assert!(referenced(&group["Properties"]["KmsKeyId"]).is_some(), "{id} logs encrypted");
+        assert!(
+            referenced(&group["Properties"]["RetentionInDays"]).is_some(),
+            "{id} log retention"
+        );
+        assert!(
+            referenced(&group["Properties"]["KmsKeyId"]).is_some(),
+            "{id} logs encrypted"
+        );
     }
 }

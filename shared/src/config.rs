@@ -36,9 +36,17 @@ impl Config {
                 .parse::<i64>()
                 .ok()
                 .filter(|v| (0..=86_400).contains(v))
-                .ok_or_else(|| ConfigError::Invalid("KEY_LAST_USED_INTERVAL_SECONDS", "expected 0..=86400".into()))?,
+                .ok_or_else(|| {
+                    ConfigError::Invalid(
+                        "KEY_LAST_USED_INTERVAL_SECONDS",
+                        "expected 0..=86400".into(),
+                    )
+                })?,
         };
-        Ok(Self { control_plane_table, key_last_used_interval_seconds })
+        Ok(Self {
+            control_plane_table,
+            key_last_used_interval_seconds,
+        })
     }
 }
 
@@ -48,7 +56,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |name| map.get(name).cloned()
     }
 
@@ -61,8 +72,17 @@ mod tests {
 
     #[test]
     fn rejects_missing_and_invalid_values() {
-        assert_eq!(Config::from_lookup(lookup(&[])), Err(ConfigError::Missing("CONTROL_PLANE_TABLE")));
-        let bad = lookup(&[("CONTROL_PLANE_TABLE", "cp"), ("KEY_LAST_USED_INTERVAL_SECONDS", "-1")]);
-        assert!(matches!(Config::from_lookup(bad), Err(ConfigError::Invalid(..))));
+        assert_eq!(
+            Config::from_lookup(lookup(&[])),
+            Err(ConfigError::Missing("CONTROL_PLANE_TABLE"))
+        );
+        let bad = lookup(&[
+            ("CONTROL_PLANE_TABLE", "cp"),
+            ("KEY_LAST_USED_INTERVAL_SECONDS", "-1"),
+        ]);
+        assert!(matches!(
+            Config::from_lookup(bad),
+            Err(ConfigError::Invalid(..))
+        ));
     }
 }

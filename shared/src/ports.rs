@@ -37,9 +37,17 @@ pub trait TenantStore: Send + Sync {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError>;
     /// Tenants in creation order.
-    async fn list_tenants(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Tenant>, StoreError>;
+    async fn list_tenants(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Tenant>, StoreError>;
     /// Fails with `NotFound` if there is no such tenant.
-    async fn set_tenant_status(&self, id: &TenantId, status: TenantStatus) -> Result<(), StoreError>;
+    async fn set_tenant_status(
+        &self,
+        id: &TenantId,
+        status: TenantStatus,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -51,14 +59,23 @@ pub trait ApiKeyStore: Send + Sync {
     async fn list_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKey>, StoreError>;
     /// Stores a rotation computed by [`ApiKey::rotate`]. Succeeds only if the key still
     /// has `expected_hash` and is not revoked (else `Conflict`; `NotFound` if absent).
-    async fn save_rotation(&self, rotated: &ApiKey, expected_hash: &ApiKeyHash) -> Result<(), StoreError>;
+    async fn save_rotation(
+        &self,
+        rotated: &ApiKey,
+        expected_hash: &ApiKeyHash,
+    ) -> Result<(), StoreError>;
     /// Revokes the key at `at`. Idempotent: a key already revoked keeps its first
     /// revocation time. `NotFound` if there is no such key.
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError>;
     /// Records a use at `at`, but only if the last recorded use is older than
     /// `if_before`: a sampled write, so a busy key is not written on every request.
     /// Returns whether it wrote.
-    async fn record_key_use(&self, key_id: &KeyId, at: Timestamp, if_before: Timestamp) -> Result<bool, StoreError>;
+    async fn record_key_use(
+        &self,
+        key_id: &KeyId,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Everything the control plane stores (tenants and keys for now).

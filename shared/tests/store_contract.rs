@@ -7,7 +7,9 @@
 
 use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
 use nutripro_shared::adapters::sqlite::SqliteStore;
-use nutripro_shared::domain::{ApiKey, PlanId, Tenant, TenantId, TenantName, TenantStatus, Timestamp};
+use nutripro_shared::domain::{
+    ApiKey, PlanId, Tenant, TenantId, TenantName, TenantStatus, Timestamp,
+};
 use nutripro_shared::ports::{ControlPlaneStore, StoreError};
 
 const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
@@ -30,7 +32,11 @@ async fn dynamodb() -> Box<dyn ControlPlaneStore> {
 }
 
 fn tenant(name: &str) -> Tenant {
-    Tenant::new(TenantName::parse(name).unwrap(), PlanId::new("standard"), NOW)
+    Tenant::new(
+        TenantName::parse(name).unwrap(),
+        PlanId::new("standard"),
+        NOW,
+    )
 }
 
 /// Generates one `#[tokio::test]` per contract case for an adapter; `needs_server`
@@ -86,7 +92,10 @@ mod cases {
         let t = tenant("Acme Meal Plans");
         store.create_tenant(&t).await.unwrap();
         assert_eq!(store.get_tenant(&t.id).await.unwrap(), Some(t));
-        assert_eq!(store.get_tenant(&TenantId::new("missing")).await.unwrap(), None);
+        assert_eq!(
+            store.get_tenant(&TenantId::new("missing")).await.unwrap(),
+            None
+        );
     }
 
     pub async fn duplicate_tenant_is_rejected(store: &dyn ControlPlaneStore) {
@@ -94,8 +103,15 @@ mod cases {
         store.create_tenant(&t).await.unwrap();
         let mut again = tenant("Other name");
         again.id = t.id.clone();
-        assert!(matches!(store.create_tenant(&again).await, Err(StoreError::AlreadyExists)));
-        assert_eq!(store.get_tenant(&t.id).await.unwrap().unwrap().name, "Acme", "unchanged");
+        assert!(matches!(
+            store.create_tenant(&again).await,
+            Err(StoreError::AlreadyExists)
+        ));
+        assert_eq!(
+            store.get_tenant(&t.id).await.unwrap().unwrap().name,
+            "Acme",
+            "unchanged"
+        );
     }
 
     pub async fn tenants_list_in_pages(store: &dyn ControlPlaneStore) {
@@ -131,25 +147,46 @@ mod cases {
     pub async fn tenant_status_changes(store: &dyn ControlPlaneStore) {
         let t = tenant("Acme");
         store.create_tenant(&t).await.unwrap();
-        store.set_tenant_status(&t.id, TenantStatus::Suspended).await.unwrap();
-        assert_eq!(store.get_tenant(&t.id).await.unwrap().unwrap().status, TenantStatus::Suspended);
-        let missing = store.set_tenant_status(&TenantId::new("missing"), TenantStatus::Active).await;
+        store
+            .set_tenant_status(&t.id, TenantStatus::Suspended)
+            .await
+            .unwrap();
+        assert_eq!(
+            store.get_tenant(&t.id).await.unwrap().unwrap().status,
+            TenantStatus::Suspended
+        );
+        let missing = store
+            .set_tenant_status(&TenantId::new("missing"), TenantStatus::Active)
+            .await;
         assert!(matches!(missing, Err(StoreError::NotFound)));
     }
 
     pub async fn keys_round_trip_with_every_field(store: &dyn ControlPlaneStore) {
         let t = tenant("Acme");
         store.create_tenant(&t).await.unwrap();
-        let (mut key, _) = ApiKey::issue(t.id.clone(), "ci key", NOW, Some(NOW.plus_seconds(3600))).unwrap();
+        let (mut key, _) =
+            ApiKey::issue(t.id.clone(), "ci key", NOW, Some(NOW.plus_seconds(3600))).unwrap();
         store.create_key(&key).await.unwrap();
-        assert_eq!(store.get_key(&key.key_id).await.unwrap().as_ref(), Some(&key));
-        assert!(matches!(store.create_key(&key).await, Err(StoreError::AlreadyExists)));
+        assert_eq!(
+            store.get_key(&key.key_id).await.unwrap().as_ref(),
+            Some(&key)
+        );
+        assert!(matches!(
+            store.create_key(&key).await,
+            Err(StoreError::AlreadyExists)
+        ));
 
         let expected = key.hash.clone();
         key.rotate(NOW.plus_seconds(1), 60);
         store.save_rotation(&key, &expected).await.unwrap();
-        store.record_key_use(&key.key_id, NOW.plus_seconds(2), NOW.plus_seconds(2)).await.unwrap();
-        store.revoke_key(&key.key_id, NOW.plus_seconds(3)).await.unwrap();
+        store
+            .record_key_use(&key.key_id, NOW.plus_seconds(2), NOW.plus_seconds(2))
+            .await
+            .unwrap();
+        store
+            .revoke_key(&key.key_id, NOW.plus_seconds(3))
+            .await
+            .unwrap();
         key.last_used_at = Some(NOW.plus_seconds(2));
         key.revoked_at = Some(NOW.plus_seconds(3));
         assert_eq!(store.get_key(&key.key_id).await.unwrap(), Some(key));
@@ -170,12 +207,18 @@ mod cases {
         store.create_key(&b_key).await.unwrap();
         assert_eq!(store.list_keys(&a.id).await.unwrap(), a_keys);
         assert_eq!(store.list_keys(&b.id).await.unwrap(), vec![b_key]);
-        assert_eq!(store.list_keys(&TenantId::new("none")).await.unwrap(), vec![]);
+        assert_eq!(
+            store.list_keys(&TenantId::new("none")).await.unwrap(),
+            vec![]
+        );
     }
 
     pub async fn key_for_missing_tenant_is_rejected(store: &dyn ControlPlaneStore) {
         let (key, _) = ApiKey::issue(TenantId::new("no-such-tenant"), "k", NOW, None).unwrap();
-        assert!(matches!(store.create_key(&key).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.create_key(&key).await,
+            Err(StoreError::NotFound)
+        ));
         assert_eq!(store.get_key(&key.key_id).await.unwrap(), None);
     }
 
@@ -191,20 +234,32 @@ mod cases {
         racing.rotate(NOW, 60);
         store.save_rotation(&first, &key.hash).await.unwrap();
         assert!(
-            matches!(store.save_rotation(&racing, &key.hash).await, Err(StoreError::Conflict)),
+            matches!(
+                store.save_rotation(&racing, &key.hash).await,
+                Err(StoreError::Conflict)
+            ),
             "a concurrent rotation from the same starting point loses"
         );
-        assert_eq!(store.get_key(&key.key_id).await.unwrap(), Some(first.clone()));
+        assert_eq!(
+            store.get_key(&key.key_id).await.unwrap(),
+            Some(first.clone())
+        );
 
         store.revoke_key(&key.key_id, NOW).await.unwrap();
         let mut after_revoke = first.clone();
         after_revoke.rotate(NOW, 60);
-        assert!(matches!(store.save_rotation(&after_revoke, &first.hash).await, Err(StoreError::Conflict)));
+        assert!(matches!(
+            store.save_rotation(&after_revoke, &first.hash).await,
+            Err(StoreError::Conflict)
+        ));
 
         let (mut ghost, _) = ApiKey::issue(t.id.clone(), "ghost", NOW, None).unwrap();
         let ghost_hash = ghost.hash.clone();
         ghost.rotate(NOW, 60);
-        assert!(matches!(store.save_rotation(&ghost, &ghost_hash).await, Err(StoreError::NotFound)));
+        assert!(matches!(
+            store.save_rotation(&ghost, &ghost_hash).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     pub async fn revocation_is_idempotent(store: &dyn ControlPlaneStore) {
@@ -212,11 +267,23 @@ mod cases {
         store.create_tenant(&t).await.unwrap();
         let (key, _) = ApiKey::issue(t.id.clone(), "k", NOW, None).unwrap();
         store.create_key(&key).await.unwrap();
-        store.revoke_key(&key.key_id, NOW.plus_seconds(5)).await.unwrap();
-        store.revoke_key(&key.key_id, NOW.plus_seconds(9)).await.unwrap();
+        store
+            .revoke_key(&key.key_id, NOW.plus_seconds(5))
+            .await
+            .unwrap();
+        store
+            .revoke_key(&key.key_id, NOW.plus_seconds(9))
+            .await
+            .unwrap();
         let stored = store.get_key(&key.key_id).await.unwrap().unwrap();
-        assert_eq!(stored.revoked_at, Some(NOW.plus_seconds(5)), "first revocation time is kept");
-        let missing = store.revoke_key(&nutripro_shared::domain::KeyId::new("missing"), NOW).await;
+        assert_eq!(
+            stored.revoked_at,
+            Some(NOW.plus_seconds(5)),
+            "first revocation time is kept"
+        );
+        let missing = store
+            .revoke_key(&nutripro_shared::domain::KeyId::new("missing"), NOW)
+            .await;
         assert!(matches!(missing, Err(StoreError::NotFound)));
     }
 
@@ -228,11 +295,20 @@ mod cases {
         let interval = 300;
         let use_at = |s: i64| (NOW.plus_seconds(s), NOW.plus_seconds(s - interval));
         let (at, before) = use_at(10);
-        assert!(store.record_key_use(&key.key_id, at, before).await.unwrap(), "first use is written");
+        assert!(
+            store.record_key_use(&key.key_id, at, before).await.unwrap(),
+            "first use is written"
+        );
         let (at, before) = use_at(100);
-        assert!(!store.record_key_use(&key.key_id, at, before).await.unwrap(), "within the interval: no write");
+        assert!(
+            !store.record_key_use(&key.key_id, at, before).await.unwrap(),
+            "within the interval: no write"
+        );
         let (at, before) = use_at(400);
-        assert!(store.record_key_use(&key.key_id, at, before).await.unwrap(), "after the interval: written");
+        assert!(
+            store.record_key_use(&key.key_id, at, before).await.unwrap(),
+            "after the interval: written"
+        );
         let stored = store.get_key(&key.key_id).await.unwrap().unwrap();
         assert_eq!(stored.last_used_at, Some(NOW.plus_seconds(400)));
     }
@@ -256,11 +332,18 @@ mod cases {
             store.create_key(&key).await.unwrap();
             let stored = store.get_tenant(&t.id).await.unwrap().unwrap();
             assert_eq!(stored.name, text.trim());
-            assert_eq!(store.get_key(&key.key_id).await.unwrap().unwrap().name, text.trim());
+            assert_eq!(
+                store.get_key(&key.key_id).await.unwrap().unwrap().name,
+                text.trim()
+            );
             assert_eq!(store.get_tenant(&TenantId::new(text)).await.unwrap(), None);
         }
         let all = store.list_tenants(100, None).await.unwrap();
-        assert_eq!(all.items.len(), hostile.len(), "no statement escaped its parameters");
+        assert_eq!(
+            all.items.len(),
+            hostile.len(),
+            "no statement escaped its parameters"
+        );
         let hostile_cursor = base64_url(hostile[1]);
         store.list_tenants(10, Some(&hostile_cursor)).await.unwrap();
     }

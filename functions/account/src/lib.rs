@@ -37,7 +37,11 @@ pub async fn get_me(state: &AccountState, request: Request) -> Response<Body> {
         let caller = TenantContext::from_request(&request)?;
         // The authorizer saw this tenant a moment ago (or within its cache TTL); if it is
         // gone now, the credential no longer stands for anything.
-        let tenant = state.store.get_tenant(&caller.tenant_id).await?.ok_or_else(Problem::unauthorized)?;
+        let tenant = state
+            .store
+            .get_tenant(&caller.tenant_id)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
         json(
             200,
             &MeResponse {
@@ -46,7 +50,9 @@ pub async fn get_me(state: &AccountState, request: Request) -> Response<Body> {
                 key_id: caller.key_id.as_str(),
                 plan: tenant.plan.as_str(),
                 status: tenant.status.as_str(),
-                limits: Limits { max_request_body_bytes: MAX_BODY_BYTES },
+                limits: Limits {
+                    max_request_body_bytes: MAX_BODY_BYTES,
+                },
             },
         )
     })
@@ -66,23 +72,35 @@ mod tests {
 
     async fn state_with_tenant() -> (AccountState, Tenant) {
         let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-        let tenant = Tenant::new(TenantName::parse("Acme").unwrap(), PlanId::new("pro"), Timestamp::from_millis(1));
+        let tenant = Tenant::new(
+            TenantName::parse("Acme").unwrap(),
+            PlanId::new("pro"),
+            Timestamp::from_millis(1),
+        );
         store.create_tenant(&tenant).await.unwrap();
         (AccountState { store }, tenant)
     }
 
     /// The sample event with its authorizer context pointed at `tenant_id`.
     fn event_for(tenant_id: &str) -> Request {
-        let request = lambda_http::request::from_str(EVENT).expect("events/get_me.json is a REST v1 event");
-        let Some(RequestContext::ApiGatewayV1(mut context)) = request.request_context_ref().cloned() else {
+        let request =
+            lambda_http::request::from_str(EVENT).expect("events/get_me.json is a REST v1 event");
+        let Some(RequestContext::ApiGatewayV1(mut context)) =
+            request.request_context_ref().cloned()
+        else {
             panic!("REST v1 context");
         };
-        context.authorizer.fields.insert("tenant_id".into(), tenant_id.into());
+        context
+            .authorizer
+            .fields
+            .insert("tenant_id".into(), tenant_id.into());
         request.with_request_context(RequestContext::ApiGatewayV1(context))
     }
 
     fn body_json(response: &Response<Body>) -> serde_json::Value {
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         serde_json::from_str(text).unwrap()
     }
 
@@ -91,7 +109,10 @@ mod tests {
         let (state, tenant) = state_with_tenant().await;
         let response = get_me(&state, event_for(tenant.id.as_str())).await;
         assert_eq!(response.status(), 200);
-        assert_eq!(response.headers()["x-request-id"], "c6af9ac6-7b61-11e6-9a41-93e8deadbeef");
+        assert_eq!(
+            response.headers()["x-request-id"],
+            "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+        );
         let body = body_json(&response);
         assert_eq!(body["tenant_id"], tenant.id.as_str());
         assert_eq!(body["tenant_name"], "Acme");
@@ -104,13 +125,21 @@ mod tests {
     #[tokio::test]
     async fn request_without_authorizer_context_is_401() {
         let (state, _) = state_with_tenant().await;
-        let bare = http::Request::builder().uri("/v1/me").body(Body::Empty).unwrap();
+        let bare = http::Request::builder()
+            .uri("/v1/me")
+            .body(Body::Empty)
+            .unwrap();
         let response = get_me(&state, bare).await;
         assert_eq!(response.status(), 401);
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
 
         let mut event = event_for("ignored");
-        if let Some(RequestContext::ApiGatewayV1(mut context)) = event.request_context_ref().cloned() {
+        if let Some(RequestContext::ApiGatewayV1(mut context)) =
+            event.request_context_ref().cloned()
+        {
             context.authorizer.fields.clear();
             event = event.with_request_context(RequestContext::ApiGatewayV1(context));
         }
@@ -120,6 +149,9 @@ mod tests {
     #[tokio::test]
     async fn tenant_gone_since_authorization_is_401() {
         let (state, _) = state_with_tenant().await;
-        assert_eq!(get_me(&state, event_for("deleted-tenant")).await.status(), 401);
+        assert_eq!(
+            get_me(&state, event_for("deleted-tenant")).await.status(),
+            401
+        );
     }
 }

@@ -10,11 +10,14 @@
 //!   handlers read: `tenant_id`, `key_id`, `plan`.
 
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
 use nutripro_shared::domain::{PresentedKey, TenantStatus};
-use nutripro_shared::http::{TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID};
+use nutripro_shared::http::{
+    TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
+};
 use nutripro_shared::ports::{Clock, ControlPlaneStore};
 use std::sync::Arc;
 
@@ -40,8 +43,16 @@ pub struct ApiKeyAuthorizer {
 }
 
 impl ApiKeyAuthorizer {
-    pub fn new(store: Arc<dyn ControlPlaneStore>, clock: Arc<dyn Clock>, last_used_interval_seconds: i64) -> Self {
-        Self { store, clock, last_used_interval_seconds }
+    pub fn new(
+        store: Arc<dyn ControlPlaneStore>,
+        clock: Arc<dyn Clock>,
+        last_used_interval_seconds: i64,
+    ) -> Self {
+        Self {
+            store,
+            clock,
+            last_used_interval_seconds,
+        }
     }
 
     /// Decides on the value of the `Authorization` header.
@@ -73,7 +84,11 @@ impl ApiKeyAuthorizer {
             }
         };
         self.record_use(&key, now).await;
-        let context = TenantContext { tenant_id: tenant.id.clone(), key_id: key.key_id.clone(), plan: tenant.plan.clone() };
+        let context = TenantContext {
+            tenant_id: tenant.id.clone(),
+            key_id: key.key_id.clone(),
+            plan: tenant.plan.clone(),
+        };
         match tenant.status {
             TenantStatus::Active => Decision::Allow(context),
             TenantStatus::Suspended => Decision::Deny(context),
@@ -83,7 +98,11 @@ impl ApiKeyAuthorizer {
 
     /// Records the key's last use, at most once per interval (a conditional write that
     /// most requests skip without touching the store).
-    async fn record_use(&self, key: &nutripro_shared::domain::ApiKey, now: nutripro_shared::domain::Timestamp) {
+    async fn record_use(
+        &self,
+        key: &nutripro_shared::domain::ApiKey,
+        now: nutripro_shared::domain::Timestamp,
+    ) {
         let threshold = now.plus_seconds(-self.last_used_interval_seconds);
         if key.last_used_at.is_some_and(|at| at >= threshold) {
             return;
@@ -100,7 +119,10 @@ impl ApiKeyAuthorizer {
         event: ApiGatewayCustomAuthorizerRequestTypeRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
         let request_id = event.request_context.request_id.clone().unwrap_or_default();
-        let authorization = event.headers.get(http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let authorization = event
+            .headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let decision = self.decide(authorization).await;
         let resource = event.method_arn.as_deref().and_then(stage_wildcard);
         match (decision, resource) {
@@ -135,12 +157,18 @@ fn bearer_token(header: &str) -> Option<&str> {
 /// cover every route of the stage, since one key's result is reused for all of them.
 pub fn stage_wildcard(method_arn: &str) -> Option<String> {
     let mut parts = method_arn.splitn(3, '/');
-    let api = parts.next().filter(|p| p.starts_with("arn:") && p.contains(":execute-api:"))?;
+    let api = parts
+        .next()
+        .filter(|p| p.starts_with("arn:") && p.contains(":execute-api:"))?;
     let stage = parts.next().filter(|s| !s.is_empty())?;
     Some(format!("{api}/{stage}/*"))
 }
 
-fn policy(effect: IamPolicyEffect, resource: String, context: &TenantContext) -> ApiGatewayCustomAuthorizerResponse {
+fn policy(
+    effect: IamPolicyEffect,
+    resource: String,
+    context: &TenantContext,
+) -> ApiGatewayCustomAuthorizerResponse {
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".to_owned()];
     statement.effect = effect;

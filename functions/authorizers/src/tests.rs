@@ -18,12 +18,29 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
     let clock = Arc::new(ManualClock::new(START));
-    let tenant = Tenant::new(TenantName::parse("Acme").unwrap(), PlanId::new("pro"), START);
+    let tenant = Tenant::new(
+        TenantName::parse("Acme").unwrap(),
+        PlanId::new("pro"),
+        START,
+    );
     store.create_tenant(&tenant).await.unwrap();
-    let (key, token) = ApiKey::issue(tenant.id.clone(), "default", START, Some(START.plus_seconds(86_400))).unwrap();
+    let (key, token) = ApiKey::issue(
+        tenant.id.clone(),
+        "default",
+        START,
+        Some(START.plus_seconds(86_400)),
+    )
+    .unwrap();
     store.create_key(&key).await.unwrap();
     let authorizer = ApiKeyAuthorizer::new(store.clone(), clock.clone(), 300);
-    Fixture { authorizer, store, clock, tenant, key, token }
+    Fixture {
+        authorizer,
+        store,
+        clock,
+        tenant,
+        key,
+        token,
+    }
 }
 
 fn bearer(token: &ApiKeyToken) -> String {
@@ -34,36 +51,59 @@ fn event(authorization: Option<&str>) -> ApiGatewayCustomAuthorizerRequestTypeRe
     let mut event = ApiGatewayCustomAuthorizerRequestTypeRequest::default();
     event.method_arn = Some(METHOD_ARN.to_owned());
     if let Some(value) = authorization {
-        event.headers.insert(http::header::AUTHORIZATION, value.parse().unwrap());
+        event
+            .headers
+            .insert(http::header::AUTHORIZATION, value.parse().unwrap());
     }
     event
 }
 
 async fn assert_unauthorized(f: &Fixture, authorization: Option<&str>) {
-    let error = f.authorizer.authorize(event(authorization)).await.expect_err("must be rejected");
-    assert_eq!(error.to_string(), UNAUTHORIZED, "API Gateway maps exactly this message to 401");
+    let error = f
+        .authorizer
+        .authorize(event(authorization))
+        .await
+        .expect_err("must be rejected");
+    assert_eq!(
+        error.to_string(),
+        UNAUTHORIZED,
+        "API Gateway maps exactly this message to 401"
+    );
 }
 
 #[tokio::test]
 async fn valid_key_is_allowed_with_tenant_context_for_the_whole_stage() {
     let f = fixture().await;
-    let response = f.authorizer.authorize(event(Some(&bearer(&f.token)))).await.unwrap();
+    let response = f
+        .authorizer
+        .authorize(event(Some(&bearer(&f.token))))
+        .await
+        .unwrap();
     let statement = &response.policy_document.statement[0];
     assert_eq!(statement.effect, IamPolicyEffect::Allow);
-    assert_eq!(statement.resource, vec!["arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*"]);
+    assert_eq!(
+        statement.resource,
+        vec!["arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*"]
+    );
     assert_eq!(statement.action, vec!["execute-api:Invoke"]);
     assert_eq!(
         response.context,
         serde_json::json!({"tenant_id": f.tenant.id.as_str(), "key_id": f.key.key_id.as_str(), "plan": "pro"})
     );
-    assert_eq!(response.principal_id.as_deref(), Some(f.key.key_id.as_str()));
+    assert_eq!(
+        response.principal_id.as_deref(),
+        Some(f.key.key_id.as_str())
+    );
 }
 
 #[tokio::test]
 async fn scheme_is_case_insensitive() {
     let f = fixture().await;
     let header = format!("bearer {}", f.token.expose());
-    assert!(matches!(f.authorizer.decide(Some(&header)).await, Decision::Allow(_)));
+    assert!(matches!(
+        f.authorizer.decide(Some(&header)).await,
+        Decision::Allow(_)
+    ));
 }
 
 #[tokio::test]
@@ -91,7 +131,10 @@ async fn missing_malformed_unknown_and_wrong_keys_are_unauthorized() {
 async fn expired_key_is_unauthorized() {
     let f = fixture().await;
     f.clock.advance_seconds(86_400);
-    assert_eq!(f.authorizer.decide(Some(&bearer(&f.token))).await, Decision::Unauthorized("expired"));
+    assert_eq!(
+        f.authorizer.decide(Some(&bearer(&f.token))).await,
+        Decision::Unauthorized("expired")
+    );
     assert_unauthorized(&f, Some(&bearer(&f.token))).await;
 }
 
@@ -99,7 +142,10 @@ async fn expired_key_is_unauthorized() {
 async fn revoked_key_is_unauthorized_immediately() {
     let f = fixture().await;
     f.store.revoke_key(&f.key.key_id, START).await.unwrap();
-    assert_eq!(f.authorizer.decide(Some(&bearer(&f.token))).await, Decision::Unauthorized("revoked"));
+    assert_eq!(
+        f.authorizer.decide(Some(&bearer(&f.token))).await,
+        Decision::Unauthorized("revoked")
+    );
 }
 
 #[tokio::test]
@@ -108,37 +154,76 @@ async fn rotated_out_secret_is_unauthorized_after_the_grace_period() {
     let mut rotated = f.key.clone();
     let new_token = rotated.rotate(START, 600);
     f.store.save_rotation(&rotated, &f.key.hash).await.unwrap();
-    assert!(matches!(f.authorizer.decide(Some(&bearer(&f.token))).await, Decision::Allow(_)), "in grace");
-    assert!(matches!(f.authorizer.decide(Some(&bearer(&new_token))).await, Decision::Allow(_)));
+    assert!(
+        matches!(
+            f.authorizer.decide(Some(&bearer(&f.token))).await,
+            Decision::Allow(_)
+        ),
+        "in grace"
+    );
+    assert!(matches!(
+        f.authorizer.decide(Some(&bearer(&new_token))).await,
+        Decision::Allow(_)
+    ));
     f.clock.advance_seconds(600);
-    assert_eq!(f.authorizer.decide(Some(&bearer(&f.token))).await, Decision::Unauthorized("rotated_out"));
-    assert!(matches!(f.authorizer.decide(Some(&bearer(&new_token))).await, Decision::Allow(_)));
+    assert_eq!(
+        f.authorizer.decide(Some(&bearer(&f.token))).await,
+        Decision::Unauthorized("rotated_out")
+    );
+    assert!(matches!(
+        f.authorizer.decide(Some(&bearer(&new_token))).await,
+        Decision::Allow(_)
+    ));
 }
 
 #[tokio::test]
 async fn suspended_tenant_gets_a_deny_policy() {
     let f = fixture().await;
-    f.store.set_tenant_status(&f.tenant.id, TenantStatus::Suspended).await.unwrap();
-    let response = f.authorizer.authorize(event(Some(&bearer(&f.token)))).await.unwrap();
-    assert_eq!(response.policy_document.statement[0].effect, IamPolicyEffect::Deny);
+    f.store
+        .set_tenant_status(&f.tenant.id, TenantStatus::Suspended)
+        .await
+        .unwrap();
+    let response = f
+        .authorizer
+        .authorize(event(Some(&bearer(&f.token))))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.policy_document.statement[0].effect,
+        IamPolicyEffect::Deny
+    );
 }
 
 #[tokio::test]
 async fn offboarded_tenant_is_unauthorized() {
     let f = fixture().await;
-    f.store.set_tenant_status(&f.tenant.id, TenantStatus::Offboarded).await.unwrap();
+    f.store
+        .set_tenant_status(&f.tenant.id, TenantStatus::Offboarded)
+        .await
+        .unwrap();
     assert_unauthorized(&f, Some(&bearer(&f.token))).await;
 }
 
 #[tokio::test]
 async fn last_use_is_recorded_at_most_once_per_interval() {
     let f = fixture().await;
-    let last_used = || async { f.store.get_key(&f.key.key_id).await.unwrap().unwrap().last_used_at };
+    let last_used = || async {
+        f.store
+            .get_key(&f.key.key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at
+    };
     f.authorizer.decide(Some(&bearer(&f.token))).await;
     assert_eq!(last_used().await, Some(START));
     f.clock.advance_seconds(299);
     f.authorizer.decide(Some(&bearer(&f.token))).await;
-    assert_eq!(last_used().await, Some(START), "sampled: no write within the interval");
+    assert_eq!(
+        last_used().await,
+        Some(START),
+        "sampled: no write within the interval"
+    );
     f.clock.advance_seconds(2);
     f.authorizer.decide(Some(&bearer(&f.token))).await;
     assert_eq!(last_used().await, Some(START.plus_seconds(301)));
@@ -149,12 +234,23 @@ async fn rejected_keys_do_not_record_use() {
     let f = fixture().await;
     f.store.revoke_key(&f.key.key_id, START).await.unwrap();
     f.authorizer.decide(Some(&bearer(&f.token))).await;
-    assert_eq!(f.store.get_key(&f.key.key_id).await.unwrap().unwrap().last_used_at, None);
+    assert_eq!(
+        f.store
+            .get_key(&f.key.key_id)
+            .await
+            .unwrap()
+            .unwrap()
+            .last_used_at,
+        None
+    );
 }
 
 #[test]
 fn stage_wildcard_covers_the_stage_only() {
-    assert_eq!(stage_wildcard(METHOD_ARN).as_deref(), Some("arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*"));
+    assert_eq!(
+        stage_wildcard(METHOD_ARN).as_deref(),
+        Some("arn:aws:execute-api:eu-west-1:123456789012:abc123/v1/*")
+    );
     assert_eq!(stage_wildcard("arn:aws:execute-api:r:1:api/"), None);
     assert_eq!(stage_wildcard("not-an-arn/v1/GET/x"), None);
     assert_eq!(stage_wildcard(""), None);
@@ -165,7 +261,10 @@ async fn missing_method_arn_fails_closed() {
     let f = fixture().await;
     let mut event = event(Some(&bearer(&f.token)));
     event.method_arn = None;
-    assert_eq!(f.authorizer.authorize(event).await.unwrap_err().to_string(), UNAUTHORIZED);
+    assert_eq!(
+        f.authorizer.authorize(event).await.unwrap_err().to_string(),
+        UNAUTHORIZED
+    );
 }
 
 /// The committed sample event (`events/api_key_authorizer.json`, usable with
@@ -177,10 +276,23 @@ async fn sample_event_replays_through_the_authorizer() {
     let event: ApiGatewayCustomAuthorizerRequestTypeRequest =
         serde_json::from_str(include_str!("../../../events/api_key_authorizer.json")).unwrap();
     assert!(event.headers.contains_key("authorization"));
-    assert_eq!(f.authorizer.authorize(event.clone()).await.unwrap_err().to_string(), UNAUTHORIZED);
+    assert_eq!(
+        f.authorizer
+            .authorize(event.clone())
+            .await
+            .unwrap_err()
+            .to_string(),
+        UNAUTHORIZED
+    );
 
     let mut with_real_key = event;
-    with_real_key.headers.insert(http::header::AUTHORIZATION, bearer(&f.token).parse().unwrap());
+    with_real_key.headers.insert(
+        http::header::AUTHORIZATION,
+        bearer(&f.token).parse().unwrap(),
+    );
     let response = f.authorizer.authorize(with_real_key).await.unwrap();
-    assert_eq!(response.policy_document.statement[0].effect, IamPolicyEffect::Allow);
+    assert_eq!(
+        response.policy_document.statement[0].effect,
+        IamPolicyEffect::Allow
+    );
 }

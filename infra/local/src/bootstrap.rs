@@ -1,7 +1,9 @@
 //! `nutripro-local bootstrap`: a tenant and its first API key, so a newcomer can call
 //! the API within a minute. (The admin API takes this over once it lands.)
 
-use nutripro_shared::domain::{ApiKey, ApiKeyToken, PlanId, Tenant, TenantName, Timestamp, ValidationError};
+use nutripro_shared::domain::{
+    ApiKey, ApiKeyToken, PlanId, Tenant, TenantName, Timestamp, ValidationError,
+};
 use nutripro_shared::ports::{ControlPlaneStore, StoreError};
 use serde::Serialize;
 
@@ -26,7 +28,11 @@ pub async fn bootstrap(
     tenant_name: &str,
     now: Timestamp,
 ) -> Result<(Bootstrapped, ApiKeyToken), BootstrapError> {
-    let tenant = Tenant::new(TenantName::parse(tenant_name)?, PlanId::new(PlanId::DEFAULT), now);
+    let tenant = Tenant::new(
+        TenantName::parse(tenant_name)?,
+        PlanId::new(PlanId::DEFAULT),
+        now,
+    );
     store.create_tenant(&tenant).await?;
     let (key, token) = ApiKey::issue(tenant.id.clone(), "bootstrap", now, None)?;
     store.create_key(&key).await?;

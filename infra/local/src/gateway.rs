@@ -7,7 +7,8 @@ use crate::registry::Registry;
 use crate::router::{RouteMatch, Router};
 use crate::template::{self, TemplateError};
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse, ApiGatewayProxyRequest,
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayProxyRequest,
 };
 use aws_lambda_events::iam::IamPolicyEffect;
 use base64::Engine;
@@ -38,9 +39,17 @@ pub enum GatewayError {
     #[error(transparent)]
     Template(#[from] TemplateError),
     #[error("template route {method} {path} runs binary {binary}, which has no local handler")]
-    MissingHandler { method: String, path: String, binary: String },
+    MissingHandler {
+        method: String,
+        path: String,
+        binary: String,
+    },
     #[error("template route {method} {path} uses authorizer {binary}, which has no local implementation")]
-    MissingAuthorizer { method: String, path: String, binary: String },
+    MissingAuthorizer {
+        method: String,
+        path: String,
+        binary: String,
+    },
     #[error("local handler {0} serves no route of the template")]
     UnusedHandler(String),
 }
@@ -56,7 +65,11 @@ type HttpResponse = hyper::Response<Full<Bytes>>;
 impl Gateway {
     /// Builds the gateway from a template. Fails if a template route has no local
     /// handler or authorizer, or a local handler serves no template route (threat T09).
-    pub fn new(template_text: &str, registry: Registry, openapi: &'static str) -> Result<Self, GatewayError> {
+    pub fn new(
+        template_text: &str,
+        registry: Registry,
+        openapi: &'static str,
+    ) -> Result<Self, GatewayError> {
         let routes = template::routes(template_text)?;
         for route in &routes {
             if !registry.handlers.contains_key(route.binary.as_str()) {
@@ -76,10 +89,18 @@ impl Gateway {
                 }
             }
         }
-        if let Some(unused) = registry.handlers.keys().find(|b| !routes.iter().any(|r| r.binary == **b)) {
+        if let Some(unused) = registry
+            .handlers
+            .keys()
+            .find(|b| !routes.iter().any(|r| r.binary == **b))
+        {
             return Err(GatewayError::UnusedHandler((*unused).to_owned()));
         }
-        Ok(Self { router: Router::new(routes), registry, openapi })
+        Ok(Self {
+            router: Router::new(routes),
+            registry,
+            openapi,
+        })
     }
 
     pub fn router(&self) -> &Router {
@@ -133,17 +154,30 @@ impl Gateway {
         response
     }
 
-    async fn dispatch(&self, request: hyper::Request<Incoming>, peer: SocketAddr, request_id: &str) -> HttpResponse {
+    async fn dispatch(
+        &self,
+        request: hyper::Request<Incoming>,
+        peer: SocketAddr,
+        request_id: &str,
+    ) -> HttpResponse {
         let (parts, body) = request.into_parts();
         if parts.method == http::Method::GET && parts.uri.path() == "/openapi.yaml" {
             return static_response("application/yaml", self.openapi);
         }
         let Some(route) = self.router.find(parts.method.as_str(), parts.uri.path()) else {
-            return problem(Problem::new(404, "not-found", "Not Found", "No such route."), request_id);
+            return problem(
+                Problem::new(404, "not-found", "Not Found", "No such route."),
+                request_id,
+            );
         };
         let body = match Limited::new(body, MAX_GATEWAY_BODY_BYTES).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(_) => return problem(Problem::payload_too_large(MAX_GATEWAY_BODY_BYTES), request_id),
+            Err(_) => {
+                return problem(
+                    Problem::payload_too_large(MAX_GATEWAY_BODY_BYTES),
+                    request_id,
+                )
+            }
         };
         let authorizer_context = match self.authorize(&parts, &route, peer, request_id).await {
             Ok(context) => context,
@@ -153,7 +187,10 @@ impl Gateway {
         let Some(handler) = self.registry.handlers.get(route.route.binary.as_str()) else {
             return problem(Problem::internal(), request_id);
         };
-        let response = handler(lambda_http::Request::from(LambdaRequest::ApiGatewayV1(event))).await;
+        let response = handler(lambda_http::Request::from(LambdaRequest::ApiGatewayV1(
+            event,
+        )))
+        .await;
         into_http_response(response)
     }
 
@@ -177,7 +214,11 @@ impl Gateway {
         if !parts.headers.contains_key(http::header::AUTHORIZATION) {
             return Err(problem(Problem::unauthorized(), request_id));
         }
-        let method_arn = format!("{LOCAL_API_ARN}/{LOCAL_STAGE}/{}{}", parts.method, parts.uri.path());
+        let method_arn = format!(
+            "{LOCAL_API_ARN}/{LOCAL_STAGE}/{}{}",
+            parts.method,
+            parts.uri.path()
+        );
         let mut event = ApiGatewayCustomAuthorizerRequestTypeRequest::default();
         event.type_ = Some("REQUEST".into());
         event.method_arn = Some(method_arn.clone());
@@ -191,13 +232,17 @@ impl Gateway {
         event.request_context.stage = Some(LOCAL_STAGE.into());
         event.request_context.resource_path = Some(route.route.path.clone());
         event.request_context.http_method = Some(parts.method.clone());
-        let mut identity = aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequestIdentity::default();
+        let mut identity =
+            aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequestIdentity::default(
+            );
         identity.source_ip = Some(peer.ip().to_string());
         event.request_context.identity = Some(identity);
         match authorizer.authorize(event).await {
             Ok(response) => evaluate_policy(&response, &method_arn)
                 .map_err(|problem_response| problem(problem_response, request_id)),
-            Err(error) if error.to_string() == UNAUTHORIZED => Err(problem(Problem::unauthorized(), request_id)),
+            Err(error) if error.to_string() == UNAUTHORIZED => {
+                Err(problem(Problem::unauthorized(), request_id))
+            }
             Err(_) => Err(problem(Problem::unavailable(), request_id)),
         }
     }
@@ -213,12 +258,16 @@ fn evaluate_policy(
     let applies = |effect: IamPolicyEffect| {
         statements.iter().any(|s| {
             s.effect == effect
-                && s.action.iter().any(|a| a == "execute-api:Invoke" || a == "*")
+                && s.action
+                    .iter()
+                    .any(|a| a == "execute-api:Invoke" || a == "*")
                 && s.resource.iter().any(|r| glob_match(r, method_arn))
         })
     };
     if applies(IamPolicyEffect::Deny) || !applies(IamPolicyEffect::Allow) {
-        return Err(Problem::forbidden("This credential may not use the API now."));
+        return Err(Problem::forbidden(
+            "This credential may not use the API now.",
+        ));
     }
     let mut context: HashMap<String, serde_json::Value> = match &response.context {
         serde_json::Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
@@ -264,10 +313,15 @@ fn proxy_event(
 ) -> ApiGatewayProxyRequest {
     let mut query: HashMap<String, Vec<String>> = HashMap::new();
     for (name, value) in form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()) {
-        query.entry(name.into_owned()).or_default().push(value.into_owned());
+        query
+            .entry(name.into_owned())
+            .or_default()
+            .push(value.into_owned());
     }
-    let single_query: HashMap<String, String> =
-        query.iter().filter_map(|(k, v)| Some((k.clone(), v.last()?.clone()))).collect();
+    let single_query: HashMap<String, String> = query
+        .iter()
+        .filter_map(|(k, v)| Some((k.clone(), v.last()?.clone())))
+        .collect();
 
     let mut event = ApiGatewayProxyRequest::default();
     event.resource = Some(route.route.path.clone());
@@ -296,8 +350,11 @@ fn proxy_event(
     context.http_method = parts.method.clone();
     context.path = Some(parts.uri.path().to_owned());
     context.identity.source_ip = Some(peer.ip().to_string());
-    context.identity.user_agent =
-        parts.headers.get(http::header::USER_AGENT).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    context.identity.user_agent = parts
+        .headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     context.request_time_epoch = nutripro_shared::domain::Timestamp::now().as_millis();
     context.authorizer.fields = authorizer_context;
     event
@@ -319,14 +376,18 @@ fn problem(problem: Problem, request_id: &str) -> HttpResponse {
         response.headers_mut().insert("x-request-id", value);
     }
     if problem.status == 401 {
-        response.headers_mut().insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
+        response
+            .headers_mut()
+            .insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
     }
     response
 }
 
 fn static_response(content_type: &'static str, body: &'static str) -> HttpResponse {
     let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    response.headers_mut().insert("content-type", http::HeaderValue::from_static(content_type));
+    response
+        .headers_mut()
+        .insert("content-type", http::HeaderValue::from_static(content_type));
     response
 }
 
@@ -337,11 +398,23 @@ mod tests {
     #[test]
     fn glob_matches_like_iam() {
         assert!(glob_match("arn:x:api/local/*", "arn:x:api/local/GET/v1/me"));
-        assert!(glob_match("arn:x:api/local/GET/v1/me", "arn:x:api/local/GET/v1/me"));
+        assert!(glob_match(
+            "arn:x:api/local/GET/v1/me",
+            "arn:x:api/local/GET/v1/me"
+        ));
         assert!(glob_match("arn:x:api/*/GET/*", "arn:x:api/local/GET/v1/me"));
-        assert!(glob_match("arn:x:api/local/?ET/*", "arn:x:api/local/GET/v1/me"));
-        assert!(!glob_match("arn:x:api/other/*", "arn:x:api/local/GET/v1/me"));
-        assert!(!glob_match("arn:x:api/local/POST/*", "arn:x:api/local/GET/v1/me"));
+        assert!(glob_match(
+            "arn:x:api/local/?ET/*",
+            "arn:x:api/local/GET/v1/me"
+        ));
+        assert!(!glob_match(
+            "arn:x:api/other/*",
+            "arn:x:api/local/GET/v1/me"
+        ));
+        assert!(!glob_match(
+            "arn:x:api/local/POST/*",
+            "arn:x:api/local/GET/v1/me"
+        ));
         assert!(!glob_match("", "x"));
     }
 }

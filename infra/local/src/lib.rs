@@ -64,11 +64,18 @@ impl Drop for RunningGateway {
 pub async fn start(data_dir: &Path, port: u16) -> Result<RunningGateway, LocalError> {
     let gateway = Arc::new(open_gateway(data_dir)?);
     let requested = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = tokio::net::TcpListener::bind(requested).await.map_err(|e| LocalError::Bind(requested, e))?;
-    let addr = listener.local_addr().map_err(|e| LocalError::Bind(requested, e))?;
+    let listener = tokio::net::TcpListener::bind(requested)
+        .await
+        .map_err(|e| LocalError::Bind(requested, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LocalError::Bind(requested, e))?;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(gateway.serve(listener, async move {
         let _ = stopped.await;
     }));
-    Ok(RunningGateway { addr, stop: Some(stop) })
+    Ok(RunningGateway {
+        addr,
+        stop: Some(stop),
+    })
 }

@@ -27,8 +27,14 @@ OPTIONS:
 
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
-    Serve { port: u16, data_dir: PathBuf },
-    Bootstrap { tenant_name: String, data_dir: PathBuf },
+    Serve {
+        port: u16,
+        data_dir: PathBuf,
+    },
+    Bootstrap {
+        tenant_name: String,
+        data_dir: PathBuf,
+    },
     Help,
 }
 
@@ -37,10 +43,20 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     let mut subcommand = None;
     let (mut port, mut data_dir, mut tenant_name) = (None, None, None);
     while let Some(arg) = args.next() {
-        let mut value = |flag: &str| args.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = |flag: &str| {
+            args.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match arg.as_str() {
             "-h" | "--help" | "help" => return Ok(Command::Help),
-            "--port" => port = Some(value("--port")?.parse::<u16>().map_err(|_| "--port needs a number 0-65535")?),
+            "--port" => {
+                port = Some(
+                    value("--port")?
+                        .parse::<u16>()
+                        .map_err(|_| "--port needs a number 0-65535")?,
+                )
+            }
             "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--tenant-name" => tenant_name = Some(value("--tenant-name")?),
             "serve" | "bootstrap" if subcommand.is_none() => subcommand = Some(arg.clone()),
@@ -49,17 +65,25 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     }
     let data_dir = data_dir.unwrap_or(default_data_dir);
     match subcommand.as_deref().unwrap_or("serve") {
-        "serve" if tenant_name.is_none() => Ok(Command::Serve { port: port.unwrap_or(3000), data_dir }),
+        "serve" if tenant_name.is_none() => Ok(Command::Serve {
+            port: port.unwrap_or(3000),
+            data_dir,
+        }),
         "serve" => Err("--tenant-name belongs to bootstrap".into()),
         _ if port.is_some() => Err("--port belongs to serve".into()),
-        _ => Ok(Command::Bootstrap { tenant_name: tenant_name.ok_or("bootstrap needs --tenant-name NAME")?, data_dir }),
+        _ => Ok(Command::Bootstrap {
+            tenant_name: tenant_name.ok_or("bootstrap needs --tenant-name NAME")?,
+            data_dir,
+        }),
     }
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let default_data_dir = std::env::var_os("NUTRIPRO_DATA_DIR").map(PathBuf::from).unwrap_or_else(|| "local-data".into());
+    let default_data_dir = std::env::var_os("NUTRIPRO_DATA_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| "local-data".into());
     let command = match parse(&args, default_data_dir) {
         Ok(command) => command,
         Err(message) => {
@@ -73,17 +97,26 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve { port, data_dir } => serve(port, data_dir).await,
-        Command::Bootstrap { tenant_name, data_dir } => {
+        Command::Bootstrap {
+            tenant_name,
+            data_dir,
+        } => {
             let store = match SqliteStore::open(&data_dir) {
                 Ok(store) => store,
                 Err(error) => {
-                    eprintln!("error: cannot open the store in {}: {error}", data_dir.display());
+                    eprintln!(
+                        "error: cannot open the store in {}: {error}",
+                        data_dir.display()
+                    );
                     return ExitCode::FAILURE;
                 }
             };
             match bootstrap(&store, &tenant_name, Timestamp::now()).await {
                 Ok((printed, _token)) => {
-                    println!("{}", serde_json::to_string(&printed).expect("plain strings serialize"));
+                    println!(
+                        "{}",
+                        serde_json::to_string(&printed).expect("plain strings serialize")
+                    );
                     ExitCode::SUCCESS
                 }
                 Err(error) => {
@@ -147,16 +180,37 @@ mod tests {
 
     #[test]
     fn serve_is_the_default() {
-        assert_eq!(parse_ok(""), Command::Serve { port: 3000, data_dir: "default".into() });
-        assert_eq!(parse_ok("serve --port 0 --data-dir d"), Command::Serve { port: 0, data_dir: "d".into() });
-        assert_eq!(parse_ok("--port 8080"), Command::Serve { port: 8080, data_dir: "default".into() });
+        assert_eq!(
+            parse_ok(""),
+            Command::Serve {
+                port: 3000,
+                data_dir: "default".into()
+            }
+        );
+        assert_eq!(
+            parse_ok("serve --port 0 --data-dir d"),
+            Command::Serve {
+                port: 0,
+                data_dir: "d".into()
+            }
+        );
+        assert_eq!(
+            parse_ok("--port 8080"),
+            Command::Serve {
+                port: 8080,
+                data_dir: "default".into()
+            }
+        );
     }
 
     #[test]
     fn bootstrap_needs_a_tenant_name() {
         assert_eq!(
             parse_ok("bootstrap --tenant-name Acme --data-dir d"),
-            Command::Bootstrap { tenant_name: "Acme".into(), data_dir: "d".into() }
+            Command::Bootstrap {
+                tenant_name: "Acme".into(),
+                data_dir: "d".into()
+            }
         );
         assert!(parse(&args("bootstrap"), "x".into()).is_err());
         assert!(parse(&args("bootstrap --tenant-name A --port 1"), "x".into()).is_err());
@@ -164,7 +218,14 @@ mod tests {
 
     #[test]
     fn rejects_unknown_and_incomplete_arguments() {
-        for bad in ["--verbose", "serve serve", "--port", "--port 70000", "serve --tenant-name x", "deploy"] {
+        for bad in [
+            "--verbose",
+            "serve serve",
+            "--port",
+            "--port 70000",
+            "serve --tenant-name x",
+            "deploy",
+        ] {
             assert!(parse(&args(bad), "x".into()).is_err(), "{bad}");
         }
     }

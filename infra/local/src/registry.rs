@@ -36,12 +36,22 @@ fn leak<S>(state: S) -> &'static S {
 
 impl Registry {
     pub fn new(store: Arc<dyn ControlPlaneStore>, clock: Arc<dyn Clock>) -> Self {
-        let account = leak(nutripro_account::AccountState { store: store.clone() });
-        let handlers = BTreeMap::from([("get_me", http_handler(account, nutripro_account::get_me))]);
+        let account = leak(nutripro_account::AccountState {
+            store: store.clone(),
+        });
+        let handlers =
+            BTreeMap::from([("get_me", http_handler(account, nutripro_account::get_me))]);
         let authorizers = BTreeMap::from([(
             "api_key_authorizer",
-            Arc::new(ApiKeyAuthorizer::new(store, clock, DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS)),
+            Arc::new(ApiKeyAuthorizer::new(
+                store,
+                clock,
+                DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS,
+            )),
         )]);
-        Self { handlers, authorizers }
+        Self {
+            handlers,
+            authorizers,
+        }
     }
 }

@@ -37,12 +37,14 @@ impl Router {
             .into_iter()
             .map(|route| {
                 let segments = split(&route.path)
-                    .map(|segment| match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-                        Some(name) => match name.strip_suffix('+') {
-                            Some(greedy) => Segment::Greedy(greedy.to_owned()),
-                            None => Segment::Param(name.to_owned()),
-                        },
-                        None => Segment::Literal(segment.to_owned()),
+                    .map(|segment| {
+                        match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                            Some(name) => match name.strip_suffix('+') {
+                                Some(greedy) => Segment::Greedy(greedy.to_owned()),
+                                None => Segment::Param(name.to_owned()),
+                            },
+                            None => Segment::Literal(segment.to_owned()),
+                        }
                     })
                     .collect();
                 CompiledRoute { route, segments }
@@ -62,8 +64,16 @@ impl Router {
             .iter()
             .filter(|r| r.route.method.eq_ignore_ascii_case(method))
             .filter_map(|r| Some((r, match_segments(&r.segments, &segments)?)))
-            .max_by_key(|(r, _)| r.segments.iter().filter(|s| matches!(s, Segment::Literal(_))).count())
-            .map(|(r, path_parameters)| RouteMatch { route: &r.route, path_parameters })
+            .max_by_key(|(r, _)| {
+                r.segments
+                    .iter()
+                    .filter(|s| matches!(s, Segment::Literal(_)))
+                    .count()
+            })
+            .map(|(r, path_parameters)| RouteMatch {
+                route: &r.route,
+                path_parameters,
+            })
     }
 }
 
@@ -74,7 +84,10 @@ fn split(path: &str) -> impl Iterator<Item = &str> {
 }
 
 fn decode(segment: &str) -> Option<String> {
-    percent_decode_str(segment).decode_utf8().ok().map(|s| s.into_owned())
+    percent_decode_str(segment)
+        .decode_utf8()
+        .ok()
+        .map(|s| s.into_owned())
 }
 
 fn match_segments(pattern: &[Segment], path: &[&str]) -> Option<HashMap<String, String>> {
@@ -82,7 +95,10 @@ fn match_segments(pattern: &[Segment], path: &[&str]) -> Option<HashMap<String, 
     for (index, segment) in pattern.iter().enumerate() {
         match segment {
             Segment::Greedy(name) => {
-                let rest = path.get(index..).map(|rest| rest.join("/")).filter(|rest| !rest.is_empty())?;
+                let rest = path
+                    .get(index..)
+                    .map(|rest| rest.join("/"))
+                    .filter(|rest| !rest.is_empty())?;
                 params.insert(name.clone(), decode(&rest)?);
                 return Some(params);
             }
@@ -131,8 +147,14 @@ mod tests {
         let m = r.find("GET", "/v1/samples/abc%20d").unwrap();
         assert_eq!(m.route.path, "/v1/samples/{sampleId}");
         assert_eq!(m.path_parameters["sampleId"], "abc d");
-        assert_eq!(r.find("GET", "/v1/samples/latest").unwrap().route.path, "/v1/samples/latest");
-        assert_eq!(r.find("get", "/files/a/b").unwrap().path_parameters["path"], "a/b");
+        assert_eq!(
+            r.find("GET", "/v1/samples/latest").unwrap().route.path,
+            "/v1/samples/latest"
+        );
+        assert_eq!(
+            r.find("get", "/files/a/b").unwrap().path_parameters["path"],
+            "a/b"
+        );
     }
 
     #[test]

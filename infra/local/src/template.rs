@@ -49,19 +49,27 @@ fn binary_of(resources: &serde_yaml::Mapping, logical_id: &str) -> Result<String
     resource["Metadata"]["BuildProperties"]["Binary"]
         .as_str()
         .map(str::to_owned)
-        .ok_or_else(|| invalid(format!("function {logical_id} has no Metadata.BuildProperties.Binary")))
+        .ok_or_else(|| {
+            invalid(format!(
+                "function {logical_id} has no Metadata.BuildProperties.Binary"
+            ))
+        })
 }
 
 /// Every API route declared in the template, sorted by path then method.
 pub fn routes(template: &str) -> Result<Vec<TemplateRoute>, TemplateError> {
     let document: Value = serde_yaml::from_str(template)?;
-    let resources = document["Resources"].as_mapping().ok_or_else(|| invalid("no Resources"))?;
+    let resources = document["Resources"]
+        .as_mapping()
+        .ok_or_else(|| invalid("no Resources"))?;
     let mut routes = Vec::new();
     for (logical_id, resource) in resources {
         if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
             continue;
         }
-        let function = logical_id.as_str().ok_or_else(|| invalid("non-string logical id"))?;
+        let function = logical_id
+            .as_str()
+            .ok_or_else(|| invalid("non-string logical id"))?;
         let Some(events) = resource["Properties"]["Events"].as_mapping() else {
             continue;
         };
@@ -71,7 +79,9 @@ pub fn routes(template: &str) -> Result<Vec<TemplateRoute>, TemplateError> {
                 Some("Api") => {}
                 Some("Schedule" | "ScheduleV2") => continue,
                 other => {
-                    return Err(invalid(format!("{function}.{event_name}: unsupported event type {other:?}")));
+                    return Err(invalid(format!(
+                        "{function}.{event_name}: unsupported event type {other:?}"
+                    )));
                 }
             }
             let properties = &event["Properties"];
@@ -79,10 +89,16 @@ pub fn routes(template: &str) -> Result<Vec<TemplateRoute>, TemplateError> {
             // of our authorizers: refuse it.
             let api_id = tagged(&properties["RestApiId"], "Ref")
                 .and_then(Value::as_str)
-                .ok_or_else(|| invalid(format!("{function}.{event_name}: Api event needs RestApiId: !Ref <Api>")))?;
-            let api = &resources
-                .get(api_id)
-                .ok_or_else(|| invalid(format!("{function}.{event_name}: RestApiId {api_id} does not exist")))?;
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "{function}.{event_name}: Api event needs RestApiId: !Ref <Api>"
+                    ))
+                })?;
+            let api = &resources.get(api_id).ok_or_else(|| {
+                invalid(format!(
+                    "{function}.{event_name}: RestApiId {api_id} does not exist"
+                ))
+            })?;
             if api["Type"].as_str() != Some("AWS::Serverless::Api") {
                 return Err(invalid(format!("{api_id} is not an AWS::Serverless::Api")));
             }
@@ -104,7 +120,11 @@ pub fn routes(template: &str) -> Result<Vec<TemplateRoute>, TemplateError> {
                     let target = tagged(arn, "GetAtt")
                         .and_then(Value::as_str)
                         .and_then(|t| t.strip_suffix(".Arn"))
-                        .ok_or_else(|| invalid(format!("authorizer {name} needs FunctionArn: !GetAtt <Function>.Arn")))?;
+                        .ok_or_else(|| {
+                            invalid(format!(
+                                "authorizer {name} needs FunctionArn: !GetAtt <Function>.Arn"
+                            ))
+                        })?;
                     Some(binary_of(resources, target)?)
                 }
             };
@@ -121,7 +141,10 @@ pub fn routes(template: &str) -> Result<Vec<TemplateRoute>, TemplateError> {
     let mut seen = BTreeMap::new();
     for route in &routes {
         if let Some(other) = seen.insert((&route.method, &route.path), &route.function) {
-            return Err(invalid(format!("{} {} is declared by {other} and {}", route.method, route.path, route.function)));
+            return Err(invalid(format!(
+                "{} {} is declared by {other} and {}",
+                route.method, route.path, route.function
+            )));
         }
     }
     Ok(routes)
@@ -184,18 +207,29 @@ Resources:
     #[test]
     fn refuses_events_on_the_implicit_api() {
         let template = TEMPLATE.replace("RestApiId: !Ref Api, Path: /health", "Path: /health");
-        assert!(routes(&template).unwrap_err().to_string().contains("RestApiId"));
+        assert!(routes(&template)
+            .unwrap_err()
+            .to_string()
+            .contains("RestApiId"));
     }
 
     #[test]
     fn refuses_duplicate_routes() {
-        let template = TEMPLATE.replace("Path: /health, Method: GET", "Path: \"/v1/items/{id}\", Method: GET");
-        assert!(routes(&template).unwrap_err().to_string().contains("declared by"));
+        let template = TEMPLATE.replace(
+            "Path: /health, Method: GET",
+            "Path: \"/v1/items/{id}\", Method: GET",
+        );
+        assert!(routes(&template)
+            .unwrap_err()
+            .to_string()
+            .contains("declared by"));
     }
 
     #[test]
     fn the_real_template_parses() {
         let routes = routes(crate::TEMPLATE).unwrap();
-        assert!(routes.iter().any(|r| r.method == "GET" && r.path == "/v1/me"));
+        assert!(routes
+            .iter()
+            .any(|r| r.method == "GET" && r.path == "/v1/me"));
     }
 }

@@ -39,7 +39,9 @@ fn serve(data_dir: &std::path::Path) -> (Server, String) {
             }
         }
     });
-    let url = url_rx.recv_timeout(Duration::from_secs(30)).expect("serve announces its URL");
+    let url = url_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve announces its URL");
     (server, url)
 }
 
@@ -48,12 +50,18 @@ fn get(url: &str, path: &str, api_key: &str) -> (u16, String) {
     let authority = url.trim_start_matches("http://");
     assert!(authority.starts_with("127.0.0.1:"), "loopback only");
     let mut stream = TcpStream::connect(authority).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
     write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {api_key}\r\nConnection: close\r\n\r\n")
         .unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).expect("read response");
-    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status line");
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (status, body)
 }
@@ -64,13 +72,26 @@ fn bootstrap_while_serving_then_call_v1_me() {
     let (_server, url) = serve(data_dir.path());
 
     let output = Command::new(BIN)
-        .args(["bootstrap", "--tenant-name", "Acme Meal Plans", "--data-dir"])
+        .args([
+            "bootstrap",
+            "--tenant-name",
+            "Acme Meal Plans",
+            "--data-dir",
+        ])
         .arg(data_dir.path())
         .output()
         .expect("run bootstrap");
-    assert!(output.status.success(), "bootstrap failed: {}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "bootstrap failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let stdout = String::from_utf8(output.stdout).unwrap();
-    assert_eq!(stdout.lines().count(), 1, "exactly one JSON object on stdout: {stdout}");
+    assert_eq!(
+        stdout.lines().count(),
+        1,
+        "exactly one JSON object on stdout: {stdout}"
+    );
     let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     let api_key = printed["api_key"].as_str().unwrap();
     assert!(api_key.starts_with("nutripro_"));
@@ -102,7 +123,10 @@ fn bootstrap_rejects_an_invalid_tenant_name() {
         .output()
         .unwrap();
     assert!(!output.status.success());
-    assert!(output.stdout.is_empty(), "nothing printed on stdout on failure");
+    assert!(
+        output.stdout.is_empty(),
+        "nothing printed on stdout on failure"
+    );
 }
 
 /// Logging must never break serving: with its stderr closed, the server still answers.
@@ -121,7 +145,11 @@ fn keeps_serving_when_its_log_pipe_is_closed() {
     let url = lines
         .by_ref()
         .map_while(Result::ok)
-        .find_map(|line| line.split("serving on ").nth(1).map(|r| r.split_whitespace().next().unwrap().to_owned()))
+        .find_map(|line| {
+            line.split("serving on ")
+                .nth(1)
+                .map(|r| r.split_whitespace().next().unwrap().to_owned())
+        })
         .expect("serve announces its URL");
     let _server = Server(child);
     drop(lines); // close the read end: every later log write fails with EPIPE

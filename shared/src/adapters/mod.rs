@@ -19,7 +19,9 @@ pub(crate) mod cursor {
     }
 
     pub fn decode(cursor: &str) -> Result<String, StoreError> {
-        let bytes = URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| StoreError::InvalidCursor)?;
         String::from_utf8(bytes).map_err(|_| StoreError::InvalidCursor)
     }
 }

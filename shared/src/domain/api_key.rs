@@ -100,7 +100,10 @@ impl PresentedKey {
         }
         let rest = token.strip_prefix(KEY_PREFIX)?;
         let (key_id, rest) = rest.split_at(KEY_ID_LEN);
-        if !key_id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) {
+        if !key_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        {
             return None;
         }
         let secret_text = rest.strip_prefix('_')?;
@@ -205,7 +208,10 @@ impl ApiKey {
     pub fn verify(&self, presented: &PresentedKey, now: Timestamp) -> Result<(), KeyRejection> {
         let current = self.key_id == presented.key_id && self.hash.matches(&presented.hash);
         let previous = self.key_id == presented.key_id
-            && self.previous_hash.as_ref().is_some_and(|h| h.matches(&presented.hash));
+            && self
+                .previous_hash
+                .as_ref()
+                .is_some_and(|h| h.matches(&presented.hash));
         if !current && !previous {
             return Err(KeyRejection::WrongSecret);
         }
@@ -252,7 +258,10 @@ mod tests {
         assert_eq!(text.len(), TOKEN_LEN);
         assert!(text.starts_with("nutripro_"));
         assert_eq!(&text[9..41], key.key_id.as_str());
-        assert!(!format!("{key:?}{token:?}").contains(&text[42..]), "Debug never shows the secret");
+        assert!(
+            !format!("{key:?}{token:?}").contains(&text[42..]),
+            "Debug never shows the secret"
+        );
     }
 
     #[test]
@@ -297,10 +306,16 @@ mod tests {
         let (mut key, token) = issue();
         key.expires_at = Some(NOW.plus_seconds(60));
         assert_eq!(key.verify(&presented(&token), NOW), Ok(()));
-        assert_eq!(key.verify(&presented(&token), NOW.plus_seconds(60)), Err(KeyRejection::Expired));
+        assert_eq!(
+            key.verify(&presented(&token), NOW.plus_seconds(60)),
+            Err(KeyRejection::Expired)
+        );
         key.expires_at = None;
         key.revoked_at = Some(NOW);
-        assert_eq!(key.verify(&presented(&token), NOW), Err(KeyRejection::Revoked));
+        assert_eq!(
+            key.verify(&presented(&token), NOW),
+            Err(KeyRejection::Revoked)
+        );
     }
 
     #[test]
@@ -309,13 +324,22 @@ mod tests {
         let new = key.rotate(NOW, 3600);
         assert_eq!(key.verify(&presented(&new), NOW), Ok(()));
         assert_eq!(key.verify(&presented(&old), NOW.plus_seconds(3599)), Ok(()));
-        assert_eq!(key.verify(&presented(&old), NOW.plus_seconds(3600)), Err(KeyRejection::RotatedOut));
+        assert_eq!(
+            key.verify(&presented(&old), NOW.plus_seconds(3600)),
+            Err(KeyRejection::RotatedOut)
+        );
         assert_eq!(key.verify(&presented(&new), NOW.plus_seconds(7200)), Ok(()));
         // A second rotation drops the first secret at once.
         let newest = key.rotate(NOW.plus_seconds(10), 60);
-        assert_eq!(key.verify(&presented(&old), NOW.plus_seconds(11)), Err(KeyRejection::WrongSecret));
+        assert_eq!(
+            key.verify(&presented(&old), NOW.plus_seconds(11)),
+            Err(KeyRejection::WrongSecret)
+        );
         assert_eq!(key.verify(&presented(&new), NOW.plus_seconds(11)), Ok(()));
-        assert_eq!(key.verify(&presented(&newest), NOW.plus_seconds(11)), Ok(()));
+        assert_eq!(
+            key.verify(&presented(&newest), NOW.plus_seconds(11)),
+            Ok(())
+        );
     }
 
     #[test]

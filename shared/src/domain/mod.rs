@@ -15,14 +15,22 @@ pub struct ValidationError(pub String);
 
 /// Checks a short human-readable label (tenant name, key name): trimmed length within
 /// bounds and no control characters. Returns the trimmed value.
-pub fn validate_label(field: &str, value: &str, max_chars: usize) -> Result<String, ValidationError> {
+pub fn validate_label(
+    field: &str,
+    value: &str,
+    max_chars: usize,
+) -> Result<String, ValidationError> {
     let trimmed = value.trim();
     let chars = trimmed.chars().count();
     if chars == 0 || chars > max_chars {
-        return Err(ValidationError(format!("{field} must be 1 to {max_chars} characters")));
+        return Err(ValidationError(format!(
+            "{field} must be 1 to {max_chars} characters"
+        )));
     }
     if trimmed.chars().any(char::is_control) {
-        return Err(ValidationError(format!("{field} must not contain control characters")));
+        return Err(ValidationError(format!(
+            "{field} must not contain control characters"
+        )));
     }
     Ok(trimmed.to_owned())
 }

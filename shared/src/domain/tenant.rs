@@ -125,7 +125,11 @@ mod tests {
 
     #[test]
     fn new_tenants_are_active() {
-        let t = Tenant::new(TenantName::parse(" Acme ").unwrap(), PlanId::new("standard"), Timestamp::from_millis(1));
+        let t = Tenant::new(
+            TenantName::parse(" Acme ").unwrap(),
+            PlanId::new("standard"),
+            Timestamp::from_millis(1),
+        );
         assert_eq!(t.name, "Acme");
         assert!(t.may_call_api());
         assert_eq!(t.id.as_str().len(), 32);
@@ -133,7 +137,11 @@ mod tests {
 
     #[test]
     fn status_round_trips_through_text() {
-        for s in [TenantStatus::Active, TenantStatus::Suspended, TenantStatus::Offboarded] {
+        for s in [
+            TenantStatus::Active,
+            TenantStatus::Suspended,
+            TenantStatus::Offboarded,
+        ] {
             assert_eq!(TenantStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(TenantStatus::parse("ACTIVE"), None);

@@ -36,13 +36,17 @@ impl Timestamp {
         let format = time::macros::format_description!(
             "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
         );
-        at.format(&format).unwrap_or_else(|_| String::from("invalid-time"))
+        at.format(&format)
+            .unwrap_or_else(|_| String::from("invalid-time"))
     }
 
     /// Parses an RFC 3339 timestamp (any offset) into UTC milliseconds.
     pub fn parse_rfc3339(text: &str) -> Option<Self> {
-        let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
-        i64::try_from(at.unix_timestamp_nanos() / 1_000_000).ok().map(Self)
+        let at = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+        i64::try_from(at.unix_timestamp_nanos() / 1_000_000)
+            .ok()
+            .map(Self)
     }
 }
 
@@ -71,7 +75,13 @@ mod tests {
 
     #[test]
     fn arithmetic_saturates() {
-        assert_eq!(Timestamp::from_millis(1000).plus_seconds(2).as_millis(), 3000);
-        assert_eq!(Timestamp::from_millis(i64::MAX).plus_seconds(1).as_millis(), i64::MAX);
+        assert_eq!(
+            Timestamp::from_millis(1000).plus_seconds(2).as_millis(),
+            3000
+        );
+        assert_eq!(
+            Timestamp::from_millis(i64::MAX).plus_seconds(1).as_millis(),
+            i64::MAX
+        );
     }
 }

@@ -60,26 +60,40 @@ mod tests {
     #[test]
     fn accepts_json_with_charset() {
         let req = request(Some("application/json; charset=utf-8"), r#"{"name":"a"}"#);
-        assert_eq!(parse_json::<Input>(&req, 100).unwrap(), Input { name: "a".into() });
+        assert_eq!(
+            parse_json::<Input>(&req, 100).unwrap(),
+            Input { name: "a".into() }
+        );
     }
 
     #[test]
     fn rejects_wrong_content_type_with_415() {
         for ct in [None, Some("text/plain"), Some("application/jsonx")] {
-            assert_eq!(parse_json::<Input>(&request(ct, r#"{"name":"a"}"#), 100).unwrap_err().status, 415);
+            assert_eq!(
+                parse_json::<Input>(&request(ct, r#"{"name":"a"}"#), 100)
+                    .unwrap_err()
+                    .status,
+                415
+            );
         }
     }
 
     #[test]
     fn rejects_oversize_with_413() {
         let body = format!(r#"{{"name":"{}"}}"#, "a".repeat(200));
-        assert_eq!(parse_json::<Input>(&request(Some("application/json"), &body), 100).unwrap_err().status, 413);
+        assert_eq!(
+            parse_json::<Input>(&request(Some("application/json"), &body), 100)
+                .unwrap_err()
+                .status,
+            413
+        );
     }
 
     #[test]
     fn rejects_unknown_fields_and_bad_json_with_422() {
         for body in [r#"{"name":"a","admin":true}"#, "{", "", r#"{"name":1}"#] {
-            let problem = parse_json::<Input>(&request(Some("application/json"), body), 100).unwrap_err();
+            let problem =
+                parse_json::<Input>(&request(Some("application/json"), body), 100).unwrap_err();
             assert_eq!(problem.status, 422, "{body}");
         }
     }

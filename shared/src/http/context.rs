@@ -36,7 +36,11 @@ impl TenantContext {
                 .filter(|value| !value.is_empty())
                 .map(str::to_owned)
         };
-        match (field(AUTHORIZER_TENANT_ID), field(AUTHORIZER_KEY_ID), field(AUTHORIZER_PLAN)) {
+        match (
+            field(AUTHORIZER_TENANT_ID),
+            field(AUTHORIZER_KEY_ID),
+            field(AUTHORIZER_PLAN),
+        ) {
             (Some(tenant_id), Some(key_id), Some(plan)) => Ok(Self {
                 tenant_id: TenantId::new(tenant_id),
                 key_id: KeyId::new(key_id),
@@ -55,7 +59,10 @@ pub fn request_id(request: &Request) -> String {
             return id.to_owned();
         }
     }
-    request.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_else(crate::domain::new_id)
+    request
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_else(crate::domain::new_id)
 }
 
 pub fn source_ip(request: &Request) -> Option<String> {

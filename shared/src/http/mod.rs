@@ -7,6 +7,8 @@ mod problem;
 mod respond;
 
 pub use body::{parse_json, MAX_BODY_BYTES};
-pub use context::{request_id, source_ip, TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID};
+pub use context::{
+    request_id, source_ip, TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
+};
 pub use problem::Problem;
 pub use respond::{handle, json, no_content, run_http, HandlerResult};

@@ -27,12 +27,27 @@ struct ProblemBody<'a> {
 }
 
 impl Problem {
-    pub fn new(status: u16, slug: &'static str, title: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, slug, title, detail: detail.into() }
+    pub fn new(
+        status: u16,
+        slug: &'static str,
+        title: &'static str,
+        detail: impl Into<String>,
+    ) -> Self {
+        Self {
+            status,
+            slug,
+            title,
+            detail: detail.into(),
+        }
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(401, "unauthorized", "Unauthorized", "A valid credential is required.")
+        Self::new(
+            401,
+            "unauthorized",
+            "Unauthorized",
+            "A valid credential is required.",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -52,7 +67,12 @@ impl Problem {
     }
 
     pub fn payload_too_large(max_bytes: usize) -> Self {
-        Self::new(413, "payload-too-large", "Content Too Large", format!("The body exceeds {max_bytes} bytes."))
+        Self::new(
+            413,
+            "payload-too-large",
+            "Content Too Large",
+            format!("The body exceeds {max_bytes} bytes."),
+        )
     }
 
     pub fn unsupported_media_type() -> Self {
@@ -75,7 +95,12 @@ impl Problem {
     }
 
     pub fn internal() -> Self {
-        Self::new(500, "internal-error", "Internal Server Error", "An unexpected error occurred.")
+        Self::new(
+            500,
+            "internal-error",
+            "Internal Server Error",
+            "An unexpected error occurred.",
+        )
     }
 
     pub fn type_uri(&self) -> String {
@@ -110,9 +135,12 @@ impl From<crate::ports::StoreError> for Problem {
         use crate::ports::StoreError;
         match error {
             StoreError::NotFound => Self::not_found(),
-            StoreError::AlreadyExists | StoreError::Conflict => {
-                Self::new(409, "conflict", "Conflict", "The resource changed or already exists; reload and retry.")
-            }
+            StoreError::AlreadyExists | StoreError::Conflict => Self::new(
+                409,
+                "conflict",
+                "Conflict",
+                "The resource changed or already exists; reload and retry.",
+            ),
             StoreError::InvalidCursor => Self::validation("cursor is not valid"),
             StoreError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "store unavailable");
@@ -130,8 +158,13 @@ mod tests {
     fn renders_rfc9457_body() {
         let response = Problem::validation("name is required").to_response("req-1");
         assert_eq!(response.status(), 422);
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         let value: serde_json::Value = serde_json::from_str(text).unwrap();
         assert_eq!(
             value,
@@ -147,7 +180,9 @@ mod tests {
 
     #[test]
     fn store_failures_never_leak_their_cause() {
-        let problem = Problem::from(crate::ports::StoreError::Unavailable("dynamodb table arn:aws:secret".into()));
+        let problem = Problem::from(crate::ports::StoreError::Unavailable(
+            "dynamodb table arn:aws:secret".into(),
+        ));
         assert_eq!(problem.status, 503);
         assert!(!problem.detail.contains("arn"));
     }

@@ -26,7 +26,10 @@ where
         .unwrap_or_default();
     let span = tracing::info_span!("request", %request_id, function, tenant_id, method = %request.method());
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(logic(request)).catch_unwind().instrument(span.clone()).await;
+    let outcome = AssertUnwindSafe(logic(request))
+        .catch_unwind()
+        .instrument(span.clone())
+        .await;
     let mut response = match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(problem)) => problem.to_response(&request_id),
@@ -40,7 +43,10 @@ where
         headers.insert("x-request-id", value);
     }
     headers.insert("cache-control", http::HeaderValue::from_static("no-store"));
-    headers.insert("x-content-type-options", http::HeaderValue::from_static("nosniff"));
+    headers.insert(
+        "x-content-type-options",
+        http::HeaderValue::from_static("nosniff"),
+    );
     let status = response.status().as_u16();
     let latency_us = started.elapsed().as_micros() as u64;
     span.in_scope(|| tracing::info!(status, latency_us, "request completed"));
@@ -61,7 +67,10 @@ pub fn json<T: Serialize>(status: u16, body: &T) -> HandlerResult {
 }
 
 pub fn no_content() -> HandlerResult {
-    Response::builder().status(204).body(Body::Empty).map_err(|_| Problem::internal())
+    Response::builder()
+        .status(204)
+        .body(Body::Empty)
+        .map_err(|_| Problem::internal())
 }
 
 /// Serves `handler` as this Lambda function until the runtime stops it. `state` is
@@ -86,7 +95,10 @@ mod tests {
 
     #[tokio::test]
     async fn adds_request_id_and_maps_problems() {
-        let request = http::Request::builder().uri("/x").body(Body::Empty).unwrap();
+        let request = http::Request::builder()
+            .uri("/x")
+            .body(Body::Empty)
+            .unwrap();
         let response = handle("test", request, |_| async { Err(Problem::not_found()) }).await;
         assert_eq!(response.status(), 404);
         assert!(!response.headers()["x-request-id"].is_empty());
@@ -95,10 +107,15 @@ mod tests {
 
     #[tokio::test]
     async fn a_panicking_handler_becomes_a_500_problem() {
-        let request = http::Request::builder().uri("/x").body(Body::Empty).unwrap();
+        let request = http::Request::builder()
+            .uri("/x")
+            .body(Body::Empty)
+            .unwrap();
         let response = handle("test", request, |_| async { panic!("boom: secret detail") }).await;
         assert_eq!(response.status(), 500);
-        let Body::Text(text) = response.body() else { panic!("text body") };
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
         assert!(!text.contains("secret detail"));
     }
 }

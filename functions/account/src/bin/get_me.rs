@@ -12,5 +12,11 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
     let config = Config::from_env()?;
     let store = DynamoStore::from_env(&config.control_plane_table).await;
-    run_http(AccountState { store: Arc::new(store) }, get_me).await
+    run_http(
+        AccountState {
+            store: Arc::new(store),
+        },
+        get_me,
+    )
+    .await
 }

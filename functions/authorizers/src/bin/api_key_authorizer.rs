@@ -20,7 +20,9 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         config.key_last_used_interval_seconds,
     )));
     lambda_runtime::run(service_fn(
-        move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| authorizer.authorize(event.payload),
+        move |event: LambdaEvent<ApiGatewayCustomAuthorizerRequestTypeRequest>| {
+            authorizer.authorize(event.payload)
+        },
     ))
     .await
 }

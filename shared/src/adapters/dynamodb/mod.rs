@@ -11,10 +11,8 @@ use crate::domain::{ApiKey, ApiKeyHash, KeyId, PlanId, Tenant, TenantId, TenantS
 use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ConditionCheck, Put, TransactWriteItem,
-};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
@@ -45,7 +43,10 @@ pub struct DynamoStore {
 
 impl DynamoStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// Client from the standard AWS environment (region, credentials, and
@@ -115,7 +116,10 @@ where
     R: std::fmt::Debug,
 {
     let code = error.code().unwrap_or("unknown").to_owned();
-    StoreError::Unavailable(format!("dynamodb {code}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(&error)))
+    StoreError::Unavailable(format!(
+        "dynamodb {code}: {}",
+        aws_sdk_dynamodb::error::DisplayErrorContext(&error)
+    ))
 }
 
 fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
@@ -141,7 +145,9 @@ fn get_n_opt(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
 }
 
 fn get_time(item: &Item, name: &str) -> Result<Timestamp, StoreError> {
-    get_n_opt(item, name)?.map(Timestamp::from_millis).ok_or_else(|| corrupt(name))
+    get_n_opt(item, name)?
+        .map(Timestamp::from_millis)
+        .ok_or_else(|| corrupt(name))
 }
 
 fn get_time_opt(item: &Item, name: &str) -> Result<Option<Timestamp>, StoreError> {
@@ -151,13 +157,17 @@ fn get_time_opt(item: &Item, name: &str) -> Result<Option<Timestamp>, StoreError
 fn get_hash_opt(item: &Item, name: &str) -> Result<Option<ApiKeyHash>, StoreError> {
     match item.get(name) {
         None => Ok(None),
-        Some(AttributeValue::S(hex)) => ApiKeyHash::from_hex(hex).map(Some).ok_or_else(|| corrupt(name)),
+        Some(AttributeValue::S(hex)) => ApiKeyHash::from_hex(hex)
+            .map(Some)
+            .ok_or_else(|| corrupt(name)),
         Some(_) => Err(corrupt(name)),
     }
 }
 
 fn corrupt(attribute: &str) -> StoreError {
-    StoreError::Unavailable(format!("dynamodb: item attribute {attribute} missing or malformed"))
+    StoreError::Unavailable(format!(
+        "dynamodb: item attribute {attribute} missing or malformed"
+    ))
 }
 
 fn tenant_item(tenant: &Tenant) -> Item {
@@ -201,11 +211,18 @@ fn key_item(key: &ApiKey) -> Item {
     let optional = [
         ("expires_at", key.expires_at.map(|t| n(t.as_millis()))),
         ("revoked_at", key.revoked_at.map(|t| n(t.as_millis()))),
-        ("previous_key_hash", key.previous_hash.as_ref().map(|h| s(h.to_hex()))),
+        (
+            "previous_key_hash",
+            key.previous_hash.as_ref().map(|h| s(h.to_hex())),
+        ),
         ("grace_until", key.grace_until.map(|t| n(t.as_millis()))),
         ("last_used_at", key.last_used_at.map(|t| n(t.as_millis()))),
     ];
-    item.extend(optional.into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))));
+    item.extend(
+        optional
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_owned(), value?))),
+    );
     item
 }
 
@@ -251,7 +268,11 @@ impl TenantStore for DynamoStore {
             .transpose()
     }
 
-    async fn list_tenants(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Tenant>, StoreError> {
+    async fn list_tenants(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Tenant>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
         let after = cursor.map(cursor::decode).transpose()?.map(|id| {
             HashMap::from([
@@ -262,17 +283,27 @@ impl TenantStore for DynamoStore {
             ])
         });
         let items = self.query_gsi1(TENANTS_GSI1_PK, after, limit + 1).await?;
-        let mut tenants = items.iter().map(tenant_from_item).collect::<Result<Vec<_>, _>>()?;
+        let mut tenants = items
+            .iter()
+            .map(tenant_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if tenants.len() > limit {
             tenants.truncate(limit);
             tenants.last().map(|t| cursor::encode(t.id.as_str()))
         } else {
             None
         };
-        Ok(Page { items: tenants, next_cursor })
+        Ok(Page {
+            items: tenants,
+            next_cursor,
+        })
     }
 
-    async fn set_tenant_status(&self, id: &TenantId, status: TenantStatus) -> Result<(), StoreError> {
+    async fn set_tenant_status(
+        &self,
+        id: &TenantId,
+        status: TenantStatus,
+    ) -> Result<(), StoreError> {
         let result = self
             .client
             .update_item()
@@ -316,7 +347,11 @@ impl ApiKeyStore for DynamoStore {
         let result = self
             .client
             .transact_write_items()
-            .transact_items(TransactWriteItem::builder().condition_check(tenant_exists).build())
+            .transact_items(
+                TransactWriteItem::builder()
+                    .condition_check(tenant_exists)
+                    .build(),
+            )
             .transact_items(TransactWriteItem::builder().put(put_key).build())
             .send()
             .await;
@@ -329,9 +364,16 @@ impl ApiKeyStore for DynamoStore {
                         TransactWriteItemsError::TransactionCanceledException(tc) => Some(tc),
                         _ => None,
                     })
-                    .map(|tc| tc.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect())
+                    .map(|tc| {
+                        tc.cancellation_reasons()
+                            .iter()
+                            .map(|r| r.code().map(str::to_owned))
+                            .collect()
+                    })
                     .unwrap_or_default();
-                let failed = |i: usize| reasons.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed");
+                let failed = |i: usize| {
+                    reasons.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
+                };
                 if failed(0) {
                     Err(StoreError::NotFound)
                 } else if failed(1) {
@@ -344,23 +386,38 @@ impl ApiKeyStore for DynamoStore {
     }
 
     async fn get_key(&self, key_id: &KeyId) -> Result<Option<ApiKey>, StoreError> {
-        self.get(key_pk(key_id.as_str()), KEY_SK).await?.as_ref().map(key_from_item).transpose()
+        self.get(key_pk(key_id.as_str()), KEY_SK)
+            .await?
+            .as_ref()
+            .map(key_from_item)
+            .transpose()
     }
 
     async fn list_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
         // Keys per tenant are few; the bound guards against a runaway partition.
         const MAX_KEYS_PER_TENANT: usize = 1000;
-        let items = self.query_gsi1(&tenant_pk(tenant_id.as_str()), None, MAX_KEYS_PER_TENANT).await?;
+        let items = self
+            .query_gsi1(&tenant_pk(tenant_id.as_str()), None, MAX_KEYS_PER_TENANT)
+            .await?;
         items
             .iter()
-            .filter(|item| matches!(item.get("entity"), Some(AttributeValue::S(e)) if e == "api_key"))
+            .filter(
+                |item| matches!(item.get("entity"), Some(AttributeValue::S(e)) if e == "api_key"),
+            )
             .map(key_from_item)
             .collect()
     }
 
-    async fn save_rotation(&self, rotated: &ApiKey, expected_hash: &ApiKeyHash) -> Result<(), StoreError> {
-        let (Some(previous), Some(grace_until)) = (&rotated.previous_hash, rotated.grace_until) else {
-            return Err(StoreError::Unavailable("save_rotation needs a rotated key".into()));
+    async fn save_rotation(
+        &self,
+        rotated: &ApiKey,
+        expected_hash: &ApiKeyHash,
+    ) -> Result<(), StoreError> {
+        let (Some(previous), Some(grace_until)) = (&rotated.previous_hash, rotated.grace_until)
+        else {
+            return Err(StoreError::Unavailable(
+                "save_rotation needs a rotated key".into(),
+            ));
         };
         let result = self
             .client
@@ -381,8 +438,15 @@ impl ApiKeyStore for DynamoStore {
             Ok(_) => Ok(()),
             Err(e) if is_condition_failure(&e) => {
                 // Rare path: one read tells a stale/revoked key from a missing one.
-                let exists = self.get(key_pk(rotated.key_id.as_str()), KEY_SK).await?.is_some();
-                Err(if exists { StoreError::Conflict } else { StoreError::NotFound })
+                let exists = self
+                    .get(key_pk(rotated.key_id.as_str()), KEY_SK)
+                    .await?
+                    .is_some();
+                Err(if exists {
+                    StoreError::Conflict
+                } else {
+                    StoreError::NotFound
+                })
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -408,7 +472,12 @@ impl ApiKeyStore for DynamoStore {
         }
     }
 
-    async fn record_key_use(&self, key_id: &KeyId, at: Timestamp, if_before: Timestamp) -> Result<bool, StoreError> {
+    async fn record_key_use(
+        &self,
+        key_id: &KeyId,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .update_item()

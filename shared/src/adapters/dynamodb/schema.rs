@@ -28,7 +28,8 @@ fn key_schema(keys: &[(&str, &str)]) -> Result<Vec<KeySchemaElement>, StoreError
 
 /// Creates the control-plane table (pay per request) on the server `client` points at.
 pub async fn create_control_plane_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let build_error = |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
+    let build_error =
+        |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
     let mut request = client
         .create_table()
         .table_name(table)
@@ -38,7 +39,11 @@ pub async fn create_control_plane_table(client: &Client, table: &str) -> Result<
             GlobalSecondaryIndex::builder()
                 .index_name(GSI1_NAME)
                 .set_key_schema(Some(key_schema(&GSI1_KEYS)?))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()
                 .map_err(build_error)?,
         );
@@ -51,10 +56,9 @@ pub async fn create_control_plane_table(client: &Client, table: &str) -> Result<
                 .map_err(build_error)?,
         );
     }
-    request
-        .send()
-        .await
-        .map_err(|e| StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string()))?;
+    request.send().await.map_err(|e| {
+        StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
+    })?;
     Ok(())
 }
 
@@ -66,7 +70,13 @@ pub fn local_client(endpoint_url: &str) -> Client {
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint_url)
-        .credentials_provider(Credentials::new("local", "local", None, None, "local-dynamodb"))
+        .credentials_provider(Credentials::new(
+            "local",
+            "local",
+            None,
+            None,
+            "local-dynamodb",
+        ))
         .build();
     Client::from_conf(config)
 }

@@ -58,18 +58,26 @@ impl SqliteStore {
     }
 
     fn init(mut conn: Connection) -> Result<Self, StoreError> {
-        conn.busy_timeout(Duration::from_secs(5)).map_err(|e| unavailable(&e))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| unavailable(&e))?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(|e| unavailable(&e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| unavailable(&e))?;
+        conn.busy_timeout(Duration::from_secs(5))
+            .map_err(|e| unavailable(&e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| unavailable(&e))?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(|e| unavailable(&e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| unavailable(&e))?;
         migrate(&mut conn)?;
-        Ok(Self { conn: Mutex::new(conn) })
+        Ok(Self {
+            conn: Mutex::new(conn),
+        })
     }
 
     fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (statements are
         // atomic), so a poisoned lock is safe to keep using.
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
 
@@ -82,7 +90,8 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         .map_err(|e| unavailable(&e))?;
     for (index, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.execute_batch(sql).map_err(|e| unavailable(&e))?;
-        tx.pragma_update(None, "user_version", index + 1).map_err(|e| unavailable(&e))?;
+        tx.pragma_update(None, "user_version", index + 1)
+            .map_err(|e| unavailable(&e))?;
     }
     tx.commit().map_err(|e| unavailable(&e))
 }
@@ -116,12 +125,16 @@ fn tenant_from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
 fn hash_column(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<ApiKeyHash>> {
     match row.get::<_, Option<String>>(column)? {
         None => Ok(None),
-        Some(hex) => ApiKeyHash::from_hex(&hex).map(Some).ok_or_else(|| corrupt(column)),
+        Some(hex) => ApiKeyHash::from_hex(&hex)
+            .map(Some)
+            .ok_or_else(|| corrupt(column)),
     }
 }
 
 fn time_column(row: &Row<'_>, column: &str) -> rusqlite::Result<Option<Timestamp>> {
-    Ok(row.get::<_, Option<i64>>(column)?.map(Timestamp::from_millis))
+    Ok(row
+        .get::<_, Option<i64>>(column)?
+        .map(Timestamp::from_millis))
 }
 
 fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
@@ -171,7 +184,11 @@ impl TenantStore for SqliteStore {
             .map_err(db_error)
     }
 
-    async fn list_tenants(&self, limit: u32, cursor: Option<&str>) -> Result<Page<Tenant>, StoreError> {
+    async fn list_tenants(
+        &self,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Tenant>, StoreError> {
         let limit = limit.clamp(1, MAX_PAGE_SIZE);
         let after = cursor.map(cursor::decode).transpose()?.unwrap_or_default();
         let conn = self.conn();
@@ -194,7 +211,11 @@ impl TenantStore for SqliteStore {
         Ok(Page { items, next_cursor })
     }
 
-    async fn set_tenant_status(&self, id: &TenantId, status: TenantStatus) -> Result<(), StoreError> {
+    async fn set_tenant_status(
+        &self,
+        id: &TenantId,
+        status: TenantStatus,
+    ) -> Result<(), StoreError> {
         let changed = self
             .conn()
             .execute(
@@ -230,8 +251,9 @@ impl ApiKeyStore for SqliteStore {
         match result {
             Ok(_) => Ok(()),
             // A key for a tenant that does not exist violates the foreign key, not uniqueness.
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
-                && e.to_string().contains("FOREIGN KEY") =>
+            Err(e)
+                if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ConstraintViolation)
+                    && e.to_string().contains("FOREIGN KEY") =>
             {
                 Err(StoreError::NotFound)
             }
@@ -265,7 +287,11 @@ impl ApiKeyStore for SqliteStore {
         Ok(keys)
     }
 
-    async fn save_rotation(&self, rotated: &ApiKey, expected_hash: &ApiKeyHash) -> Result<(), StoreError> {
+    async fn save_rotation(
+        &self,
+        rotated: &ApiKey,
+        expected_hash: &ApiKeyHash,
+    ) -> Result<(), StoreError> {
         let conn = self.conn();
         let changed = conn
             .execute(
@@ -284,10 +310,18 @@ impl ApiKeyStore for SqliteStore {
             return Ok(());
         }
         let exists = conn
-            .query_row("SELECT 1 FROM api_keys WHERE key_id = ?1", params![rotated.key_id.as_str()], |_| Ok(()))
+            .query_row(
+                "SELECT 1 FROM api_keys WHERE key_id = ?1",
+                params![rotated.key_id.as_str()],
+                |_| Ok(()),
+            )
             .optional()
             .map_err(db_error)?;
-        Err(if exists.is_some() { StoreError::Conflict } else { StoreError::NotFound })
+        Err(if exists.is_some() {
+            StoreError::Conflict
+        } else {
+            StoreError::NotFound
+        })
     }
 
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError> {
@@ -304,7 +338,12 @@ impl ApiKeyStore for SqliteStore {
         Ok(())
     }
 
-    async fn record_key_use(&self, key_id: &KeyId, at: Timestamp, if_before: Timestamp) -> Result<bool, StoreError> {
+    async fn record_key_use(
+        &self,
+        key_id: &KeyId,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError> {
         let changed = self
             .conn()
             .execute(
