@@ -1,0 +1,58 @@
+# Shared by the scripts: Python tool virtualenvs, created on demand and reused.
+#
+# They live outside the repository (about 1 GB with zig), under
+# $NUTRIPRO_TOOLS_HOME or ~/.cache/nutripro, one per requirements file, and are
+# rebuilt whenever that file changes.
+
+TOOLS_HOME="${NUTRIPRO_TOOLS_HOME:-${XDG_CACHE_HOME:-$HOME/.cache}/nutripro}"
+
+die() {
+  printf 'error: %s\n' "$*" >&2
+  exit 1
+}
+
+require_command() {
+  command -v "$1" >/dev/null 2>&1 || die "$1 is required but not installed ($2)"
+}
+
+# ensure_venv NAME REQUIREMENTS_FILE -> prints the virtualenv's directory
+ensure_venv() {
+  local name=$1 requirements=$2 dir want
+  dir="$TOOLS_HOME/$name"
+  want=$(sha256sum "$requirements" | cut -c1-16)
+  if [[ -x "$dir/bin/python" && "$(cat "$dir/.requirements" 2>/dev/null)" == "$want" ]]; then
+    printf '%s\n' "$dir"
+    return
+  fi
+  require_command python3 "Python 3.11+ with venv and pip"
+  printf 'installing %s tools into %s (once)\n' "$name" "$dir" >&2
+  rm -rf "$dir"
+  mkdir -p "$TOOLS_HOME"
+  python3 -m venv "$dir" >&2
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2 \
+    || die "pip could not install $requirements"
+  printf '%s\n' "$want" >"$dir/.requirements"
+  printf '%s\n' "$dir"
+}
+
+# Offline, telemetry-free AWS tooling with dummy credentials: nothing here talks to AWS.
+offline_aws_env() {
+  export SAM_CLI_TELEMETRY=0
+  export AWS_DEFAULT_REGION="${AWS_DEFAULT_REGION:-us-east-1}"
+  export AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
+  export AWS_EC2_METADATA_DISABLED=true
+  export CKV_SKIP_PACKAGE_UPDATE_CHECK=true
+}
+
+free_loopback_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# wait_for_port PORT SECONDS: returns once something accepts connections on 127.0.0.1:PORT.
+wait_for_port() {
+  local port=$1 deadline=$((SECONDS + $2))
+  until (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+    ((SECONDS < deadline)) || return 1
+    sleep 0.2
+  done
+}
