@@ -9,6 +9,7 @@ use nutripro_local::bootstrap::bootstrap;
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::Timestamp;
 use nutripro_shared::telemetry::{self, LogFormat};
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -24,6 +25,13 @@ OPTIONS:
     --data-dir DIR       where the embedded store lives (default: $NUTRIPRO_DATA_DIR or ./local-data)
     --tenant-name NAME   name of the tenant that bootstrap creates
 ";
+
+/// Writes to stderr in one call and ignores failures: a closed or broken stderr must
+/// never bring the server down (`eprintln!` panics on EPIPE, and writes a multi-line
+/// message in pieces).
+fn say(text: &str) {
+    let _ = std::io::stderr().write_all(text.as_bytes());
+}
 
 #[derive(Debug, PartialEq, Eq)]
 enum Command {
@@ -87,13 +95,13 @@ async fn main() -> ExitCode {
     let command = match parse(&args, default_data_dir) {
         Ok(command) => command,
         Err(message) => {
-            eprintln!("error: {message}\n\n{USAGE}");
+            say(&format!("error: {message}\n\n{USAGE}\n"));
             return ExitCode::from(2);
         }
     };
     match command {
         Command::Help => {
-            print!("{USAGE}");
+            let _ = std::io::stdout().write_all(USAGE.as_bytes());
             ExitCode::SUCCESS
         }
         Command::Serve { port, data_dir } => serve(port, data_dir).await,
@@ -104,23 +112,25 @@ async fn main() -> ExitCode {
             let store = match SqliteStore::open(&data_dir) {
                 Ok(store) => store,
                 Err(error) => {
-                    eprintln!(
-                        "error: cannot open the store in {}: {error}",
+                    say(&format!(
+                        "error: cannot open the store in {}: {error}\n",
                         data_dir.display()
-                    );
+                    ));
                     return ExitCode::FAILURE;
                 }
             };
             match bootstrap(&store, &tenant_name, Timestamp::now()).await {
                 Ok((printed, _token)) => {
-                    println!(
-                        "{}",
-                        serde_json::to_string(&printed).expect("plain strings serialize")
-                    );
-                    ExitCode::SUCCESS
+                    let line =
+                        serde_json::to_string(&printed).expect("plain strings serialize") + "\n";
+                    // The key exists now; if stdout is gone, say so through the exit code.
+                    match std::io::stdout().write_all(line.as_bytes()) {
+                        Ok(()) => ExitCode::SUCCESS,
+                        Err(_) => ExitCode::FAILURE,
+                    }
                 }
                 Err(error) => {
-                    eprintln!("error: {error}");
+                    say(&format!("error: {error}\n"));
                     ExitCode::FAILURE
                 }
             }
@@ -133,19 +143,19 @@ async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
     let running = match nutripro_local::start(&data_dir, port).await {
         Ok(running) => running,
         Err(error) => {
-            eprintln!("error: {error}");
+            say(&format!("error: {error}\n"));
             return ExitCode::FAILURE;
         }
     };
     let url = running.base_url();
     let dir = data_dir.display();
-    eprintln!(
+    say(&format!(
         "\nAI Nutrition-Pro is serving on {url} (data in {dir})\n\n\
          OpenAPI:        {url}/openapi.yaml\n\
          First API key:  cargo run -p nutripro-local -- bootstrap --tenant-name \"My Meal Planner\" --data-dir {dir}\n\
          Then:           curl -H \"Authorization: Bearer $API_KEY\" {url}/v1/me\n\n\
          Press Ctrl-C to stop.\n"
-    );
+    ));
     wait_for_shutdown_signal().await;
     drop(running);
     ExitCode::SUCCESS
