@@ -1,7 +1,7 @@
 //! End to end over HTTP against the local gateway: template route → authorizer →
 //! REST v1 event → handler → embedded store → response. Threat rows T01, T03, T17.
 
-use nutripro_shared::domain::{ApiKey, KeyId, TenantId, TenantStatus, Timestamp};
+use nutripro_shared::domain::{ApiKey, ApiKeyToken, KeyId, TenantId, TenantStatus, Timestamp};
 use nutripro_shared::ports::{ApiKeyStore, TenantStore};
 use nutripro_tests::LocalStack;
 
@@ -115,44 +115,34 @@ async fn expired_key_gets_401() {
     );
 }
 
+/// Rotates a key as the admin API will: new secret, same key id, old secret in grace.
+async fn rotate(store: &impl ApiKeyStore, key_id: &str, grace_seconds: i64) -> ApiKeyToken {
+    let mut key = store.get_key(&KeyId::new(key_id)).await.unwrap().unwrap();
+    let before = key.hash.clone();
+    let token = key.rotate(Timestamp::now(), grace_seconds);
+    store.save_rotation(&key, &before).await.unwrap();
+    token
+}
+
 /// T01: after rotation the old secret works during the grace period, then gets 401.
 #[tokio::test]
 async fn rotated_out_secret_gets_401_after_grace() {
     let stack = LocalStack::start().await;
     let boot = stack.bootstrap("Acme").await;
     let store = stack.store();
-    let key_id = KeyId::new(boot.key_id.as_str());
 
-    let mut key = store.get_key(&key_id).await.unwrap().unwrap();
-    let before = key.hash.clone();
-    let new_token = key.rotate(Timestamp::now(), 3600);
-    store.save_rotation(&key, &before).await.unwrap();
-    assert_eq!(
-        stack.get("/v1/me", Some(&boot.api_key)).await.status,
-        200,
-        "old secret in grace"
-    );
-    let me = stack.get("/v1/me", Some(new_token.expose())).await;
-    assert_eq!(me.status, 200);
-    assert_eq!(
-        me.json()["key_id"],
-        boot.key_id.as_str(),
-        "same key id after rotation"
-    );
+    let rotated = rotate(&store, &boot.key_id, 3600).await;
+    let old = stack.get("/v1/me", Some(&boot.api_key)).await;
+    assert_eq!(old.status, 200, "old secret in grace");
+    let new = stack.get("/v1/me", Some(rotated.expose())).await;
+    assert_eq!(new.status, 200);
+    assert_eq!(new.json()["key_id"], boot.key_id.as_str(), "same key id");
 
-    // End the grace period: rotate again with no grace; the first secret is gone.
-    let mut key = store.get_key(&key_id).await.unwrap().unwrap();
-    let before = key.hash.clone();
-    let newest = key.rotate(Timestamp::now(), 0);
-    store.save_rotation(&key, &before).await.unwrap();
-    stack
-        .get("/v1/me", Some(&boot.api_key))
-        .await
-        .assert_problem(401);
-    stack
-        .get("/v1/me", Some(new_token.expose()))
-        .await
-        .assert_problem(401);
+    // Rotating again with no grace drops both earlier secrets at once.
+    let newest = rotate(&store, &boot.key_id, 0).await;
+    for gone in [boot.api_key.as_str(), rotated.expose()] {
+        stack.get("/v1/me", Some(gone)).await.assert_problem(401);
+    }
     assert_eq!(stack.get("/v1/me", Some(newest.expose())).await.status, 200);
 }
 

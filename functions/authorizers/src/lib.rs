@@ -20,6 +20,7 @@ use nutripro_shared::http::{
 };
 use nutripro_shared::ports::{Clock, ControlPlaneStore};
 use std::sync::Arc;
+use tracing::Instrument;
 
 /// The exact error message API Gateway turns into a 401.
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -119,28 +120,41 @@ impl ApiKeyAuthorizer {
         event: ApiGatewayCustomAuthorizerRequestTypeRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
         let request_id = event.request_context.request_id.clone().unwrap_or_default();
+        let span = tracing::info_span!(
+            "authorize",
+            %request_id,
+            function = "api_key_authorizer",
+            tenant_id = tracing::field::Empty,
+            key_id = tracing::field::Empty,
+        );
         let authorization = event
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let decision = self.decide(authorization).await;
+        let decision = self.decide(authorization).instrument(span.clone()).await;
         let resource = event.method_arn.as_deref().and_then(stage_wildcard);
+        let _entered = span.enter();
+        if let Decision::Allow(context) | Decision::Deny(context) = &decision {
+            span.record("tenant_id", context.tenant_id.as_str());
+            span.record("key_id", context.key_id.as_str());
+        }
+        // Only key ids and reasons are logged; the Authorization header never is.
         match (decision, resource) {
             (Decision::Allow(context), Some(resource)) => {
-                tracing::info!(%request_id, tenant_id = %context.tenant_id, key_id = %context.key_id, "allow");
+                tracing::info!("allow");
                 Ok(policy(IamPolicyEffect::Allow, resource, &context))
             }
             (Decision::Deny(context), Some(resource)) => {
-                tracing::warn!(%request_id, tenant_id = %context.tenant_id, key_id = %context.key_id, "deny: tenant suspended");
+                tracing::warn!("deny: tenant suspended");
                 Ok(policy(IamPolicyEffect::Deny, resource, &context))
             }
             (Decision::Unavailable, _) => Err("authorizer dependency unavailable".into()),
             (Decision::Unauthorized(reason), _) => {
-                tracing::warn!(%request_id, reason, "unauthorized");
+                tracing::warn!(reason, "unauthorized");
                 Err(UNAUTHORIZED.into())
             }
             (_, None) => {
-                tracing::error!(%request_id, "event has no usable methodArn");
+                tracing::error!("event has no usable methodArn");
                 Err(UNAUTHORIZED.into())
             }
         }

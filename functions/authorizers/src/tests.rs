@@ -296,3 +296,63 @@ async fn sample_event_replays_through_the_authorizer() {
         IamPolicyEffect::Allow
     );
 }
+
+/// Secrets never reach the logs: capture everything the authorizer logs at TRACE for
+/// accepted, rejected and malformed keys, then look for any secret part.
+#[tokio::test(flavor = "current_thread")]
+async fn key_secrets_are_never_logged() {
+    use std::io::Write;
+    use std::sync::Mutex;
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+    impl Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let captured = Captured::default();
+    let writer = captured.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_current_span(true)
+        .with_span_list(true)
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let f = fixture().await;
+    let (_, stranger) = ApiKey::issue(f.tenant.id.clone(), "never stored", START, None).unwrap();
+    let mut rotated = f.key.clone();
+    let new_token = rotated.rotate(START, 0);
+    let malformed = format!("Bearer {}!", f.token.expose());
+    for header in [bearer(&f.token), bearer(&stranger), malformed] {
+        let _ = f.authorizer.authorize(event(Some(&header))).await;
+    }
+    f.store.save_rotation(&rotated, &f.key.hash).await.unwrap();
+    let _ = f.authorizer.authorize(event(Some(&bearer(&f.token)))).await;
+    let _ = f
+        .authorizer
+        .authorize(event(Some(&bearer(&new_token))))
+        .await;
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        logs.contains("unauthorized") && logs.contains("allow"),
+        "the test saw the logs: {logs}"
+    );
+    for token in [&f.token, &stranger, &new_token] {
+        let secret = &token.expose()[42..];
+        assert!(!logs.contains(secret), "a secret was logged: {logs}");
+    }
+    assert!(
+        !logs.contains(&f.key.hash.to_hex()),
+        "hashes are not logged either"
+    );
+}

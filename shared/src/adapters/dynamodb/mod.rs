@@ -12,6 +12,7 @@ use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
@@ -54,6 +55,17 @@ impl DynamoStore {
     pub async fn from_env(table: impl Into<String>) -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         Self::new(Client::new(&config), table)
+    }
+
+    /// An `UpdateItem` of one item, with `#pk` bound for the `attribute_exists(#pk)`
+    /// that every update's condition starts with.
+    fn update(&self, pk: String, sk: &str) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .expression_attribute_names("#pk", PK)
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
@@ -127,6 +139,20 @@ where
     E: ProvideErrorMetadata,
 {
     error.code() == Some("ConditionalCheckFailedException")
+}
+
+/// The outcome of a conditional write: `Ok(true)` if it was applied, `Ok(false)` if its
+/// condition did not hold, an error for anything else.
+fn applied<T, E, R>(result: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(e) if is_condition_failure(&e) => Ok(false),
+        Err(e) => Err(unavailable(e)),
+    }
 }
 
 fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
@@ -244,7 +270,7 @@ fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        let result = self
+        let put = self
             .client
             .put_item()
             .table_name(&self.table)
@@ -253,11 +279,10 @@ impl TenantStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::AlreadyExists),
-            Err(e) => Err(unavailable(e)),
+        if !applied(put)? {
+            return Err(StoreError::AlreadyExists);
         }
+        Ok(())
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -304,24 +329,18 @@ impl TenantStore for DynamoStore {
         id: &TenantId,
         status: TenantStatus,
     ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(tenant_pk(id.as_str())))
-            .key(SK, s(TENANT_SK))
+        let update = self
+            .update(tenant_pk(id.as_str()), TENANT_SK)
             .update_expression("SET #status = :status")
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#status", "status")
-            .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":status", s(status.as_str()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(unavailable(e)),
+        if !applied(update)? {
+            return Err(StoreError::NotFound);
         }
+        Ok(())
     }
 }
 
@@ -419,57 +438,42 @@ impl ApiKeyStore for DynamoStore {
                 "save_rotation needs a rotated key".into(),
             ));
         };
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key_pk(rotated.key_id.as_str())))
-            .key(SK, s(KEY_SK))
-            .update_expression("SET key_hash = :new, previous_key_hash = :previous, grace_until = :grace")
-            .condition_expression("attribute_exists(#pk) AND key_hash = :expected AND attribute_not_exists(revoked_at)")
-            .expression_attribute_names("#pk", PK)
+        let update = self
+            .update(key_pk(rotated.key_id.as_str()), KEY_SK)
+            .update_expression(
+                "SET key_hash = :new, previous_key_hash = :previous, grace_until = :grace",
+            )
+            .condition_expression(
+                "attribute_exists(#pk) AND key_hash = :expected AND attribute_not_exists(revoked_at)",
+            )
             .expression_attribute_values(":new", s(rotated.hash.to_hex()))
             .expression_attribute_values(":previous", s(previous.to_hex()))
             .expression_attribute_values(":grace", n(grace_until.as_millis()))
             .expression_attribute_values(":expected", s(expected_hash.to_hex()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => {
-                // Rare path: one read tells a stale/revoked key from a missing one.
-                let exists = self
-                    .get(key_pk(rotated.key_id.as_str()), KEY_SK)
-                    .await?
-                    .is_some();
-                Err(if exists {
-                    StoreError::Conflict
-                } else {
-                    StoreError::NotFound
-                })
-            }
-            Err(e) => Err(unavailable(e)),
+        if applied(update)? {
+            return Ok(());
+        }
+        // Rare path: one read tells a stale or revoked key from a missing one.
+        match self.get(key_pk(rotated.key_id.as_str()), KEY_SK).await? {
+            Some(_) => Err(StoreError::Conflict),
+            None => Err(StoreError::NotFound),
         }
     }
 
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key_pk(key_id.as_str())))
-            .key(SK, s(KEY_SK))
+        let update = self
+            .update(key_pk(key_id.as_str()), KEY_SK)
             .update_expression("SET revoked_at = if_not_exists(revoked_at, :at)")
             .condition_expression("attribute_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":at", n(at.as_millis()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if is_condition_failure(&e) => Err(StoreError::NotFound),
-            Err(e) => Err(unavailable(e)),
+        if !applied(update)? {
+            return Err(StoreError::NotFound);
         }
+        Ok(())
     }
 
     async fn record_key_use(
@@ -478,25 +482,16 @@ impl ApiKeyStore for DynamoStore {
         at: Timestamp,
         if_before: Timestamp,
     ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key(PK, s(key_pk(key_id.as_str())))
-            .key(SK, s(KEY_SK))
+        let update = self
+            .update(key_pk(key_id.as_str()), KEY_SK)
             .update_expression("SET last_used_at = :at")
             .condition_expression(
                 "attribute_exists(#pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :before)",
             )
-            .expression_attribute_names("#pk", PK)
             .expression_attribute_values(":at", n(at.as_millis()))
             .expression_attribute_values(":before", n(if_before.as_millis()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(e) if is_condition_failure(&e) => Ok(false),
-            Err(e) => Err(unavailable(e)),
-        }
+        applied(update)
     }
 }
