@@ -81,6 +81,38 @@ fn every_route_is_behind_an_authorizer() {
     );
 }
 
+/// T09: the API has only the stage we name. Without `OpenApiVersion`, SAM also creates
+/// a stage called `Stage`; every function event must target our API, never SAM's
+/// implicit one (the route reader refuses events without `RestApiId`).
+#[test]
+fn no_implicit_api_or_default_stage() {
+    let t = template();
+    let (_, api) = of_type(&t, "AWS::Serverless::Api").next().unwrap();
+    assert!(
+        api["Properties"]["OpenApiVersion"].is_string(),
+        "OpenApiVersion suppresses the extra 'Stage' stage"
+    );
+    assert_eq!(
+        referenced(&api["Properties"]["StageName"]),
+        Some("StageName")
+    );
+    assert!(
+        t["Globals"]["Api"].is_null(),
+        "no Globals.Api that would configure an implicit API"
+    );
+    for (id, function) in of_type(&t, "AWS::Serverless::Function") {
+        if let Some(events) = function["Properties"]["Events"].as_mapping() {
+            for (_, event) in events {
+                assert_eq!(
+                    referenced(&event["Properties"]["RestApiId"]),
+                    Some("Api"),
+                    "{id}"
+                );
+            }
+        }
+    }
+}
+
 /// T17: API Gateway's unknown-route answer becomes a 404 problem, as locally.
 #[test]
 fn unknown_routes_answer_404_problems() {
