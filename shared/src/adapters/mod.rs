@@ -2,6 +2,11 @@
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+pub mod offline_llm;
+#[cfg(feature = "openai")]
+pub mod openai;
+#[cfg(feature = "secretsmanager")]
+pub mod secrets_manager;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 

@@ -1,5 +1,8 @@
 //! Traits the domain needs from the outside world. Adapters implement them.
 
+pub mod llm;
+pub mod secrets;
+
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, Tenant, TenantId, TenantStatus, Timestamp};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -1,0 +1,94 @@
+//! The LLM port: one chat completion, bounded by a deadline. Adapters: the OpenAI
+//! chat-completions client (`adapters::openai`) and the offline provider for local mode
+//! (`adapters::offline_llm`).
+
+use async_trait::async_trait;
+use serde::Serialize;
+use std::time::Instant;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    System,
+    User,
+    Assistant,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ChatMessage {
+    pub role: Role,
+    pub content: String,
+}
+
+impl ChatMessage {
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+        }
+    }
+}
+
+/// What is sent to the model. It is stored with the generation, as sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CompletionRequest {
+    pub model: String,
+    pub messages: Vec<ChatMessage>,
+    pub max_tokens: u32,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct TokenUsage {
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    pub total_tokens: u64,
+}
+
+/// The model's answer. `content` is untrusted text: stored and returned, never executed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub content: String,
+    /// The model that answered, as the provider reports it.
+    pub model: String,
+    pub usage: TokenUsage,
+    /// The provider's response body as received (size-capped), stored with the generation.
+    pub raw_response: String,
+}
+
+/// Why no completion came back. Callers map `Timeout` to 504 and the rest to 502; none
+/// of them is billed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LlmError {
+    #[error("the model did not answer within the deadline")]
+    Timeout,
+    #[error("the model provider answered with status {status}")]
+    Upstream { status: u16 },
+    #[error("the model provider rejected our credentials")]
+    Unauthorized,
+    #[error("the model's response was not understood: {0}")]
+    InvalidResponse(String),
+    #[error("the model's response exceeded {0} bytes")]
+    ResponseTooLarge(usize),
+    #[error("the model provider could not be reached: {0}")]
+    Unavailable(String),
+}
+
+impl LlmError {
+    /// HTTP status a handler answers with.
+    pub fn gateway_status(&self) -> u16 {
+        match self {
+            Self::Timeout => 504,
+            _ => 502,
+        }
+    }
+}
+
+#[async_trait]
+pub trait LlmProvider: Send + Sync {
+    /// One chat completion that must finish (retries included) before `deadline`.
+    async fn complete(
+        &self,
+        request: &CompletionRequest,
+        deadline: Instant,
+    ) -> Result<Completion, LlmError>;
+}
