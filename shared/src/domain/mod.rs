@@ -1,6 +1,7 @@
 //! Domain types and rules. Nothing in here performs I/O.
 
 pub mod api_key;
+pub mod content;
 pub mod tenant;
 pub mod time;
 
