@@ -25,7 +25,7 @@ async fn dynamodb() -> Box<dyn ControlPlaneStore> {
     );
     let client = schema::local_client(&endpoint);
     let table = format!("contract-{}", nutripro_shared::domain::new_id());
-    schema::create_control_plane_table(&client, &table)
+    schema::create_table(&client, &table)
         .await
         .expect("create the control-plane table on the local DynamoDB server");
     Box::new(DynamoStore::new(client, table))

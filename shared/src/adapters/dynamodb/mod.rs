@@ -4,6 +4,7 @@
 //! conditional write; nothing scans. Values always travel as expression attribute
 //! values, never spliced into expression strings (threat S01).
 
+pub mod content;
 pub mod schema;
 
 use crate::adapters::cursor;

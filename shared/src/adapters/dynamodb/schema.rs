@@ -1,5 +1,6 @@
-//! The control-plane table's key schema, for local servers and tests. It must match
-//! `ControlPlaneTable` in `template.yaml`; a template test checks that it does.
+//! The tables' key schema, for local servers and tests. The control-plane and content
+//! tables share it; it must match `ControlPlaneTable` and `ContentTable` in
+//! `template.yaml`, and a template test checks that it does.
 
 use super::{GSI1, GSI1_PK, GSI1_SK, PK, SK};
 use crate::ports::StoreError;
@@ -26,8 +27,9 @@ fn key_schema(keys: &[(&str, &str)]) -> Result<Vec<KeySchemaElement>, StoreError
         .collect()
 }
 
-/// Creates the control-plane table (pay per request) on the server `client` points at.
-pub async fn create_control_plane_table(client: &Client, table: &str) -> Result<(), StoreError> {
+/// Creates a table with the shared key schema (pay per request) on the server `client`
+/// points at.
+pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let build_error =
         |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
     let mut request = client

@@ -5,6 +5,8 @@
 //! gateway serves from the same file. Statements take microseconds, so they run inline
 //! under a mutex rather than hopping to a blocking thread.
 
+mod content;
+
 use crate::adapters::cursor;
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, PlanId, Tenant, TenantId, TenantStatus, Timestamp};
 use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
@@ -17,7 +19,8 @@ use std::time::Duration;
 const DB_FILE: &str = "nutripro.sqlite3";
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
     CREATE TABLE tenants (
         id          TEXT PRIMARY KEY,
         name        TEXT NOT NULL,
@@ -38,7 +41,63 @@ const MIGRATIONS: &[&str] = &[r#"
         last_used_at  INTEGER
     ) STRICT;
     CREATE INDEX api_keys_by_tenant ON api_keys(tenant_id, key_id);
-"#];
+"#,
+    r#"
+    CREATE TABLE consents (
+        tenant_id     TEXT NOT NULL,
+        dietitian_id  TEXT NOT NULL,
+        granted       INTEGER NOT NULL,
+        recorded_at   INTEGER NOT NULL,
+        key_id        TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, dietitian_id)
+    ) STRICT;
+    CREATE TABLE samples (
+        id            TEXT PRIMARY KEY,
+        tenant_id     TEXT NOT NULL,
+        dietitian_id  TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        title         TEXT,
+        content       TEXT NOT NULL,
+        created_at    INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX samples_by_dietitian ON samples(tenant_id, dietitian_id, id);
+    CREATE TABLE generations (
+        id                TEXT PRIMARY KEY,
+        tenant_id         TEXT NOT NULL,
+        dietitian_id      TEXT NOT NULL,
+        kind              TEXT NOT NULL,
+        input             TEXT NOT NULL,
+        sample_ids        TEXT NOT NULL,
+        content           TEXT NOT NULL,
+        model             TEXT NOT NULL,
+        prompt_tokens     INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        total_tokens      INTEGER NOT NULL,
+        cost_micros       INTEGER NOT NULL,
+        currency          TEXT NOT NULL,
+        created_at        INTEGER NOT NULL,
+        key_id            TEXT NOT NULL,
+        llm_request       TEXT NOT NULL,
+        llm_response      TEXT NOT NULL,
+        integrity         TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX generations_by_dietitian ON generations(tenant_id, dietitian_id, id);
+    CREATE TABLE idempotency (
+        tenant_id     TEXT NOT NULL,
+        scope         TEXT NOT NULL,
+        key           TEXT NOT NULL,
+        dietitian_id  TEXT NOT NULL,
+        request_hash  TEXT NOT NULL,
+        state         TEXT NOT NULL,
+        status        INTEGER,
+        body          TEXT,
+        lease_until   INTEGER NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, scope, key)
+    ) STRICT;
+    CREATE INDEX idempotency_by_dietitian ON idempotency(tenant_id, dietitian_id);
+"#,
+];
 
 pub struct SqliteStore {
     conn: Mutex<Connection>,
@@ -72,7 +131,7 @@ impl SqliteStore {
         })
     }
 
-    fn conn(&self) -> MutexGuard<'_, Connection> {
+    pub(super) fn conn(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock cannot leave SQLite half-written (statements are
         // atomic), so a poisoned lock is safe to keep using.
         self.conn
@@ -100,14 +159,14 @@ fn unavailable(error: &dyn std::fmt::Display) -> StoreError {
     StoreError::Unavailable(format!("sqlite: {error}"))
 }
 
-fn db_error(error: rusqlite::Error) -> StoreError {
+pub(super) fn db_error(error: rusqlite::Error) -> StoreError {
     match error.sqlite_error_code() {
         Some(rusqlite::ErrorCode::ConstraintViolation) => StoreError::AlreadyExists,
         _ => unavailable(&error),
     }
 }
 
-fn corrupt(what: &str) -> rusqlite::Error {
+pub(super) fn corrupt(what: &str) -> rusqlite::Error {
     rusqlite::Error::InvalidColumnType(0, what.to_owned(), rusqlite::types::Type::Text)
 }
 

@@ -1,0 +1,658 @@
+//! [`ContentStore`] on the DynamoDB content table. Design: `docs/data-model.md`.
+//! Every key starts with `T#<tenant id>#`, so no request can address another tenant's
+//! items; a dietitian's items are found through `gsi1` partitions, never a scan.
+
+use super::{
+    applied, corrupt, get_n_opt, get_s, get_time, n, s, unavailable, Item, GSI1, GSI1_PK, GSI1_SK,
+    PK, SK,
+};
+use crate::adapters::cursor;
+use crate::domain::content::{
+    Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
+};
+use crate::domain::{KeyId, TenantId, Timestamp};
+use crate::ports::content::{
+    ContentStore, Erasure, IdempotencyClaim, IdempotencyKey, StoredResponse,
+    DEFAULT_RETENTION_DAYS, IDEMPOTENCY_LEASE_SECONDS, IDEMPOTENCY_RETENTION_SECONDS,
+};
+use crate::ports::{Page, StoreError, MAX_PAGE_SIZE};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, Select, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use std::collections::HashMap;
+
+/// Name of the TTL attribute (epoch seconds), as configured on the table.
+pub const TTL_ATTRIBUTE: &str = "expires_at";
+
+pub struct DynamoContentStore {
+    client: Client,
+    table: String,
+}
+
+fn sample_pk(tenant: &TenantId, id: &str) -> String {
+    format!("T#{tenant}#SAMPLE#{id}")
+}
+fn generation_pk(tenant: &TenantId, id: &str) -> String {
+    format!("T#{tenant}#GEN#{id}")
+}
+fn consent_pk(tenant: &TenantId, dietitian: &DietitianId) -> String {
+    format!("T#{tenant}#D#{dietitian}")
+}
+fn idempotency_pk(key: &IdempotencyKey) -> String {
+    format!("T#{}#IDEM#{}#{}", key.tenant_id, key.scope, key.key)
+}
+/// The gsi1 partition of one dietitian's items of one collection.
+fn dietitian_partition(tenant: &TenantId, dietitian: &DietitianId, collection: &str) -> String {
+    format!("T#{tenant}#D#{dietitian}#{collection}")
+}
+
+const SAMPLES: &str = "SAMPLES";
+const GENERATIONS: &str = "GENS";
+const IDEMPOTENCY: &str = "IDEM";
+
+fn epoch_seconds(at: Timestamp) -> AttributeValue {
+    n(at.as_millis() / 1000)
+}
+
+fn sample_item(sample: &Sample) -> Item {
+    let mut item = HashMap::from([
+        (
+            PK.into(),
+            s(sample_pk(&sample.tenant_id, sample.id.as_str())),
+        ),
+        (SK.into(), s("SAMPLE")),
+        (
+            GSI1_PK.into(),
+            s(dietitian_partition(
+                &sample.tenant_id,
+                &sample.dietitian_id,
+                SAMPLES,
+            )),
+        ),
+        (GSI1_SK.into(), s(sample.id.as_str())),
+        ("id".into(), s(sample.id.as_str())),
+        ("tenant_id".into(), s(sample.tenant_id.as_str())),
+        ("dietitian_id".into(), s(sample.dietitian_id.as_str())),
+        ("kind".into(), s(sample.kind.as_str())),
+        ("content".into(), s(&sample.content)),
+        ("created_at".into(), n(sample.created_at.as_millis())),
+    ]);
+    if let Some(title) = &sample.title {
+        item.insert("title".into(), s(title));
+    }
+    item
+}
+
+fn kind_of(item: &Item) -> Result<ContentKind, StoreError> {
+    ContentKind::parse(&get_s(item, "kind")?).ok_or_else(|| corrupt("kind"))
+}
+
+fn sample_from_item(item: &Item) -> Result<Sample, StoreError> {
+    Ok(Sample {
+        id: SampleId::new(get_s(item, "id")?),
+        tenant_id: TenantId::new(get_s(item, "tenant_id")?),
+        dietitian_id: DietitianId::new(get_s(item, "dietitian_id")?),
+        kind: kind_of(item)?,
+        title: item
+            .get("title")
+            .map(|_| get_s(item, "title"))
+            .transpose()?,
+        content: get_s(item, "content")?,
+        created_at: get_time(item, "created_at")?,
+    })
+}
+
+fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
+    get_n_opt(item, name)?.ok_or_else(|| corrupt(name))
+}
+
+fn generation_item(g: &Generation) -> Item {
+    let sample_ids: Vec<&str> = g.sample_ids.iter().map(SampleId::as_str).collect();
+    HashMap::from([
+        (PK.into(), s(generation_pk(&g.tenant_id, g.id.as_str()))),
+        (SK.into(), s("GEN")),
+        (
+            GSI1_PK.into(),
+            s(dietitian_partition(
+                &g.tenant_id,
+                &g.dietitian_id,
+                GENERATIONS,
+            )),
+        ),
+        (GSI1_SK.into(), s(g.id.as_str())),
+        ("id".into(), s(g.id.as_str())),
+        ("tenant_id".into(), s(g.tenant_id.as_str())),
+        ("dietitian_id".into(), s(g.dietitian_id.as_str())),
+        ("kind".into(), s(g.kind.as_str())),
+        ("input".into(), s(&g.input)),
+        (
+            "sample_ids".into(),
+            s(serde_json::to_string(&sample_ids).unwrap_or_else(|_| "[]".into())),
+        ),
+        ("content".into(), s(&g.content)),
+        ("model".into(), s(&g.model)),
+        ("prompt_tokens".into(), n(g.usage.prompt_tokens as i64)),
+        (
+            "completion_tokens".into(),
+            n(g.usage.completion_tokens as i64),
+        ),
+        ("total_tokens".into(), n(g.usage.total_tokens as i64)),
+        ("cost_micros".into(), n(g.cost.amount_micros)),
+        ("currency".into(), s(&g.cost.currency)),
+        ("created_at".into(), n(g.created_at.as_millis())),
+        ("key_id".into(), s(g.key_id.as_str())),
+        ("llm_request".into(), s(&g.llm_request)),
+        ("llm_response".into(), s(&g.llm_response)),
+        ("integrity".into(), s(&g.integrity)),
+        (
+            TTL_ATTRIBUTE.into(),
+            epoch_seconds(g.created_at.plus_seconds(DEFAULT_RETENTION_DAYS * 86_400)),
+        ),
+    ])
+}
+
+fn generation_from_item(item: &Item) -> Result<Generation, StoreError> {
+    let sample_ids: Vec<String> =
+        serde_json::from_str(&get_s(item, "sample_ids")?).map_err(|_| corrupt("sample_ids"))?;
+    Ok(Generation {
+        id: GenerationId::new(get_s(item, "id")?),
+        tenant_id: TenantId::new(get_s(item, "tenant_id")?),
+        dietitian_id: DietitianId::new(get_s(item, "dietitian_id")?),
+        kind: kind_of(item)?,
+        input: get_s(item, "input")?,
+        sample_ids: sample_ids.into_iter().map(SampleId::new).collect(),
+        content: get_s(item, "content")?,
+        model: get_s(item, "model")?,
+        usage: Usage {
+            prompt_tokens: number(item, "prompt_tokens")? as u64,
+            completion_tokens: number(item, "completion_tokens")? as u64,
+            total_tokens: number(item, "total_tokens")? as u64,
+        },
+        cost: Money {
+            amount_micros: number(item, "cost_micros")?,
+            currency: get_s(item, "currency")?,
+        },
+        created_at: get_time(item, "created_at")?,
+        key_id: KeyId::new(get_s(item, "key_id")?),
+        llm_request: get_s(item, "llm_request")?,
+        llm_response: get_s(item, "llm_response")?,
+        integrity: get_s(item, "integrity")?,
+    })
+}
+
+impl DynamoContentStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    pub async fn from_env(table: impl Into<String>) -> Self {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        Self::new(Client::new(&config), table)
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key(PK, s(pk))
+            .key(SK, s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.item)
+    }
+
+    async fn put(&self, item: Item) -> Result<(), StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        if !applied(put)? {
+            return Err(StoreError::AlreadyExists);
+        }
+        Ok(())
+    }
+
+    /// Newest-first items of a gsi1 partition, after `before` (an id), optionally
+    /// filtered by kind, until `limit` items or the partition's end.
+    async fn query_newest(
+        &self,
+        partition: String,
+        start: Option<Item>,
+        kind: Option<ContentKind>,
+        limit: usize,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = start;
+        loop {
+            let mut query = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#gpk = :gpk")
+                .expression_attribute_names("#gpk", GSI1_PK)
+                .expression_attribute_values(":gpk", s(&partition))
+                .scan_index_forward(false)
+                .set_exclusive_start_key(start.take())
+                .limit((limit - items.len()).max(1) as i32);
+            if let Some(kind) = kind {
+                query = query
+                    .filter_expression("#kind = :kind")
+                    .expression_attribute_names("#kind", "kind")
+                    .expression_attribute_values(":kind", s(kind.as_str()));
+            }
+            let output = query.send().await.map_err(unavailable)?;
+            items.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) if items.len() < limit => start = Some(key),
+                _ => {
+                    items.truncate(limit);
+                    return Ok(items);
+                }
+            }
+        }
+    }
+
+    /// The primary keys of every item in a gsi1 partition.
+    async fn keys_in(&self, partition: String) -> Result<Vec<Item>, StoreError> {
+        let mut keys = Vec::new();
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#gpk = :gpk")
+                .expression_attribute_names("#gpk", GSI1_PK)
+                .expression_attribute_values(":gpk", s(&partition))
+                .projection_expression("#pk, #sk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_names("#sk", SK)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            keys.extend(output.items.unwrap_or_default());
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(keys),
+            }
+        }
+    }
+
+    /// Deletes items by primary key, 25 per batch, retrying unprocessed ones a bounded
+    /// number of times.
+    async fn delete_all(&self, keys: Vec<Item>) -> Result<(), StoreError> {
+        for chunk in keys.chunks(25) {
+            let mut requests: Vec<WriteRequest> = chunk
+                .iter()
+                .map(|key| {
+                    let delete = DeleteRequest::builder()
+                        .set_key(Some(key.clone()))
+                        .build()
+                        .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                    Ok(WriteRequest::builder().delete_request(delete).build())
+                })
+                .collect::<Result<_, StoreError>>()?;
+            for attempt in 0..5 {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, requests)
+                    .send()
+                    .await
+                    .map_err(unavailable)?;
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut u| u.remove(&self.table))
+                    .unwrap_or_default();
+                if requests.is_empty() {
+                    break;
+                }
+                if attempt == 4 {
+                    return Err(StoreError::Unavailable(
+                        "batch delete left unprocessed items".into(),
+                    ));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(())
+    }
+}
+
+fn start_key(pk: String, sk: &str, partition: String, id: String) -> Item {
+    HashMap::from([
+        (PK.into(), s(pk)),
+        (SK.into(), s(sk)),
+        (GSI1_PK.into(), s(partition)),
+        (GSI1_SK.into(), s(id)),
+    ])
+}
+
+fn newest_page<T>(
+    items: Vec<Item>,
+    limit: usize,
+    parse: impl Fn(&Item) -> Result<T, StoreError>,
+    id: impl Fn(&T) -> &str,
+) -> Result<Page<T>, StoreError> {
+    let mut parsed = items.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+    let next_cursor = if parsed.len() > limit {
+        parsed.truncate(limit);
+        parsed.last().map(|item| cursor::encode(id(item)))
+    } else {
+        None
+    };
+    Ok(Page {
+        items: parsed,
+        next_cursor,
+    })
+}
+
+#[async_trait]
+impl ContentStore for DynamoContentStore {
+    async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (
+                    PK.into(),
+                    s(consent_pk(&consent.tenant_id, &consent.dietitian_id)),
+                ),
+                (SK.into(), s("CONSENT")),
+                ("tenant_id".into(), s(consent.tenant_id.as_str())),
+                ("dietitian_id".into(), s(consent.dietitian_id.as_str())),
+                ("granted".into(), AttributeValue::Bool(consent.granted)),
+                ("recorded_at".into(), n(consent.recorded_at.as_millis())),
+                ("key_id".into(), s(consent.key_id.as_str())),
+            ])))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_consent(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<Option<Consent>, StoreError> {
+        let Some(item) = self.get(consent_pk(tenant, dietitian), "CONSENT").await? else {
+            return Ok(None);
+        };
+        let granted = match item.get("granted") {
+            Some(AttributeValue::Bool(granted)) => *granted,
+            _ => return Err(corrupt("granted")),
+        };
+        Ok(Some(Consent {
+            tenant_id: tenant.clone(),
+            dietitian_id: dietitian.clone(),
+            granted,
+            recorded_at: get_time(&item, "recorded_at")?,
+            key_id: KeyId::new(get_s(&item, "key_id")?),
+        }))
+    }
+
+    async fn create_sample(&self, sample: &Sample) -> Result<(), StoreError> {
+        self.put(sample_item(sample)).await
+    }
+
+    async fn get_sample(
+        &self,
+        tenant: &TenantId,
+        id: &SampleId,
+    ) -> Result<Option<Sample>, StoreError> {
+        self.get(sample_pk(tenant, id.as_str()), "SAMPLE")
+            .await?
+            .as_ref()
+            .map(sample_from_item)
+            .transpose()
+    }
+
+    async fn list_samples(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+        kind: Option<ContentKind>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Sample>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        let partition = dietitian_partition(tenant, dietitian, SAMPLES);
+        let start = cursor
+            .map(cursor::decode)
+            .transpose()?
+            .map(|id| start_key(sample_pk(tenant, &id), "SAMPLE", partition.clone(), id));
+        let items = self.query_newest(partition, start, kind, limit + 1).await?;
+        newest_page(items, limit, sample_from_item, |s| s.id.as_str())
+    }
+
+    async fn count_samples(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<usize, StoreError> {
+        let mut count = 0;
+        let mut start = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(GSI1)
+                .key_condition_expression("#gpk = :gpk")
+                .expression_attribute_names("#gpk", GSI1_PK)
+                .expression_attribute_values(
+                    ":gpk",
+                    s(dietitian_partition(tenant, dietitian, SAMPLES)),
+                )
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(unavailable)?;
+            count += output.count as usize;
+            match output.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(count),
+            }
+        }
+    }
+
+    async fn delete_sample(&self, tenant: &TenantId, id: &SampleId) -> Result<bool, StoreError> {
+        let output = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(sample_pk(tenant, id.as_str())))
+            .key(SK, s("SAMPLE"))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+    }
+
+    async fn create_generation(&self, generation: &Generation) -> Result<(), StoreError> {
+        self.put(generation_item(generation)).await
+    }
+
+    async fn get_generation(
+        &self,
+        tenant: &TenantId,
+        id: &GenerationId,
+    ) -> Result<Option<Generation>, StoreError> {
+        self.get(generation_pk(tenant, id.as_str()), "GEN")
+            .await?
+            .as_ref()
+            .map(generation_from_item)
+            .transpose()
+    }
+
+    async fn list_generations(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Generation>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        let partition = dietitian_partition(tenant, dietitian, GENERATIONS);
+        let start = cursor
+            .map(cursor::decode)
+            .transpose()?
+            .map(|id| start_key(generation_pk(tenant, &id), "GEN", partition.clone(), id));
+        let items = self.query_newest(partition, start, None, limit + 1).await?;
+        newest_page(items, limit, generation_from_item, |g| g.id.as_str())
+    }
+
+    async fn erase_dietitian(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<Erasure, StoreError> {
+        let samples = self
+            .keys_in(dietitian_partition(tenant, dietitian, SAMPLES))
+            .await?;
+        let generations = self
+            .keys_in(dietitian_partition(tenant, dietitian, GENERATIONS))
+            .await?;
+        let responses = self
+            .keys_in(dietitian_partition(tenant, dietitian, IDEMPOTENCY))
+            .await?;
+        let erasure = Erasure {
+            samples: samples.len(),
+            generations: generations.len(),
+            consent: false,
+        };
+        self.delete_all(
+            samples
+                .into_iter()
+                .chain(generations)
+                .chain(responses)
+                .collect(),
+        )
+        .await?;
+        let consent = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(consent_pk(tenant, dietitian)))
+            .key(SK, s("CONSENT"))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(Erasure {
+            consent: consent.attributes.is_some_and(|a| !a.is_empty()),
+            ..erasure
+        })
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        request_hash: &str,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let expires = now.plus_seconds(IDEMPOTENCY_RETENTION_SECONDS);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (PK.into(), s(idempotency_pk(key))),
+                (SK.into(), s("IDEM")),
+                (GSI1_PK.into(), s(dietitian_partition(&key.tenant_id, &key.dietitian_id, IDEMPOTENCY))),
+                (GSI1_SK.into(), s(format!("{}#{}", key.scope, key.key))),
+                ("request_hash".into(), s(request_hash)),
+                ("state".into(), s("in_progress")),
+                ("lease_until".into(), n(now.plus_seconds(IDEMPOTENCY_LEASE_SECONDS).as_millis())),
+                ("expires_at_ms".into(), n(expires.as_millis())),
+                (TTL_ATTRIBUTE.into(), epoch_seconds(expires)),
+            ])))
+            .condition_expression(
+                "attribute_not_exists(#pk) OR expires_at_ms <= :now OR (#state = :in_progress AND lease_until <= :now)",
+            )
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await;
+        if applied(put)? {
+            return Ok(IdempotencyClaim::Claimed);
+        }
+        let item = self
+            .get(idempotency_pk(key), "IDEM")
+            .await?
+            .ok_or(StoreError::Conflict)?;
+        let request_hash = get_s(&item, "request_hash")?;
+        if get_s(&item, "state")? == "completed" {
+            let status = u16::try_from(number(&item, "status")?).map_err(|_| corrupt("status"))?;
+            return Ok(IdempotencyClaim::Completed {
+                request_hash,
+                response: StoredResponse {
+                    status,
+                    body: get_s(&item, "body")?,
+                },
+            });
+        }
+        Ok(IdempotencyClaim::InProgress { request_hash })
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let expires = now.plus_seconds(IDEMPOTENCY_RETENTION_SECONDS);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(idempotency_pk(key)))
+            .key(SK, s("IDEM"))
+            .update_expression("SET #state = :completed, #status = :status, body = :body, expires_at_ms = :exp, #ttl = :ttl")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", TTL_ATTRIBUTE)
+            .expression_attribute_values(":completed", s("completed"))
+            .expression_attribute_values(":status", n(i64::from(response.status)))
+            .expression_attribute_values(":body", s(&response.body))
+            .expression_attribute_values(":exp", n(expires.as_millis()))
+            .expression_attribute_values(":ttl", epoch_seconds(expires))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+        let delete = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(idempotency_pk(key)))
+            .key(SK, s("IDEM"))
+            .condition_expression("#state = :in_progress")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_values(":in_progress", s("in_progress"))
+            .send()
+            .await;
+        applied(delete).map(|_| ())
+    }
+}

@@ -1,0 +1,424 @@
+//! [`ContentStore`] on the embedded SQLite store.
+
+use super::{corrupt, db_error, SqliteStore};
+use crate::adapters::cursor;
+use crate::domain::content::{
+    Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
+};
+use crate::domain::{KeyId, TenantId, Timestamp};
+use crate::ports::content::{
+    ContentStore, Erasure, IdempotencyClaim, IdempotencyKey, StoredResponse,
+    IDEMPOTENCY_LEASE_SECONDS, IDEMPOTENCY_RETENTION_SECONDS,
+};
+use crate::ports::{Page, StoreError, MAX_PAGE_SIZE};
+use async_trait::async_trait;
+use rusqlite::{params, OptionalExtension, Row};
+
+fn kind_column(row: &Row<'_>) -> rusqlite::Result<ContentKind> {
+    ContentKind::parse(&row.get::<_, String>("kind")?).ok_or_else(|| corrupt("kind"))
+}
+
+fn sample_from_row(row: &Row<'_>) -> rusqlite::Result<Sample> {
+    Ok(Sample {
+        id: SampleId::new(row.get::<_, String>("id")?),
+        tenant_id: TenantId::new(row.get::<_, String>("tenant_id")?),
+        dietitian_id: DietitianId::new(row.get::<_, String>("dietitian_id")?),
+        kind: kind_column(row)?,
+        title: row.get("title")?,
+        content: row.get("content")?,
+        created_at: Timestamp::from_millis(row.get("created_at")?),
+    })
+}
+
+fn generation_from_row(row: &Row<'_>) -> rusqlite::Result<Generation> {
+    let sample_ids: Vec<String> = serde_json::from_str(&row.get::<_, String>("sample_ids")?)
+        .map_err(|_| corrupt("sample_ids"))?;
+    Ok(Generation {
+        id: GenerationId::new(row.get::<_, String>("id")?),
+        tenant_id: TenantId::new(row.get::<_, String>("tenant_id")?),
+        dietitian_id: DietitianId::new(row.get::<_, String>("dietitian_id")?),
+        kind: kind_column(row)?,
+        input: row.get("input")?,
+        sample_ids: sample_ids.into_iter().map(SampleId::new).collect(),
+        content: row.get("content")?,
+        model: row.get("model")?,
+        usage: Usage {
+            prompt_tokens: row.get::<_, i64>("prompt_tokens")? as u64,
+            completion_tokens: row.get::<_, i64>("completion_tokens")? as u64,
+            total_tokens: row.get::<_, i64>("total_tokens")? as u64,
+        },
+        cost: Money {
+            amount_micros: row.get("cost_micros")?,
+            currency: row.get("currency")?,
+        },
+        created_at: Timestamp::from_millis(row.get("created_at")?),
+        key_id: KeyId::new(row.get::<_, String>("key_id")?),
+        llm_request: row.get("llm_request")?,
+        llm_response: row.get("llm_response")?,
+        integrity: row.get("integrity")?,
+    })
+}
+
+/// Newest-first page from rows fetched with `LIMIT limit + 1`.
+fn page<T>(mut items: Vec<T>, limit: usize, id: impl Fn(&T) -> &str) -> Page<T> {
+    let next_cursor = if items.len() > limit {
+        items.truncate(limit);
+        items.last().map(|item| cursor::encode(id(item)))
+    } else {
+        None
+    };
+    Page { items, next_cursor }
+}
+
+#[async_trait]
+impl ContentStore for SqliteStore {
+    async fn put_consent(&self, consent: &Consent) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO consents (tenant_id, dietitian_id, granted, recorded_at, key_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (tenant_id, dietitian_id) DO UPDATE
+                 SET granted = excluded.granted, recorded_at = excluded.recorded_at, key_id = excluded.key_id",
+                params![
+                    consent.tenant_id.as_str(),
+                    consent.dietitian_id.as_str(),
+                    consent.granted,
+                    consent.recorded_at.as_millis(),
+                    consent.key_id.as_str()
+                ],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn get_consent(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<Option<Consent>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT granted, recorded_at, key_id FROM consents WHERE tenant_id = ?1 AND dietitian_id = ?2",
+                params![tenant.as_str(), dietitian.as_str()],
+                |row| {
+                    Ok(Consent {
+                        tenant_id: tenant.clone(),
+                        dietitian_id: dietitian.clone(),
+                        granted: row.get("granted")?,
+                        recorded_at: Timestamp::from_millis(row.get("recorded_at")?),
+                        key_id: KeyId::new(row.get::<_, String>("key_id")?),
+                    })
+                },
+            )
+            .optional()
+            .map_err(db_error)
+    }
+
+    async fn create_sample(&self, sample: &Sample) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "INSERT INTO samples (id, tenant_id, dietitian_id, kind, title, content, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    sample.id.as_str(),
+                    sample.tenant_id.as_str(),
+                    sample.dietitian_id.as_str(),
+                    sample.kind.as_str(),
+                    sample.title,
+                    sample.content,
+                    sample.created_at.as_millis()
+                ],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn get_sample(
+        &self,
+        tenant: &TenantId,
+        id: &SampleId,
+    ) -> Result<Option<Sample>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT * FROM samples WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+                sample_from_row,
+            )
+            .optional()
+            .map_err(db_error)
+    }
+
+    async fn list_samples(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+        kind: Option<ContentKind>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Sample>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        let before = cursor.map(cursor::decode).transpose()?;
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT * FROM samples
+                 WHERE tenant_id = ?1 AND dietitian_id = ?2 AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR id < ?4)
+                 ORDER BY id DESC LIMIT ?5",
+            )
+            .map_err(db_error)?;
+        let items = statement
+            .query_map(
+                params![
+                    tenant.as_str(),
+                    dietitian.as_str(),
+                    kind.map(ContentKind::as_str),
+                    before,
+                    limit + 1
+                ],
+                sample_from_row,
+            )
+            .map_err(db_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_error)?;
+        Ok(page(items, limit, |s| s.id.as_str()))
+    }
+
+    async fn count_samples(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<usize, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT COUNT(*) FROM samples WHERE tenant_id = ?1 AND dietitian_id = ?2",
+                params![tenant.as_str(), dietitian.as_str()],
+                |row| row.get::<_, i64>(0),
+            )
+            .map(|n| n as usize)
+            .map_err(db_error)
+    }
+
+    async fn delete_sample(&self, tenant: &TenantId, id: &SampleId) -> Result<bool, StoreError> {
+        let deleted = self
+            .conn()
+            .execute(
+                "DELETE FROM samples WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+            )
+            .map_err(db_error)?;
+        Ok(deleted == 1)
+    }
+
+    async fn create_generation(&self, g: &Generation) -> Result<(), StoreError> {
+        let sample_ids: Vec<&str> = g.sample_ids.iter().map(SampleId::as_str).collect();
+        self.conn()
+            .execute(
+                "INSERT INTO generations (id, tenant_id, dietitian_id, kind, input, sample_ids, content, model,
+                     prompt_tokens, completion_tokens, total_tokens, cost_micros, currency, created_at, key_id,
+                     llm_request, llm_response, integrity)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                params![
+                    g.id.as_str(),
+                    g.tenant_id.as_str(),
+                    g.dietitian_id.as_str(),
+                    g.kind.as_str(),
+                    g.input,
+                    serde_json::to_string(&sample_ids).unwrap_or_else(|_| "[]".into()),
+                    g.content,
+                    g.model,
+                    g.usage.prompt_tokens as i64,
+                    g.usage.completion_tokens as i64,
+                    g.usage.total_tokens as i64,
+                    g.cost.amount_micros,
+                    g.cost.currency,
+                    g.created_at.as_millis(),
+                    g.key_id.as_str(),
+                    g.llm_request,
+                    g.llm_response,
+                    g.integrity
+                ],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn get_generation(
+        &self,
+        tenant: &TenantId,
+        id: &GenerationId,
+    ) -> Result<Option<Generation>, StoreError> {
+        self.conn()
+            .query_row(
+                "SELECT * FROM generations WHERE tenant_id = ?1 AND id = ?2",
+                params![tenant.as_str(), id.as_str()],
+                generation_from_row,
+            )
+            .optional()
+            .map_err(db_error)
+    }
+
+    async fn list_generations(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<Generation>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        let before = cursor.map(cursor::decode).transpose()?;
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT * FROM generations
+                 WHERE tenant_id = ?1 AND dietitian_id = ?2 AND (?3 IS NULL OR id < ?3)
+                 ORDER BY id DESC LIMIT ?4",
+            )
+            .map_err(db_error)?;
+        let items = statement
+            .query_map(
+                params![tenant.as_str(), dietitian.as_str(), before, limit + 1],
+                generation_from_row,
+            )
+            .map_err(db_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_error)?;
+        Ok(page(items, limit, |g| g.id.as_str()))
+    }
+
+    async fn erase_dietitian(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<Erasure, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_error)?;
+        let args = params![tenant.as_str(), dietitian.as_str()];
+        let samples = tx
+            .execute(
+                "DELETE FROM samples WHERE tenant_id = ?1 AND dietitian_id = ?2",
+                args,
+            )
+            .map_err(db_error)?;
+        let generations = tx
+            .execute(
+                "DELETE FROM generations WHERE tenant_id = ?1 AND dietitian_id = ?2",
+                args,
+            )
+            .map_err(db_error)?;
+        let consent = tx
+            .execute(
+                "DELETE FROM consents WHERE tenant_id = ?1 AND dietitian_id = ?2",
+                args,
+            )
+            .map_err(db_error)?;
+        tx.execute(
+            "DELETE FROM idempotency WHERE tenant_id = ?1 AND dietitian_id = ?2",
+            args,
+        )
+        .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+        Ok(Erasure {
+            samples,
+            generations,
+            consent: consent == 1,
+        })
+    }
+
+    async fn claim_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        request_hash: &str,
+        now: Timestamp,
+    ) -> Result<IdempotencyClaim, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(db_error)?;
+        let existing = tx
+            .query_row(
+                "SELECT request_hash, state, status, body, lease_until, expires_at FROM idempotency
+                 WHERE tenant_id = ?1 AND scope = ?2 AND key = ?3",
+                params![key.tenant_id.as_str(), key.scope, key.key],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, String>(1)?,
+                        row.get::<_, Option<i64>>(2)?,
+                        row.get::<_, Option<String>>(3)?,
+                        row.get::<_, i64>(4)?,
+                        row.get::<_, i64>(5)?,
+                    ))
+                },
+            )
+            .optional()
+            .map_err(db_error)?;
+        let now_ms = now.as_millis();
+        match existing {
+            Some((hash, state, Some(status), Some(body), _, expires))
+                if state == "completed" && expires > now_ms =>
+            {
+                return Ok(IdempotencyClaim::Completed {
+                    request_hash: hash,
+                    response: StoredResponse {
+                        status: status as u16,
+                        body,
+                    },
+                })
+            }
+            Some((hash, state, _, _, lease, _)) if state == "in_progress" && lease > now_ms => {
+                return Ok(IdempotencyClaim::InProgress { request_hash: hash })
+            }
+            _ => {}
+        }
+        tx.execute(
+            "INSERT OR REPLACE INTO idempotency
+                 (tenant_id, scope, key, dietitian_id, request_hash, state, status, body, lease_until, expires_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'in_progress', NULL, NULL, ?6, ?7)",
+            params![
+                key.tenant_id.as_str(),
+                key.scope,
+                key.key,
+                key.dietitian_id.as_str(),
+                request_hash,
+                now.plus_seconds(IDEMPOTENCY_LEASE_SECONDS).as_millis(),
+                now.plus_seconds(IDEMPOTENCY_RETENTION_SECONDS).as_millis()
+            ],
+        )
+        .map_err(db_error)?;
+        tx.commit().map_err(db_error)?;
+        Ok(IdempotencyClaim::Claimed)
+    }
+
+    async fn complete_idempotency_key(
+        &self,
+        key: &IdempotencyKey,
+        response: &StoredResponse,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "UPDATE idempotency SET state = 'completed', status = ?4, body = ?5, expires_at = ?6
+                 WHERE tenant_id = ?1 AND scope = ?2 AND key = ?3",
+                params![
+                    key.tenant_id.as_str(),
+                    key.scope,
+                    key.key,
+                    i64::from(response.status),
+                    response.body,
+                    now.plus_seconds(IDEMPOTENCY_RETENTION_SECONDS).as_millis()
+                ],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+
+    async fn release_idempotency_key(&self, key: &IdempotencyKey) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM idempotency WHERE tenant_id = ?1 AND scope = ?2 AND key = ?3 AND state = 'in_progress'",
+                params![key.tenant_id.as_str(), key.scope, key.key],
+            )
+            .map_err(db_error)?;
+        Ok(())
+    }
+}
