@@ -483,21 +483,21 @@ mod tests {
     fn integrity_detects_any_field_change() {
         let sealed = generation();
         assert!(sealed.is_intact());
-        let tampered: Vec<Box<dyn Fn(&mut Generation)>> = vec![
-            Box::new(|g| g.content.push('!')),
-            Box::new(|g| g.model = "other".into()),
-            Box::new(|g| g.llm_response = "{\"x\":1}".into()),
-            Box::new(|g| g.llm_request.push(' ')),
-            Box::new(|g| g.usage.completion_tokens += 1),
-            Box::new(|g| g.cost.amount_micros = 0),
-            Box::new(|g| g.sample_ids.clear()),
-            Box::new(|g| g.tenant_id = TenantId::new("other")),
-            Box::new(|g| g.created_at = Timestamp::from_millis(0)),
-            Box::new(|g| {
+        let tampered: Vec<fn(&mut Generation)> = vec![
+            |g| g.content.push('!'),
+            |g| g.model = "other".into(),
+            |g| g.llm_response = "{\"x\":1}".into(),
+            |g| g.llm_request.push(' '),
+            |g| g.usage.completion_tokens += 1,
+            |g| g.cost.amount_micros = 0,
+            |g| g.sample_ids.clear(),
+            |g| g.tenant_id = TenantId::new("other"),
+            |g| g.created_at = Timestamp::from_millis(0),
+            |g| {
                 // Moving bytes between adjacent fields must not keep the hash.
                 g.content = "Tex".into();
                 g.model = "tm".into();
-            }),
+            },
         ];
         for change in tampered {
             let mut g = sealed.clone();
