@@ -36,8 +36,9 @@ fn template_routes() -> RouteSet {
 
 fn local_gateway_routes() -> RouteSet {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = nutripro_local::open_gateway(dir.path())
-        .expect("gateway builds: every route has a handler");
+    let gateway =
+        nutripro_local::open_gateway(dir.path(), nutripro_local::llm::LlmChoice::offline())
+            .expect("gateway builds: every route has a handler");
     gateway
         .router()
         .routes()
@@ -87,6 +88,7 @@ fn gateway_refuses_drift_in_either_direction() {
         Registry::new(
             Arc::new(SqliteStore::open_in_memory().unwrap()),
             Arc::new(SystemClock),
+            nutripro_local::llm::LlmChoice::offline(),
         )
     };
     let extra_route = nutripro_local::TEMPLATE.replacen(

@@ -22,13 +22,35 @@ fn of_type<'a>(t: &'a Value, kind: &'a str) -> impl Iterator<Item = (&'a str, &'
         .map(|(id, r)| (id.as_str().unwrap(), r))
 }
 
-/// `!Ref X` / `!GetAtt X.Arn` → `X`.
+/// `!Ref X` / `!GetAtt X.Arn` / `!Sub "${X.Arn}/index/gsi1"` → `X`.
 fn referenced(value: &Value) -> Option<&str> {
     match value {
         Value::Tagged(t) if t.tag == "Ref" => t.value.as_str(),
         Value::Tagged(t) if t.tag == "GetAtt" => t.value.as_str().and_then(|s| s.split('.').next()),
+        Value::Tagged(t) if t.tag == "Sub" => {
+            let text = t.value.as_str()?.strip_prefix("${")?;
+            text.split(['.', '}']).next()
+        }
         _ => None,
     }
+}
+
+/// Every (function, statement) of the template's function policies.
+fn statements(t: &Value) -> Vec<(&str, &Value)> {
+    of_type(t, "AWS::Serverless::Function")
+        .flat_map(|(id, f)| {
+            as_list(&f["Properties"]["Policies"])
+                .into_iter()
+                .flat_map(move |p| as_list(&p["Statement"]).into_iter().map(move |s| (id, s)))
+        })
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<&str> {
+    as_list(&statement["Action"])
+        .into_iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
 }
 
 fn as_list(value: &Value) -> Vec<&Value> {
@@ -197,12 +219,11 @@ fn tables_are_encrypted_recoverable_and_protected() {
     }
 }
 
-/// The table in the template has the key schema the DynamoDB adapter (and the tests'
-/// local tables) use.
+/// Both tables in the template have the key schema the DynamoDB adapters (and the tests'
+/// local tables) use; the content table expires items through the adapter's TTL attribute.
 #[test]
-fn control_plane_table_matches_the_adapter_schema() {
+fn tables_match_the_adapter_schema() {
     let t = template();
-    let p = &resources(&t)["ControlPlaneTable"]["Properties"];
     let keys = |schema: &Value| -> Vec<(String, String)> {
         as_list(schema)
             .iter()
@@ -220,14 +241,32 @@ fn control_plane_table_matches_the_adapter_schema() {
             .map(|(a, b)| ((*a).into(), (*b).into()))
             .collect()
     };
-    assert_eq!(keys(&p["KeySchema"]), expected(&schema::TABLE_KEYS));
-    let gsi = &p["GlobalSecondaryIndexes"][0];
-    assert_eq!(gsi["IndexName"], schema::GSI1_NAME);
-    assert_eq!(keys(&gsi["KeySchema"]), expected(&schema::GSI1_KEYS));
+    for table in ["ControlPlaneTable", "ContentTable"] {
+        let p = &resources(&t)[table]["Properties"];
+        assert_eq!(
+            keys(&p["KeySchema"]),
+            expected(&schema::TABLE_KEYS),
+            "{table}"
+        );
+        let gsi = &p["GlobalSecondaryIndexes"][0];
+        assert_eq!(gsi["IndexName"], schema::GSI1_NAME, "{table}");
+        assert_eq!(
+            keys(&gsi["KeySchema"]),
+            expected(&schema::GSI1_KEYS),
+            "{table}"
+        );
+    }
+    let ttl = &resources(&t)["ContentTable"]["Properties"]["TimeToLiveSpecification"];
+    assert_eq!(ttl["Enabled"], true);
+    assert_eq!(
+        ttl["AttributeName"],
+        nutripro_shared::adapters::dynamodb::content::TTL_ATTRIBUTE
+    );
 }
 
-/// T06 / T11: no wildcard actions or resources in any function policy; DynamoDB access
-/// only to this stack's tables, narrowed by leading-key conditions.
+/// T06 / T11: no wildcard actions or resources in any function policy; DynamoDB only on
+/// this stack's tables (control-plane access narrowed to item prefixes), Secrets Manager
+/// only on the OpenAI key, KMS only to decrypt through Secrets Manager. Nothing else.
 #[test]
 fn function_policies_are_least_privilege() {
     let t = template();
@@ -242,31 +281,121 @@ fn function_policies_are_least_privilege() {
                 policy.is_mapping(),
                 "{id}: only inline statements, no managed or SAM policy templates"
             );
-            for statement in as_list(&policy["Statement"]) {
-                assert_eq!(statement["Effect"], "Allow");
-                for action in as_list(&statement["Action"]) {
-                    let action = action.as_str().unwrap();
-                    assert!(!action.contains('*'), "{id}: wildcard action {action}");
-                    if action.starts_with("dynamodb:") {
+        }
+    }
+    for (id, statement) in statements(&t) {
+        assert_eq!(statement["Effect"], "Allow");
+        let resources = as_list(&statement["Resource"]);
+        assert!(!resources.is_empty());
+        for resource in &resources {
+            assert_ne!(resource.as_str(), Some("*"), "{id}: wildcard resource");
+        }
+        let targets: Vec<&str> = resources
+            .iter()
+            .map(|r| referenced(r).expect("resources reference stack resources"))
+            .collect();
+        for action in actions(statement) {
+            assert!(!action.contains('*'), "{id}: wildcard action {action}");
+            let (service, _) = action.split_once(':').unwrap();
+            match service {
+                "dynamodb" => {
+                    for target in &targets {
                         assert!(
-                            statement["Condition"]["ForAllValues:StringLike"]
-                                ["dynamodb:LeadingKeys"]
-                                .is_sequence(),
-                            "{id}: {action} is narrowed to item prefixes"
+                            tables.contains(target),
+                            "{id} may only touch this stack's tables, not {target}"
                         );
+                        if *target == "ControlPlaneTable" {
+                            assert!(
+                                statement["Condition"]["ForAllValues:StringLike"]
+                                    ["dynamodb:LeadingKeys"]
+                                    .is_sequence(),
+                                "{id}: {action} on the control plane is narrowed to item prefixes"
+                            );
+                        }
                     }
                 }
-                for resource in as_list(&statement["Resource"]) {
-                    assert_ne!(resource.as_str(), Some("*"), "{id}: wildcard resource");
-                    let target = referenced(resource).expect("resources reference stack resources");
+                "secretsmanager" => {
+                    assert_eq!(action, "secretsmanager:GetSecretValue", "{id}");
+                    assert_eq!(targets, ["OpenAiApiKeySecret"], "{id}");
+                }
+                "kms" => {
+                    assert_eq!(action, "kms:Decrypt", "{id}");
+                    assert_eq!(targets, ["DataKey"], "{id}");
                     assert!(
-                        tables.contains(target),
-                        "{id} may only touch this stack's tables, not {target}"
+                        matches!(
+                            statement["Condition"]["StringEquals"]["kms:ViaService"],
+                            Value::Tagged(_)
+                        ),
+                        "{id}: decrypt only through Secrets Manager"
                     );
                 }
+                other => panic!("{id}: unexpected service {other}"),
             }
         }
     }
+}
+
+/// Functions that touch `table`, by any action.
+fn functions_touching<'a>(t: &'a Value, table: &str) -> BTreeSet<&'a str> {
+    statements(t)
+        .into_iter()
+        .filter(|(_, s)| {
+            as_list(&s["Resource"])
+                .iter()
+                .any(|r| referenced(r) == Some(table))
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// T11: only control-plane functions can reach the control-plane table, and the data
+/// plane's content functions only the content table.
+#[test]
+fn only_control_plane_functions_touch_the_control_plane_table() {
+    let t = template();
+    assert_eq!(
+        functions_touching(&t, "ControlPlaneTable"),
+        BTreeSet::from(["ApiKeyAuthorizerFunction", "GetMeFunction"])
+    );
+    assert!(!functions_touching(&t, "ContentTable").contains("ApiKeyAuthorizerFunction"));
+}
+
+/// S07: the OpenAI key lives only in Secrets Manager (encrypted with our key), only the
+/// generation function can read it, and it never appears in the template.
+#[test]
+fn only_the_generation_function_can_read_the_openai_key() {
+    let t = template();
+    let secret = &resources(&t)["OpenAiApiKeySecret"];
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert_eq!(
+        referenced(&secret["Properties"]["KmsKeyId"]),
+        Some("DataKey")
+    );
+    assert!(
+        secret["Properties"]["SecretString"].is_null(),
+        "no key value in the template"
+    );
+    let readers: BTreeSet<&str> = statements(&t)
+        .into_iter()
+        .filter(|(_, s)| {
+            actions(s)
+                .iter()
+                .any(|a| a.starts_with("secretsmanager:") || a.starts_with("kms:"))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(readers, BTreeSet::from(["CreateGenerationFunction"]));
+    let text = nutripro_tests::read_repo_file("template.yaml");
+    assert!(
+        !text.contains("{{resolve:secretsmanager"),
+        "no secret values resolved into the template"
+    );
+    let env = &resources(&t)["CreateGenerationFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(
+        referenced(&env["OPENAI_SECRET_ARN"]),
+        Some("OpenAiApiKeySecret"),
+        "the function gets the ARN only"
+    );
 }
 
 #[test]
@@ -299,13 +428,12 @@ fn functions_build_from_workspace_binaries_and_log_properly() {
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Tracing"], "Active");
-    let manifests: String = [
-        "functions/authorizers/Cargo.toml",
-        "functions/account/Cargo.toml",
-    ]
-    .iter()
-    .map(|m| nutripro_tests::read_repo_file(m))
-    .collect();
+    let manifests: String = std::fs::read_dir(nutripro_tests::repo_root().join("functions"))
+        .unwrap()
+        .map(|entry| {
+            std::fs::read_to_string(entry.unwrap().path().join("Cargo.toml")).unwrap_or_default()
+        })
+        .collect();
     let mut binaries = BTreeSet::new();
     let log_groups: Vec<&Value> = of_type(&t, "AWS::Logs::LogGroup").map(|(_, g)| g).collect();
     for (id, function) in of_type(&t, "AWS::Serverless::Function") {

@@ -20,6 +20,14 @@ pub enum ConfigError {
 
 pub const DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS: i64 = 300;
 
+/// A required, non-empty environment variable.
+pub fn required_env(name: &'static str) -> Result<String, ConfigError> {
+    std::env::var(name)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .ok_or(ConfigError::Missing(name))
+}
+
 impl Config {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

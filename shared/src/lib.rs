@@ -10,5 +10,8 @@ pub mod adapters;
 pub mod config;
 pub mod domain;
 pub mod http;
+#[cfg(feature = "dynamodb")]
+pub mod lambda;
 pub mod ports;
+pub mod state;
 pub mod telemetry;

@@ -5,6 +5,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
+use nutripro_local::llm::LlmChoice;
 use nutripro_local::RunningGateway;
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use std::path::PathBuf;
@@ -69,7 +70,7 @@ impl TestResponse {
 impl LocalStack {
     pub async fn start() -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let gateway = nutripro_local::start(data_dir.path(), 0)
+        let gateway = nutripro_local::start(data_dir.path(), 0, LlmChoice::offline())
             .await
             .expect("local gateway starts");
         let client = Client::builder(TokioExecutor::new()).build_http();

@@ -6,11 +6,13 @@
 
 pub mod bootstrap;
 pub mod gateway;
+pub mod llm;
 pub mod registry;
 pub mod router;
 pub mod template;
 
 use gateway::{Gateway, GatewayError};
+use llm::LlmChoice;
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::ports::{StoreError, SystemClock};
 use registry::Registry;
@@ -34,9 +36,9 @@ pub enum LocalError {
 }
 
 /// Opens the embedded store in `data_dir` and builds the gateway over it.
-pub fn open_gateway(data_dir: &Path) -> Result<Gateway, LocalError> {
+pub fn open_gateway(data_dir: &Path, llm: LlmChoice) -> Result<Gateway, LocalError> {
     let store = Arc::new(SqliteStore::open(data_dir)?);
-    let registry = Registry::new(store, Arc::new(SystemClock));
+    let registry = Registry::new(store, Arc::new(SystemClock), llm);
     Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?)
 }
 
@@ -61,8 +63,12 @@ impl Drop for RunningGateway {
 }
 
 /// Starts a gateway on `127.0.0.1:port` (0 picks a free port) in the current runtime.
-pub async fn start(data_dir: &Path, port: u16) -> Result<RunningGateway, LocalError> {
-    let gateway = Arc::new(open_gateway(data_dir)?);
+pub async fn start(
+    data_dir: &Path,
+    port: u16,
+    llm: LlmChoice,
+) -> Result<RunningGateway, LocalError> {
+    let gateway = Arc::new(open_gateway(data_dir, llm)?);
     let requested = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(requested)
         .await

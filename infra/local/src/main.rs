@@ -6,6 +6,7 @@
 //! ```
 
 use nutripro_local::bootstrap::bootstrap;
+use nutripro_local::llm::LlmChoice;
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::Timestamp;
 use nutripro_shared::telemetry::{self, LogFormat};
@@ -140,7 +141,15 @@ async fn main() -> ExitCode {
 
 async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
     telemetry::init(LogFormat::Text);
-    let running = match nutripro_local::start(&data_dir, port).await {
+    let llm = match LlmChoice::from_env() {
+        Ok(llm) => llm,
+        Err(error) => {
+            say(&format!("error: {error}\n"));
+            return ExitCode::from(2);
+        }
+    };
+    let llm_description = llm.description.clone();
+    let running = match nutripro_local::start(&data_dir, port, llm).await {
         Ok(running) => running,
         Err(error) => {
             say(&format!("error: {error}\n"));
@@ -152,6 +161,7 @@ async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
     say(&format!(
         "\nAI Nutrition-Pro is serving on {url} (data in {dir})\n\n\
          OpenAPI:        {url}/openapi.yaml\n\
+         LLM:            {llm_description}\n\
          First API key:  cargo run -p nutripro-local -- bootstrap --tenant-name \"My Meal Planner\" --data-dir {dir}\n\
          Then:           curl -H \"Authorization: Bearer $API_KEY\" {url}/v1/me\n\n\
          Press Ctrl-C to stop.\n"

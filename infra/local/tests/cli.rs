@@ -21,6 +21,7 @@ impl Drop for Server {
 /// Starts `serve --port 0` and returns it with the URL it printed.
 fn serve(data_dir: &std::path::Path) -> (Server, String) {
     let mut child = Command::new(BIN)
+        .env_remove("OPENAI_API_KEY")
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(data_dir)
         .stdout(Stdio::null())
@@ -135,6 +136,7 @@ fn bootstrap_rejects_an_invalid_tenant_name() {
 fn keeps_serving_when_its_log_pipe_is_closed() {
     let data_dir = tempfile::tempdir().unwrap();
     let mut child = Command::new(BIN)
+        .env_remove("OPENAI_API_KEY")
         .args(["serve", "--port", "0", "--data-dir"])
         .arg(data_dir.path())
         .stdout(Stdio::null())

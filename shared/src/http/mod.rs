@@ -2,13 +2,19 @@
 //! strict body parsing, and the wrapper that turns a handler outcome into a response.
 
 mod body;
+mod consent;
 mod context;
+mod idempotency;
+mod params;
 mod problem;
 mod respond;
 
 pub use body::{parse_json, MAX_BODY_BYTES};
+pub use consent::require_consent;
 pub use context::{
     request_id, source_ip, TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
 };
+pub use idempotency::{idempotency_key, run_idempotently, IDEMPOTENCY_HEADER, REPLAY_HEADER};
+pub use params::{is_id, pagination, path_param, query_param, DEFAULT_PAGE_SIZE};
 pub use problem::Problem;
 pub use respond::{handle, json, no_content, run_http, HandlerResult};

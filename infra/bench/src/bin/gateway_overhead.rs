@@ -29,9 +29,13 @@ async fn main() {
     nutripro_shared::telemetry::init(nutripro_shared::telemetry::LogFormat::Text);
 
     let data_dir = tempfile::tempdir().unwrap();
-    let gateway = nutripro_local::start(data_dir.path(), 0)
-        .await
-        .expect("gateway starts");
+    let gateway = nutripro_local::start(
+        data_dir.path(),
+        0,
+        nutripro_local::llm::LlmChoice::offline(),
+    )
+    .await
+    .expect("gateway starts");
     let store = SqliteStore::open(data_dir.path()).unwrap();
     let (boot, _) = nutripro_local::bootstrap::bootstrap(&store, "bench", Timestamp::now())
         .await

@@ -1,0 +1,37 @@
+//! Lambda entry point of `create_generation`: the content table, the OpenAI client with
+//! its API key from Secrets Manager (read on first use, cached, refreshed on 401).
+
+use nutripro_generations::{create_generation, GenerationState, DEFAULT_LLM_TIMEOUT};
+use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
+use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
+use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
+use nutripro_shared::config::required_env;
+use nutripro_shared::domain::content::Pricing;
+use nutripro_shared::http::run_http;
+use nutripro_shared::ports::SystemClock;
+use nutripro_shared::telemetry::{self, LogFormat};
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> Result<(), lambda_http::Error> {
+    telemetry::init(LogFormat::Json);
+    let store = DynamoContentStore::from_env(required_env("CONTENT_TABLE")?).await;
+    let key = SecretsManagerSecret::from_env(
+        required_env("OPENAI_SECRET_ARN")?,
+        SecretsManagerSecret::DEFAULT_TTL,
+    )
+    .await;
+    let mut config = OpenAiConfig::default();
+    if let Ok(base_url) = std::env::var("OPENAI_BASE_URL") {
+        config.base_url = base_url;
+    }
+    let state = GenerationState {
+        store: Arc::new(store),
+        clock: Arc::new(SystemClock),
+        llm: Arc::new(OpenAiClient::new(config, Arc::new(key))?),
+        model: required_env("OPENAI_MODEL")?,
+        llm_timeout: DEFAULT_LLM_TIMEOUT,
+        pricing: Pricing::DEFAULT,
+    };
+    run_http(state, create_generation).await
+}
