@@ -9,6 +9,9 @@ use nutripro_local::llm::LlmChoice;
 use nutripro_local::RunningGateway;
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
 
 /// The repository root (this crate lives in `tests/`).
 pub fn repo_root() -> PathBuf {
@@ -68,9 +71,14 @@ impl TestResponse {
 }
 
 impl LocalStack {
+    /// A gateway with the offline LLM provider.
     pub async fn start() -> Self {
+        Self::start_with(LlmChoice::offline()).await
+    }
+
+    pub async fn start_with(llm: LlmChoice) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let gateway = nutripro_local::start(data_dir.path(), 0, LlmChoice::offline())
+        let gateway = nutripro_local::start(data_dir.path(), 0, llm)
             .await
             .expect("local gateway starts");
         let client = Client::builder(TokioExecutor::new()).build_http();
@@ -124,6 +132,25 @@ impl LocalStack {
         }
     }
 
+    /// A request with an API key, a JSON body (if any) and extra headers.
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        api_key: &str,
+        body: Option<&serde_json::Value>,
+        extra: &[(&str, &str)],
+    ) -> TestResponse {
+        let authorization = format!("Bearer {api_key}");
+        let mut headers = vec![
+            ("authorization", authorization.as_str()),
+            ("content-type", "application/json"),
+        ];
+        headers.extend_from_slice(extra);
+        let body = body.map(|b| b.to_string());
+        self.request(method, path, &headers, body.as_deref()).await
+    }
+
     pub async fn get(&self, path: &str, api_key: Option<&str>) -> TestResponse {
         let authorization = api_key.map(|key| format!("Bearer {key}"));
         let headers: Vec<(&str, &str)> = authorization
@@ -131,5 +158,83 @@ impl LocalStack {
             .map(|a| ("authorization", a.as_str()))
             .collect();
         self.request("GET", path, &headers, None).await
+    }
+}
+
+/// A server on 127.0.0.1 that speaks the OpenAI chat-completions wire format, answering
+/// every request with `status` after `delay`, and counting requests.
+pub struct FakeOpenAi {
+    pub url: String,
+    pub requests: Arc<AtomicUsize>,
+    pub authorizations: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+pub const FAKE_COMPLETION: &str = "Welcome to your plan, written in your dietitian's voice.";
+
+impl FakeOpenAi {
+    pub async fn start(status: u16, delay: Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/v1", listener.local_addr().unwrap());
+        let requests = Arc::new(AtomicUsize::new(0));
+        let authorizations = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (count, seen) = (requests.clone(), authorizations.clone());
+        tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (count, seen) = (count.clone(), seen.clone());
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(
+                        move |request: hyper::Request<hyper::body::Incoming>| {
+                            let (count, seen) = (count.clone(), seen.clone());
+                            async move {
+                                count.fetch_add(1, Ordering::SeqCst);
+                                if let Some(auth) = request.headers().get("authorization") {
+                                    seen.lock()
+                                        .unwrap()
+                                        .push(auth.to_str().unwrap_or("").to_owned());
+                                }
+                                let _ = request.into_body().collect().await;
+                                tokio::time::sleep(delay).await;
+                                let body = if status == 200 {
+                                    serde_json::json!({
+                                    "model": "gpt-4o-mini-2024-07-18",
+                                    "choices": [{"message": {"role": "assistant", "content": FAKE_COMPLETION}}],
+                                    "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+                                })
+                                .to_string()
+                                } else {
+                                    r#"{"error":{"message":"failure"}}"#.to_owned()
+                                };
+                                Ok::<_, std::convert::Infallible>(
+                                    hyper::Response::builder()
+                                        .status(status)
+                                        .header("content-type", "application/json")
+                                        .body(Full::new(Bytes::from(body)))
+                                        .unwrap(),
+                                )
+                            }
+                        },
+                    );
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        Self {
+            url,
+            requests,
+            authorizations,
+        }
+    }
+
+    pub fn llm(&self, api_key: &str, timeout: Duration) -> LlmChoice {
+        LlmChoice::openai(api_key, Some(&self.url), Some("gpt-4o-mini"), timeout).unwrap()
+    }
+
+    pub fn request_count(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
     }
 }
