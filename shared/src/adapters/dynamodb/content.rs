@@ -2,6 +2,7 @@
 //! Every key starts with `T#<tenant id>#`, so no request can address another tenant's
 //! items; a dietitian's items are found through `gsi1` partitions, never a scan.
 
+use super::get_item;
 use super::{
     applied, corrupt, get_n_opt, get_s, get_time, n, s, unavailable, Item, GSI1, GSI1_PK, GSI1_SK,
     PK, SK,
@@ -44,6 +45,13 @@ fn idempotency_pk(key: &IdempotencyKey) -> String {
 /// The gsi1 partition of one dietitian's items of one collection.
 fn dietitian_partition(tenant: &TenantId, dietitian: &DietitianId, collection: &str) -> String {
     format!("T#{tenant}#D#{dietitian}#{collection}")
+}
+
+/// One kind of item listed per dietitian: its gsi1 collection name and primary key shape.
+struct Collection {
+    name: &'static str,
+    pk: fn(&TenantId, &str) -> String,
+    sk: &'static str,
 }
 
 const SAMPLES: &str = "SAMPLES";
@@ -194,17 +202,7 @@ impl DynamoContentStore {
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item)
+        get_item(&self.client, &self.table, pk, sk).await
     }
 
     async fn put(&self, item: Item) -> Result<(), StoreError> {
@@ -262,6 +260,30 @@ impl DynamoContentStore {
                 }
             }
         }
+    }
+
+    /// One page (plus one item, to know if there is more) of a dietitian's collection,
+    /// newest first, after the cursor's id.
+    async fn list_newest(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+        collection: &Collection,
+        kind: Option<ContentKind>,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let partition = dietitian_partition(tenant, dietitian, collection.name);
+        let start = cursor.map(cursor::decode).transpose()?.map(|id| {
+            start_key(
+                (collection.pk)(tenant, &id),
+                collection.sk,
+                partition.clone(),
+                id,
+            )
+        });
+        self.query_newest(partition, start, kind, page_size(limit) + 1)
+            .await
     }
 
     /// The primary keys of every item in a gsi1 partition.
@@ -342,12 +364,17 @@ fn start_key(pk: String, sk: &str, partition: String, id: String) -> Item {
     ])
 }
 
+fn page_size(limit: u32) -> usize {
+    limit.clamp(1, MAX_PAGE_SIZE) as usize
+}
+
 fn newest_page<T>(
     items: Vec<Item>,
-    limit: usize,
+    limit: u32,
     parse: impl Fn(&Item) -> Result<T, StoreError>,
     id: impl Fn(&T) -> &str,
 ) -> Result<Page<T>, StoreError> {
+    let limit = page_size(limit);
     let mut parsed = items.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
     let next_cursor = if parsed.len() > limit {
         parsed.truncate(limit);
@@ -430,13 +457,14 @@ impl ContentStore for DynamoContentStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<Sample>, StoreError> {
-        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
-        let partition = dietitian_partition(tenant, dietitian, SAMPLES);
-        let start = cursor
-            .map(cursor::decode)
-            .transpose()?
-            .map(|id| start_key(sample_pk(tenant, &id), "SAMPLE", partition.clone(), id));
-        let items = self.query_newest(partition, start, kind, limit + 1).await?;
+        let collection = Collection {
+            name: SAMPLES,
+            pk: sample_pk,
+            sk: "SAMPLE",
+        };
+        let items = self
+            .list_newest(tenant, dietitian, &collection, kind, limit, cursor)
+            .await?;
         newest_page(items, limit, sample_from_item, |s| s.id.as_str())
     }
 
@@ -509,13 +537,14 @@ impl ContentStore for DynamoContentStore {
         limit: u32,
         cursor: Option<&str>,
     ) -> Result<Page<Generation>, StoreError> {
-        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
-        let partition = dietitian_partition(tenant, dietitian, GENERATIONS);
-        let start = cursor
-            .map(cursor::decode)
-            .transpose()?
-            .map(|id| start_key(generation_pk(tenant, &id), "GEN", partition.clone(), id));
-        let items = self.query_newest(partition, start, None, limit + 1).await?;
+        let collection = Collection {
+            name: GENERATIONS,
+            pk: generation_pk,
+            sk: "GEN",
+        };
+        let items = self
+            .list_newest(tenant, dietitian, &collection, None, limit, cursor)
+            .await?;
         newest_page(items, limit, generation_from_item, |g| g.id.as_str())
     }
 

@@ -70,17 +70,7 @@ impl DynamoStore {
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key(PK, s(pk))
-            .key(SK, s(sk))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok(output.item)
+        get_item(&self.client, &self.table, pk, sk).await
     }
 
     /// Reads up to `limit` items from a GSI1 partition after `start`, following
@@ -113,6 +103,25 @@ impl DynamoStore {
             }
         }
     }
+}
+
+/// A consistent `GetItem` by primary key.
+async fn get_item(
+    client: &Client,
+    table: &str,
+    pk: String,
+    sk: &str,
+) -> Result<Option<Item>, StoreError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .key(PK, s(pk))
+        .key(SK, s(sk))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(unavailable)?;
+    Ok(output.item)
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
