@@ -12,7 +12,7 @@ use crate::ports::llm::{Completion, CompletionRequest, LlmError, LlmProvider, To
 use crate::ports::secrets::{SecretError, SecretSource};
 use async_trait::async_trait;
 use serde::Deserialize;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone)]
@@ -41,7 +41,9 @@ impl Default for OpenAiConfig {
 }
 
 pub struct OpenAiClient {
-    http: reqwest::Client,
+    /// Built on first use: creating it loads the system's TLS roots, which requests that
+    /// fail validation or consent never need (keeps cold starts short).
+    http: OnceLock<Result<reqwest::Client, String>>,
     config: OpenAiConfig,
     api_key: Arc<dyn SecretSource>,
 }
@@ -78,16 +80,24 @@ struct WireUsage {
 
 impl OpenAiClient {
     pub fn new(config: OpenAiConfig, api_key: Arc<dyn SecretSource>) -> Result<Self, LlmError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| LlmError::Unavailable(format!("http client: {e}")))?;
         Ok(Self {
-            http,
+            http: OnceLock::new(),
             config,
             api_key,
         })
+    }
+
+    fn http_client(&self) -> Result<&reqwest::Client, LlmError> {
+        self.http
+            .get_or_init(|| {
+                reqwest::Client::builder()
+                    .connect_timeout(self.config.connect_timeout)
+                    .redirect(reqwest::redirect::Policy::none())
+                    .build()
+                    .map_err(|e| format!("http client: {e}"))
+            })
+            .as_ref()
+            .map_err(|e| LlmError::Unavailable(e.clone()))
     }
 
     fn endpoint(&self) -> String {
@@ -180,6 +190,7 @@ impl LlmProvider for OpenAiClient {
         request: &CompletionRequest,
         deadline: Instant,
     ) -> Result<Completion, LlmError> {
+        let http = self.http_client()?;
         let body = serde_json::to_vec(request).map_err(|e| LlmError::Unavailable(e.to_string()))?;
         let url = self.endpoint();
         let mut key = self.api_key.current().await?;
@@ -190,8 +201,7 @@ impl LlmProvider for OpenAiClient {
             if remaining.is_zero() {
                 return Err(LlmError::Timeout);
             }
-            let sent = self
-                .http
+            let sent = http
                 .post(&url)
                 .bearer_auth(key.expose())
                 .header(reqwest::header::CONTENT_TYPE, "application/json")

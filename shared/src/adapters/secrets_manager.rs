@@ -28,10 +28,13 @@ impl SecretsManagerSecret {
         }
     }
 
-    /// Client from the standard AWS environment; nothing is fetched until first use.
-    pub async fn from_env(secret_id: impl Into<String>, ttl: Duration) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&config), secret_id, ttl)
+    /// From an already loaded AWS configuration; nothing is fetched until first use.
+    pub fn from_sdk_config(
+        config: &aws_config::SdkConfig,
+        secret_id: impl Into<String>,
+        ttl: Duration,
+    ) -> Self {
+        Self::new(Client::new(config), secret_id, ttl)
     }
 
     async fn fetch(&self) -> Result<Secret, SecretError> {

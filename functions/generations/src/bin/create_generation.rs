@@ -1,5 +1,6 @@
 //! Lambda entry point of `create_generation`: the content table, the OpenAI client with
-//! its API key from Secrets Manager (read on first use, cached, refreshed on 401).
+//! its API key from Secrets Manager (read on first use, cached, refreshed on 401). The
+//! AWS configuration is loaded once and shared by both clients.
 
 use nutripro_generations::{create_generation, GenerationState, DEFAULT_LLM_TIMEOUT};
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
@@ -15,12 +16,11 @@ use std::sync::Arc;
 #[tokio::main]
 async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
-    let store = DynamoContentStore::from_env(required_env("CONTENT_TABLE")?).await;
-    let key = SecretsManagerSecret::from_env(
-        required_env("OPENAI_SECRET_ARN")?,
-        SecretsManagerSecret::DEFAULT_TTL,
-    )
-    .await;
+    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = DynamoContentStore::from_sdk_config(&aws, required_env("CONTENT_TABLE")?);
+    let secret_arn = required_env("OPENAI_SECRET_ARN")?;
+    let key =
+        SecretsManagerSecret::from_sdk_config(&aws, secret_arn, SecretsManagerSecret::DEFAULT_TTL);
     let mut config = OpenAiConfig::default();
     if let Ok(base_url) = std::env::var("OPENAI_BASE_URL") {
         config.base_url = base_url;

@@ -122,6 +122,12 @@ async fn run_once(binary: &str, event: Bytes) -> (Duration, Duration, &'static s
         .env("AWS_ACCESS_KEY_ID", "bench")
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("CONTROL_PLANE_TABLE", "bench")
+        .env("CONTENT_TABLE", "bench")
+        .env(
+            "OPENAI_SECRET_ARN",
+            "arn:aws:secretsmanager:us-east-1:000000000000:secret:bench",
+        )
+        .env("OPENAI_MODEL", "gpt-4o-mini")
         .env("LOG_LEVEL", "off")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -130,14 +136,16 @@ async fn run_once(binary: &str, event: Bytes) -> (Duration, Duration, &'static s
         .unwrap_or_else(|e| panic!("start {binary}: {e}"));
     let mut init = None;
     let outcome = tokio::time::timeout(Duration::from_secs(20), async {
-        while let Some(signal) = received.recv().await {
-            match signal {
-                Signal::Next(at) if init.is_none() => init = Some(at - started),
-                Signal::Next(_) => {}
-                Signal::Result(at, outcome) => return (at - started, outcome),
+        loop {
+            tokio::select! {
+                signal = received.recv() => match signal.expect("emulator running") {
+                    Signal::Next(at) if init.is_none() => init = Some(at - started),
+                    Signal::Next(_) => {}
+                    Signal::Result(at, outcome) => return (at - started, outcome),
+                },
+                status = child.wait() => panic!("{binary} exited during init ({status:?}); check its environment"),
             }
         }
-        panic!("emulator stopped");
     })
     .await
     .unwrap_or_else(|_| panic!("{binary} gave no result within 20 s"));

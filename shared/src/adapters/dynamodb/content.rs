@@ -198,7 +198,12 @@ impl DynamoContentStore {
 
     pub async fn from_env(table: impl Into<String>) -> Self {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&config), table)
+        Self::from_sdk_config(&config, table)
+    }
+
+    /// From an already loaded AWS configuration (one load per cold start for all clients).
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
