@@ -2,11 +2,11 @@
 //! Every key starts with `T#<tenant id>#`, so no request can address another tenant's
 //! items; a dietitian's items are found through `gsi1` partitions, never a scan.
 
-use super::get_item;
 use super::{
     applied, corrupt, get_n_opt, get_s, get_time, n, s, unavailable, Item, GSI1, GSI1_PK, GSI1_SK,
     PK, SK,
 };
+use super::{get_item, put_new_item};
 use crate::adapters::cursor;
 use crate::domain::content::{
     Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
@@ -210,23 +210,7 @@ impl DynamoContentStore {
         get_item(&self.client, &self.table, pk, sk).await
     }
 
-    async fn put(&self, item: Item) -> Result<(), StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        if !applied(put)? {
-            return Err(StoreError::AlreadyExists);
-        }
-        Ok(())
-    }
-
-    /// Newest-first items of a gsi1 partition, after `before` (an id), optionally
+    /// Newest-first items of a gsi1 partition from `start` (exclusive), optionally
     /// filtered by kind, until `limit` items or the partition's end.
     async fn query_newest(
         &self,
@@ -439,7 +423,7 @@ impl ContentStore for DynamoContentStore {
     }
 
     async fn create_sample(&self, sample: &Sample) -> Result<(), StoreError> {
-        self.put(sample_item(sample)).await
+        put_new_item(&self.client, &self.table, sample_item(sample)).await
     }
 
     async fn get_sample(
@@ -520,7 +504,7 @@ impl ContentStore for DynamoContentStore {
     }
 
     async fn create_generation(&self, generation: &Generation) -> Result<(), StoreError> {
-        self.put(generation_item(generation)).await
+        put_new_item(&self.client, &self.table, generation_item(generation)).await
     }
 
     async fn get_generation(

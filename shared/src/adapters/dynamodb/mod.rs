@@ -124,6 +124,22 @@ async fn get_item(
     Ok(output.item)
 }
 
+/// A `PutItem` that only creates: `AlreadyExists` if the primary key is taken.
+async fn put_new_item(client: &Client, table: &str, item: Item) -> Result<(), StoreError> {
+    let put = client
+        .put_item()
+        .table_name(table)
+        .set_item(Some(item))
+        .condition_expression("attribute_not_exists(#pk)")
+        .expression_attribute_names("#pk", PK)
+        .send()
+        .await;
+    if !applied(put)? {
+        return Err(StoreError::AlreadyExists);
+    }
+    Ok(())
+}
+
 fn s(value: impl Into<String>) -> AttributeValue {
     AttributeValue::S(value.into())
 }
@@ -280,19 +296,7 @@ fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(tenant_item(tenant)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        if !applied(put)? {
-            return Err(StoreError::AlreadyExists);
-        }
-        Ok(())
+        put_new_item(&self.client, &self.table, tenant_item(tenant)).await
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
