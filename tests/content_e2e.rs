@@ -49,7 +49,7 @@ async fn consent_to_sample_to_generation() {
     let key = tenant(&stack, "Acme").await;
     consent(&stack, &key, "dr-smith", true).await;
     let recorded = stack
-        .call("GET", "/v1/dietitians/dr-smith/consent", &key, None, &[])
+        .get_as("/v1/dietitians/dr-smith/consent", &key)
         .await
         .json();
     assert_eq!(recorded["granted"], true);
@@ -79,12 +79,9 @@ async fn consent_to_sample_to_generation() {
     )
     .await;
     let got = stack
-        .call(
-            "GET",
+        .get_as(
             &format!("/v1/samples/{}", older["id"].as_str().unwrap()),
             &key,
-            None,
-            &[],
         )
         .await;
     assert_eq!(got.json(), older);
@@ -129,29 +126,20 @@ async fn consent_to_sample_to_generation() {
     let id = generation["id"].as_str().unwrap();
     assert_eq!(
         stack
-            .call("GET", &format!("/v1/generations/{id}"), &key, None, &[])
+            .get_as(&format!("/v1/generations/{id}"), &key)
             .await
             .json(),
         generation
     );
     let listed = stack
-        .call(
-            "GET",
-            "/v1/generations?dietitian_id=dr-smith",
-            &key,
-            None,
-            &[],
-        )
+        .get_as("/v1/generations?dietitian_id=dr-smith", &key)
         .await
         .json();
     assert_eq!(listed["items"], json!([generation]));
     let samples = stack
-        .call(
-            "GET",
+        .get_as(
             "/v1/samples?dietitian_id=dr-smith&kind=diet_introduction&limit=1",
             &key,
-            None,
-            &[],
         )
         .await
         .json();
@@ -229,7 +217,7 @@ async fn samples_and_generations_need_consent() {
     );
     assert!(
         stack
-            .call("GET", "/v1/samples?dietitian_id=dr-new", &key, None, &[])
+            .get_as("/v1/samples?dietitian_id=dr-new", &key)
             .await
             .json()["items"]
             .as_array()
@@ -304,48 +292,27 @@ async fn bad_bodies_get_problems_and_store_nothing() {
             .await
             .assert_problem(422);
     }
+    stack.get_as("/v1/samples", &key).await.assert_problem(422);
     stack
-        .call("GET", "/v1/samples", &key, None, &[])
+        .get_as("/v1/samples?dietitian_id=dr-smith&limit=0", &key)
         .await
         .assert_problem(422);
     stack
-        .call(
-            "GET",
-            "/v1/samples?dietitian_id=dr-smith&limit=0",
-            &key,
-            None,
-            &[],
-        )
+        .get_as("/v1/samples?dietitian_id=dr-smith&cursor=%%%", &key)
         .await
         .assert_problem(422);
     stack
-        .call(
-            "GET",
-            "/v1/samples?dietitian_id=dr-smith&cursor=%%%",
-            &key,
-            None,
-            &[],
-        )
-        .await
-        .assert_problem(422);
-    stack
-        .call("GET", "/v1/samples/not-an-id", &key, None, &[])
+        .get_as("/v1/samples/not-an-id", &key)
         .await
         .assert_problem(404);
     let listed = stack
-        .call("GET", "/v1/samples?dietitian_id=dr-smith", &key, None, &[])
+        .get_as("/v1/samples?dietitian_id=dr-smith", &key)
         .await
         .json();
     assert_eq!(listed["items"], json!([]), "nothing was stored");
     assert_eq!(
         stack
-            .call(
-                "GET",
-                "/v1/generations?dietitian_id=dr-smith",
-                &key,
-                None,
-                &[]
-            )
+            .get_as("/v1/generations?dietitian_id=dr-smith", &key)
             .await
             .json()["items"],
         json!([])
@@ -381,36 +348,21 @@ async fn tenants_cannot_reach_each_others_content() {
     let sample_path = format!("/v1/samples/{}", sample["id"].as_str().unwrap());
     let generation_path = format!("/v1/generations/{}", generation["id"].as_str().unwrap());
 
-    stack
-        .call("GET", &sample_path, &b, None, &[])
-        .await
-        .assert_problem(404);
+    stack.get_as(&sample_path, &b).await.assert_problem(404);
     stack
         .call("DELETE", &sample_path, &b, None, &[])
         .await
         .assert_problem(404);
+    stack.get_as(&generation_path, &b).await.assert_problem(404);
     stack
-        .call("GET", &generation_path, &b, None, &[])
-        .await
-        .assert_problem(404);
-    stack
-        .call(
-            "GET",
-            "/v1/dietitians/dr-shared-name/consent",
-            &b,
-            None,
-            &[],
-        )
+        .get_as("/v1/dietitians/dr-shared-name/consent", &b)
         .await
         .assert_problem(404);
     for list in [
         "/v1/samples?dietitian_id=dr-shared-name",
         "/v1/generations?dietitian_id=dr-shared-name",
     ] {
-        assert_eq!(
-            stack.call("GET", list, &b, None, &[]).await.json()["items"],
-            json!([])
-        );
+        assert_eq!(stack.get_as(list, &b).await.json()["items"], json!([]));
     }
     // B records its own consent for the same dietitian id, then tries A's sample ids.
     consent(&stack, &b, "dr-shared-name", true).await;
@@ -428,26 +380,11 @@ async fn tenants_cannot_reach_each_others_content() {
             .status,
         204
     );
-    assert_eq!(
-        stack.call("GET", &sample_path, &a, None, &[]).await.status,
-        200
-    );
+    assert_eq!(stack.get_as(&sample_path, &a).await.status, 200);
+    assert_eq!(stack.get_as(&generation_path, &a).await.status, 200);
     assert_eq!(
         stack
-            .call("GET", &generation_path, &a, None, &[])
-            .await
-            .status,
-        200
-    );
-    assert_eq!(
-        stack
-            .call(
-                "GET",
-                "/v1/dietitians/dr-shared-name/consent",
-                &a,
-                None,
-                &[]
-            )
+            .get_as("/v1/dietitians/dr-shared-name/consent", &a)
             .await
             .json()["granted"],
         true
@@ -485,27 +422,21 @@ async fn erasure_removes_everything_about_the_dietitian() {
         .await;
     assert_eq!(erased.status, 204);
     stack
-        .call(
-            "GET",
+        .get_as(
             &format!("/v1/samples/{}", sample["id"].as_str().unwrap()),
             &key,
-            None,
-            &[],
         )
         .await
         .assert_problem(404);
     stack
-        .call(
-            "GET",
+        .get_as(
             &format!("/v1/generations/{}", generation["id"].as_str().unwrap()),
             &key,
-            None,
-            &[],
         )
         .await
         .assert_problem(404);
     stack
-        .call("GET", "/v1/dietitians/dr-gone/consent", &key, None, &[])
+        .get_as("/v1/dietitians/dr-gone/consent", &key)
         .await
         .assert_problem(404);
     stack
@@ -520,12 +451,9 @@ async fn erasure_removes_everything_about_the_dietitian() {
         .assert_problem(403);
     assert_eq!(
         stack
-            .call(
-                "GET",
+            .get_as(
                 &format!("/v1/samples/{}", kept["id"].as_str().unwrap()),
-                &key,
-                None,
-                &[]
+                &key
             )
             .await
             .status,
@@ -575,13 +503,7 @@ async fn idempotency_keys_replay_reject_and_block_duplicates() {
     assert_eq!(replay.header("idempotent-replayed"), Some("true"));
     assert_eq!(fake.request_count(), 1, "the model was called once");
     let listed = stack
-        .call(
-            "GET",
-            "/v1/generations?dietitian_id=dr-smith",
-            &key,
-            None,
-            &[],
-        )
+        .get_as("/v1/generations?dietitian_id=dr-smith", &key)
         .await
         .json();
     assert_eq!(
@@ -659,13 +581,7 @@ async fn slow_upstream_is_504_in_time_and_stores_nothing() {
         "answered at the deadline, long before the model"
     );
     let listed = stack
-        .call(
-            "GET",
-            "/v1/generations?dietitian_id=dr-smith",
-            &key,
-            None,
-            &[],
-        )
+        .get_as("/v1/generations?dietitian_id=dr-smith", &key)
         .await
         .json();
     assert_eq!(listed["items"], json!([]), "nothing stored, nothing billed");
@@ -710,13 +626,7 @@ async fn upstream_errors_are_502_and_store_nothing() {
     );
     assert_eq!(
         stack
-            .call(
-                "GET",
-                "/v1/generations?dietitian_id=dr-smith",
-                &key,
-                None,
-                &[]
-            )
+            .get_as("/v1/generations?dietitian_id=dr-smith", &key)
             .await
             .json()["items"],
         json!([])
@@ -778,9 +688,7 @@ async fn tampered_generations_are_detected() {
         )
         .unwrap();
     assert_eq!(changed, 1);
-    let response = stack
-        .call("GET", &format!("/v1/generations/{id}"), &key, None, &[])
-        .await;
+    let response = stack.get_as(&format!("/v1/generations/{id}"), &key).await;
     let problem = response.assert_problem(500);
     assert_eq!(
         problem["type"],
@@ -791,13 +699,7 @@ async fn tampered_generations_are_detected() {
         "the altered text is withheld"
     );
     stack
-        .call(
-            "GET",
-            "/v1/generations?dietitian_id=dr-smith",
-            &key,
-            None,
-            &[],
-        )
+        .get_as("/v1/generations?dietitian_id=dr-smith", &key)
         .await
         .assert_problem(500);
 }

@@ -151,6 +151,11 @@ impl LocalStack {
         self.request(method, path, &headers, body.as_deref()).await
     }
 
+    /// `GET` with an API key.
+    pub async fn get_as(&self, path: &str, api_key: &str) -> TestResponse {
+        self.call("GET", path, api_key, None, &[]).await
+    }
+
     pub async fn get(&self, path: &str, api_key: Option<&str>) -> TestResponse {
         let authorization = api_key.map(|key| format!("Bearer {key}"));
         let headers: Vec<(&str, &str)> = authorization
