@@ -42,6 +42,7 @@ async fn every_http_event_replays_through_its_handler() {
     let tenant = Tenant {
         id: TenantId::new("0193a0e1a1b27c3d8e9f0a1b2c3d4e5f"),
         name: "Sample events".into(),
+        contact: None,
         status: TenantStatus::Active,
         plan: PlanId::new(PlanId::DEFAULT),
         created_at: Timestamp::now(),

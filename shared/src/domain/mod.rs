@@ -1,12 +1,15 @@
 //! Domain types and rules. Nothing in here performs I/O.
 
+pub mod admin;
 pub mod api_key;
+pub mod audit;
 pub mod content;
+pub mod settings;
 pub mod tenant;
 pub mod time;
 
 pub use api_key::{ApiKey, ApiKeyHash, ApiKeyToken, KeyId, KeyRejection, PresentedKey};
-pub use tenant::{PlanId, Tenant, TenantId, TenantName, TenantStatus};
+pub use tenant::{parse_contact, PlanId, Tenant, TenantId, TenantName, TenantStatus};
 pub use time::Timestamp;
 
 /// A value supplied by a caller failed validation. The message is safe to show to them.

@@ -50,6 +50,11 @@ impl PlanId {
     pub const DEFAULT: &'static str = "standard";
 }
 
+/// Validates a tenant contact (free text such as an email address); trimmed.
+pub fn parse_contact(value: &str) -> Result<String, ValidationError> {
+    validate_label("contact", value, 200)
+}
+
 /// A validated tenant display name.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TenantName(String);
@@ -97,6 +102,8 @@ impl TenantStatus {
 pub struct Tenant {
     pub id: TenantId,
     pub name: String,
+    /// Who to reach at the tenant (free text, e.g. an email address).
+    pub contact: Option<String>,
     pub status: TenantStatus,
     pub plan: PlanId,
     pub created_at: Timestamp,
@@ -107,6 +114,7 @@ impl Tenant {
         Self {
             id: TenantId::generate(),
             name: name.0,
+            contact: None,
             status: TenantStatus::Active,
             plan,
             created_at: now,

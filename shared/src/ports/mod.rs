@@ -4,6 +4,8 @@ pub mod content;
 pub mod llm;
 pub mod secrets;
 
+use crate::domain::audit::{AuditDraft, AuditEntry};
+use crate::domain::settings::{SystemSettings, TenantSettings};
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, Tenant, TenantId, TenantStatus, Timestamp};
 use async_trait::async_trait;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -52,6 +54,9 @@ pub trait TenantStore: Send + Sync {
         id: &TenantId,
         status: TenantStatus,
     ) -> Result<(), StoreError>;
+    /// Saves name, contact, plan and status of an existing tenant (`NotFound` if it does
+    /// not exist; id and creation time never change).
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -82,9 +87,64 @@ pub trait ApiKeyStore: Send + Sync {
     ) -> Result<bool, StoreError>;
 }
 
-/// Everything the control plane stores (tenants and keys for now).
+/// Tenant and system settings, each stored whole.
+#[async_trait]
+pub trait SettingsStore: Send + Sync {
+    async fn get_tenant_settings(
+        &self,
+        tenant_id: &TenantId,
+    ) -> Result<Option<TenantSettings>, StoreError>;
+    async fn put_tenant_settings(
+        &self,
+        tenant_id: &TenantId,
+        settings: &TenantSettings,
+    ) -> Result<(), StoreError>;
+    async fn get_system_settings(&self) -> Result<Option<SystemSettings>, StoreError>;
+    async fn put_system_settings(&self, settings: &SystemSettings) -> Result<(), StoreError>;
+}
+
+/// Everything the control plane stores about tenants and keys.
 pub trait ControlPlaneStore: TenantStore + ApiKeyStore {}
 impl<T: TenantStore + ApiKeyStore> ControlPlaneStore for T {}
+
+/// What the admin endpoints read and change.
+pub trait AdminStore: TenantStore + ApiKeyStore + SettingsStore {}
+impl<T: TenantStore + ApiKeyStore + SettingsStore> AdminStore for T {}
+
+/// The append-only audit chain. Adapters offer no update or delete.
+#[async_trait]
+pub trait AuditStore: Send + Sync {
+    /// The newest entry (the chain head), if any.
+    async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError>;
+    /// Stores `entry` only if its sequence number is still free: `AlreadyExists` when a
+    /// concurrent writer took it (the caller re-reads the head and re-chains).
+    async fn insert_audit_entry(&self, entry: &AuditEntry) -> Result<(), StoreError>;
+    /// Up to `limit` entries with `seq > after`, ascending.
+    async fn audit_after(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+    /// Up to `limit` entries with `seq < before`, newest first.
+    async fn audit_before(&self, before: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError>;
+}
+
+/// Appends `draft` at the head of the chain, re-chaining if concurrent writers win the
+/// race for a sequence number (bounded: the store is failing if this keeps losing).
+pub async fn append_audit(
+    store: &dyn AuditStore,
+    draft: AuditDraft,
+) -> Result<AuditEntry, StoreError> {
+    const ATTEMPTS: usize = 8;
+    for _ in 0..ATTEMPTS {
+        let head = store.audit_head().await?;
+        let entry = AuditEntry::chain(head.as_ref(), draft.clone());
+        match store.insert_audit_entry(&entry).await {
+            Ok(()) => return Ok(entry),
+            Err(StoreError::AlreadyExists) => continue,
+            Err(error) => return Err(error),
+        }
+    }
+    Err(StoreError::Unavailable(
+        "audit append lost the race for the chain head too often".into(),
+    ))
+}
 
 /// Source of the current time, replaceable in tests.
 pub trait Clock: Send + Sync {

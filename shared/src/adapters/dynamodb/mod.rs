@@ -4,6 +4,7 @@
 //! conditional write; nothing scans. Values always travel as expression attribute
 //! values, never spliced into expression strings (threat S01).
 
+pub mod admin;
 pub mod content;
 pub mod schema;
 
@@ -188,6 +189,14 @@ fn get_s(item: &Item, name: &str) -> Result<String, StoreError> {
     }
 }
 
+fn get_s_opt(item: &Item, name: &str) -> Result<Option<String>, StoreError> {
+    match item.get(name) {
+        None | Some(AttributeValue::Null(_)) => Ok(None),
+        Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
+        Some(_) => Err(corrupt(name)),
+    }
+}
+
 fn get_n_opt(item: &Item, name: &str) -> Result<Option<i64>, StoreError> {
     match item.get(name) {
         None | Some(AttributeValue::Null(_)) => Ok(None),
@@ -223,7 +232,7 @@ fn corrupt(attribute: &str) -> StoreError {
 }
 
 fn tenant_item(tenant: &Tenant) -> Item {
-    HashMap::from([
+    let mut item = HashMap::from([
         (PK.into(), s(tenant_pk(tenant.id.as_str()))),
         (SK.into(), s(TENANT_SK)),
         (GSI1_PK.into(), s(TENANTS_GSI1_PK)),
@@ -234,13 +243,18 @@ fn tenant_item(tenant: &Tenant) -> Item {
         ("status".into(), s(tenant.status.as_str())),
         ("plan".into(), s(tenant.plan.as_str())),
         ("created_at".into(), n(tenant.created_at.as_millis())),
-    ])
+    ]);
+    if let Some(contact) = &tenant.contact {
+        item.insert("contact".into(), s(contact));
+    }
+    item
 }
 
 fn tenant_from_item(item: &Item) -> Result<Tenant, StoreError> {
     Ok(Tenant {
         id: TenantId::new(get_s(item, "tenant_id")?),
         name: get_s(item, "name")?,
+        contact: get_s_opt(item, "contact")?,
         status: TenantStatus::parse(&get_s(item, "status")?).ok_or_else(|| corrupt("status"))?,
         plan: PlanId::new(get_s(item, "plan")?),
         created_at: get_time(item, "created_at")?,
@@ -352,6 +366,32 @@ impl TenantStore for DynamoStore {
             .send()
             .await;
         if !applied(update)? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let mut update = self
+            .update(tenant_pk(tenant.id.as_str()), TENANT_SK)
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#plan", "plan")
+            .expression_attribute_values(":name", s(&tenant.name))
+            .expression_attribute_values(":status", s(tenant.status.as_str()))
+            .expression_attribute_values(":plan", s(tenant.plan.as_str()));
+        update = match &tenant.contact {
+            Some(contact) => update
+                .update_expression(
+                    "SET #name = :name, #status = :status, #plan = :plan, contact = :contact",
+                )
+                .expression_attribute_values(":contact", s(contact)),
+            None => update.update_expression(
+                "SET #name = :name, #status = :status, #plan = :plan REMOVE contact",
+            ),
+        };
+        if !applied(update.send().await)? {
             return Err(StoreError::NotFound);
         }
         Ok(())

@@ -5,6 +5,7 @@
 //! gateway serves from the same file. Statements take microseconds, so they run inline
 //! under a mutex rather than hopping to a blocking thread.
 
+mod admin;
 mod content;
 
 use crate::adapters::cursor;
@@ -97,6 +98,28 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX idempotency_by_dietitian ON idempotency(tenant_id, dietitian_id);
 "#,
+    r#"
+    ALTER TABLE tenants ADD COLUMN contact TEXT;
+    CREATE TABLE settings (
+        scope       TEXT PRIMARY KEY,
+        body        TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE audit_log (
+        seq         INTEGER PRIMARY KEY,
+        at          INTEGER NOT NULL,
+        subject     TEXT NOT NULL,
+        roles       TEXT NOT NULL,
+        action      TEXT NOT NULL,
+        target      TEXT NOT NULL,
+        tenant_id   TEXT,
+        request_id  TEXT NOT NULL,
+        source_ip   TEXT NOT NULL,
+        outcome     TEXT NOT NULL,
+        details     TEXT NOT NULL,
+        prev_hash   TEXT NOT NULL,
+        hash        TEXT NOT NULL
+    ) STRICT;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -175,6 +198,7 @@ fn tenant_from_row(row: &Row<'_>) -> rusqlite::Result<Tenant> {
     Ok(Tenant {
         id: TenantId::new(row.get::<_, String>("id")?),
         name: row.get("name")?,
+        contact: row.get("contact")?,
         status: TenantStatus::parse(&status).ok_or_else(|| corrupt("status"))?,
         plan: PlanId::new(row.get::<_, String>("plan")?),
         created_at: Timestamp::from_millis(row.get("created_at")?),
@@ -219,13 +243,14 @@ impl TenantStore for SqliteStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "INSERT INTO tenants (id, name, status, plan, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                "INSERT INTO tenants (id, name, status, plan, created_at, contact) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![
                     tenant.id.as_str(),
                     tenant.name,
                     tenant.status.as_str(),
                     tenant.plan.as_str(),
-                    tenant.created_at.as_millis()
+                    tenant.created_at.as_millis(),
+                    tenant.contact,
                 ],
             )
             .map_err(db_error)?;
@@ -235,7 +260,7 @@ impl TenantStore for SqliteStore {
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
         self.conn()
             .query_row(
-                "SELECT id, name, status, plan, created_at FROM tenants WHERE id = ?1",
+                "SELECT id, name, status, plan, created_at, contact FROM tenants WHERE id = ?1",
                 params![id.as_str()],
                 tenant_from_row,
             )
@@ -253,7 +278,7 @@ impl TenantStore for SqliteStore {
         let conn = self.conn();
         let mut statement = conn
             .prepare_cached(
-                "SELECT id, name, status, plan, created_at FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2",
+                "SELECT id, name, status, plan, created_at, contact FROM tenants WHERE id > ?1 ORDER BY id LIMIT ?2",
             )
             .map_err(db_error)?;
         let mut items = statement
@@ -280,6 +305,26 @@ impl TenantStore for SqliteStore {
             .execute(
                 "UPDATE tenants SET status = ?2 WHERE id = ?1",
                 params![id.as_str(), status.as_str()],
+            )
+            .map_err(db_error)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn update_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE tenants SET name = ?2, contact = ?3, plan = ?4, status = ?5 WHERE id = ?1",
+                params![
+                    tenant.id.as_str(),
+                    tenant.name,
+                    tenant.contact,
+                    tenant.plan.as_str(),
+                    tenant.status.as_str()
+                ],
             )
             .map_err(db_error)?;
         if changed == 0 {
