@@ -2,6 +2,10 @@
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "jwt")]
+pub mod jwt;
+#[cfg(feature = "local-idp")]
+pub mod local_idp;
 pub mod offline_llm;
 #[cfg(feature = "openai")]
 pub mod openai;
