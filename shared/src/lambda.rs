@@ -1,11 +1,13 @@
 //! Lambda entry points shared by the function binaries: build the state from the
 //! environment once per cold start, then serve.
 
+use crate::adapters::dynamodb::admin::DynamoAuditStore;
 use crate::adapters::dynamodb::content::DynamoContentStore;
+use crate::adapters::dynamodb::DynamoStore;
 use crate::config::required_env;
 use crate::http::run_http;
 use crate::ports::SystemClock;
-use crate::state::ContentState;
+use crate::state::{AdminState, ContentState};
 use crate::telemetry::{self, LogFormat};
 use lambda_http::{Body, Request, Response};
 use std::future::Future;
@@ -22,6 +24,29 @@ where
     run_http(
         ContentState {
             store: Arc::new(store),
+            clock: Arc::new(SystemClock),
+        },
+        handler,
+    )
+    .await
+}
+
+/// Serves an admin endpoint: JSON logs, the control-plane table from
+/// `CONTROL_PLANE_TABLE`, the audit table from `AUDIT_TABLE`.
+pub async fn serve_admin<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
+where
+    F: Fn(&'static AdminState, Request) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    telemetry::init(LogFormat::Json);
+    let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&config);
+    let store = DynamoStore::new(client.clone(), required_env("CONTROL_PLANE_TABLE")?);
+    let audit = DynamoAuditStore::new(client, required_env("AUDIT_TABLE")?);
+    run_http(
+        AdminState {
+            store: Arc::new(store),
+            audit: Arc::new(audit),
             clock: Arc::new(SystemClock),
         },
         handler,

@@ -1,4 +1,5 @@
-//! Lambda authorizers. The data-plane one checks API keys:
+//! Lambda authorizers: [`admin::AdminAuthorizer`] checks the control plane's JWTs; the
+//! data-plane one, below, checks API keys:
 //! `Authorization: Bearer nutripro_<key id>_<secret>`.
 //!
 //! Outcomes, as API Gateway (REST, REQUEST authorizer) expects them:
@@ -21,6 +22,10 @@ use nutripro_shared::http::{
 use nutripro_shared::ports::{Clock, ControlPlaneStore};
 use std::sync::Arc;
 use tracing::Instrument;
+
+pub mod admin;
+pub mod claims;
+pub use admin::AdminAuthorizer;
 
 /// The exact error message API Gateway turns into a 401.
 pub const UNAUTHORIZED: &str = "Unauthorized";
@@ -162,7 +167,7 @@ impl ApiKeyAuthorizer {
 }
 
 /// `Bearer <token>`, scheme case-insensitive (RFC 9110), exactly one space.
-fn bearer_token(header: &str) -> Option<&str> {
+pub(crate) fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then_some(token)
 }

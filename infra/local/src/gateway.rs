@@ -19,6 +19,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::request::LambdaRequest;
 use lambda_http::Body;
 use nutripro_authorizers::UNAUTHORIZED;
+use nutripro_shared::adapters::local_idp::LOCAL_JWKS_PATH;
 use nutripro_shared::domain::new_id;
 use nutripro_shared::http::Problem;
 use std::collections::HashMap;
@@ -58,6 +59,8 @@ pub struct Gateway {
     router: Router,
     registry: Registry,
     openapi: &'static str,
+    /// The local identity provider's JWKS, served at [`LOCAL_JWKS_PATH`].
+    jwks: Option<Bytes>,
 }
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
@@ -100,7 +103,14 @@ impl Gateway {
             router: Router::new(routes),
             registry,
             openapi,
+            jwks: None,
         })
+    }
+
+    /// Publishes the local identity provider's keys (what Cognito serves for a pool).
+    pub fn with_jwks(mut self, jwks_json: String) -> Self {
+        self.jwks = Some(Bytes::from(jwks_json));
+        self
     }
 
     pub fn router(&self) -> &Router {
@@ -162,7 +172,15 @@ impl Gateway {
     ) -> HttpResponse {
         let (parts, body) = request.into_parts();
         if parts.method == http::Method::GET && parts.uri.path() == "/openapi.yaml" {
-            return static_response("application/yaml", self.openapi);
+            return static_response(
+                "application/yaml",
+                Bytes::from_static(self.openapi.as_bytes()),
+            );
+        }
+        if let (Some(jwks), true) = (&self.jwks, parts.method == http::Method::GET) {
+            if parts.uri.path() == LOCAL_JWKS_PATH {
+                return static_response("application/json", jwks.clone());
+            }
         }
         let Some(route) = self.router.find(parts.method.as_str(), parts.uri.path()) else {
             return problem(
@@ -237,7 +255,7 @@ impl Gateway {
             );
         identity.source_ip = Some(peer.ip().to_string());
         event.request_context.identity = Some(identity);
-        match authorizer.authorize(event).await {
+        match authorizer(event).await {
             Ok(response) => evaluate_policy(&response, &method_arn)
                 .map_err(|problem_response| problem(problem_response, request_id)),
             Err(error) if error.to_string() == UNAUTHORIZED => {
@@ -383,8 +401,8 @@ fn problem(problem: Problem, request_id: &str) -> HttpResponse {
     response
 }
 
-fn static_response(content_type: &'static str, body: &'static str) -> HttpResponse {
-    let mut response = hyper::Response::new(Full::new(Bytes::from_static(body.as_bytes())));
+fn static_response(content_type: &'static str, body: Bytes) -> HttpResponse {
+    let mut response = hyper::Response::new(Full::new(body));
     response
         .headers_mut()
         .insert("content-type", http::HeaderValue::from_static(content_type));

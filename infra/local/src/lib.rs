@@ -6,6 +6,7 @@
 
 pub mod bootstrap;
 pub mod gateway;
+pub mod idp;
 pub mod llm;
 pub mod registry;
 pub mod router;
@@ -13,6 +14,7 @@ pub mod template;
 
 use gateway::{Gateway, GatewayError};
 use llm::LlmChoice;
+use nutripro_shared::adapters::local_idp::{LocalIdp, LocalIdpError};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::ports::{StoreError, SystemClock};
 use registry::Registry;
@@ -33,13 +35,21 @@ pub enum LocalError {
     Store(#[from] StoreError),
     #[error("cannot listen on {0}: {1}")]
     Bind(SocketAddr, std::io::Error),
+    #[error(transparent)]
+    Idp(#[from] LocalIdpError),
 }
 
-/// Opens the embedded store in `data_dir` and builds the gateway over it.
-pub fn open_gateway(data_dir: &Path, llm: LlmChoice) -> Result<Gateway, LocalError> {
+/// Opens the embedded store and the local identity provider in `data_dir` and builds
+/// the gateway that will serve at `base_url`.
+pub fn open_gateway(
+    data_dir: &Path,
+    llm: LlmChoice,
+    base_url: &str,
+) -> Result<Gateway, LocalError> {
     let store = Arc::new(SqliteStore::open(data_dir)?);
-    let registry = Registry::new(store, Arc::new(SystemClock), llm);
-    Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?)
+    let identity = LocalIdp::load_or_create(data_dir)?;
+    let registry = Registry::new(store, Arc::new(SystemClock), llm, idp::config(base_url));
+    Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?.with_jwks(identity.jwks_json()))
 }
 
 /// A gateway serving in the background (tests, benchmarks); stops when dropped.
@@ -68,7 +78,6 @@ pub async fn start(
     port: u16,
     llm: LlmChoice,
 ) -> Result<RunningGateway, LocalError> {
-    let gateway = Arc::new(open_gateway(data_dir, llm)?);
     let requested = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(requested)
         .await
@@ -76,6 +85,7 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| LocalError::Bind(requested, e))?;
+    let gateway = Arc::new(open_gateway(data_dir, llm, &format!("http://{addr}"))?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(gateway.serve(listener, async move {
         let _ = stopped.await;

@@ -3,15 +3,20 @@
 //! ```text
 //! nutripro-local [serve] [--port 3000] [--data-dir DIR]
 //! nutripro-local bootstrap --tenant-name NAME [--data-dir DIR]
+//! nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
 //! ```
 
 use nutripro_local::bootstrap::bootstrap;
 use nutripro_local::llm::LlmChoice;
+use nutripro_shared::adapters::local_idp::{LocalIdp, TokenRequest, MAX_TTL_SECONDS};
 use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::admin::Role;
+use nutripro_shared::domain::TenantId;
 use nutripro_shared::domain::Timestamp;
+use nutripro_shared::http::is_id;
 use nutripro_shared::telemetry::{self, LogFormat};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 const USAGE: &str = "\
@@ -20,11 +25,18 @@ nutripro-local: AI Nutrition-Pro on 127.0.0.1 with an embedded store
 USAGE:
     nutripro-local [serve] [--port PORT] [--data-dir DIR]
     nutripro-local bootstrap --tenant-name NAME [--data-dir DIR]
+    nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
 
 OPTIONS:
     --port PORT          port on 127.0.0.1 to serve on (default 3000; 0 picks a free one)
     --data-dir DIR       where the embedded store lives (default: $NUTRIPRO_DATA_DIR or ./local-data)
     --tenant-name NAME   name of the tenant that bootstrap creates
+    --role ROLE          token: platform-admin, onboarding-manager or tenant-manager
+    --tenant TENANT_ID   token: the tenant a tenant-manager is bound to (required for it)
+    --ttl SECONDS        token: lifetime, 1 to 86400 (default 3600)
+
+`token` prints an admin access token signed by the local identity provider (the key in
+the data directory), for `Authorization: Bearer <token>` on /admin routes.
 ";
 
 /// Writes to stderr in one call and ignores failures: a closed or broken stderr must
@@ -44,13 +56,56 @@ enum Command {
         tenant_name: String,
         data_dir: PathBuf,
     },
+    Token {
+        role: Role,
+        tenant: Option<TenantId>,
+        ttl_seconds: i64,
+        data_dir: PathBuf,
+    },
     Help,
+}
+
+const DEFAULT_TOKEN_TTL_SECONDS: i64 = 3600;
+
+fn token_command(
+    role: Option<String>,
+    tenant: Option<String>,
+    ttl: Option<String>,
+    data_dir: PathBuf,
+) -> Result<Command, String> {
+    let role = role.ok_or("token needs --role ROLE")?;
+    let role = Role::parse(&role).ok_or_else(|| {
+        format!("--role must be platform-admin, onboarding-manager or tenant-manager, not {role:?}")
+    })?;
+    if let Some(tenant) = &tenant {
+        if !is_id(tenant) {
+            return Err("--tenant needs a tenant id (32 lowercase hex digits)".into());
+        }
+    }
+    if role == Role::TenantManager && tenant.is_none() {
+        return Err("a tenant-manager token needs --tenant TENANT_ID".into());
+    }
+    let ttl_seconds = match ttl {
+        None => DEFAULT_TOKEN_TTL_SECONDS,
+        Some(text) => text
+            .parse::<i64>()
+            .ok()
+            .filter(|t| (1..=MAX_TTL_SECONDS).contains(t))
+            .ok_or("--ttl needs a number of seconds, 1 to 86400")?,
+    };
+    Ok(Command::Token {
+        role,
+        tenant: tenant.map(TenantId::new),
+        ttl_seconds,
+        data_dir,
+    })
 }
 
 fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> {
     let mut args = args.iter();
     let mut subcommand = None;
     let (mut port, mut data_dir, mut tenant_name) = (None, None, None);
+    let (mut role, mut tenant, mut ttl) = (None, None, None);
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
             args.next()
@@ -68,12 +123,27 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             }
             "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
             "--tenant-name" => tenant_name = Some(value("--tenant-name")?),
-            "serve" | "bootstrap" if subcommand.is_none() => subcommand = Some(arg.clone()),
+            "--role" => role = Some(value("--role")?),
+            "--tenant" => tenant = Some(value("--tenant")?),
+            "--ttl" => ttl = Some(value("--ttl")?),
+            "serve" | "bootstrap" | "token" if subcommand.is_none() => {
+                subcommand = Some(arg.clone())
+            }
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
     let data_dir = data_dir.unwrap_or(default_data_dir);
-    match subcommand.as_deref().unwrap_or("serve") {
+    let subcommand = subcommand.as_deref().unwrap_or("serve");
+    if subcommand == "token" {
+        if port.is_some() || tenant_name.is_some() {
+            return Err("token takes --role, --tenant, --ttl and --data-dir only".into());
+        }
+        return token_command(role, tenant, ttl, data_dir);
+    }
+    if role.is_some() || tenant.is_some() || ttl.is_some() {
+        return Err("--role, --tenant and --ttl belong to token".into());
+    }
+    match subcommand {
         "serve" if tenant_name.is_none() => Ok(Command::Serve {
             port: port.unwrap_or(3000),
             data_dir,
@@ -106,6 +176,12 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::Serve { port, data_dir } => serve(port, data_dir).await,
+        Command::Token {
+            role,
+            tenant,
+            ttl_seconds,
+            data_dir,
+        } => print_token(role, tenant, ttl_seconds, &data_dir),
         Command::Bootstrap {
             tenant_name,
             data_dir,
@@ -139,6 +215,30 @@ async fn main() -> ExitCode {
     }
 }
 
+fn print_token(
+    role: Role,
+    tenant: Option<TenantId>,
+    ttl_seconds: i64,
+    data_dir: &Path,
+) -> ExitCode {
+    let token = LocalIdp::load_or_create(data_dir).and_then(|idp| {
+        idp.access_token(
+            &TokenRequest::for_role(role, tenant, ttl_seconds),
+            Timestamp::now(),
+        )
+    });
+    match token {
+        Ok(token) => match std::io::stdout().write_all(format!("{token}\n").as_bytes()) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::FAILURE,
+        },
+        Err(error) => {
+            say(&format!("error: {error}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
     telemetry::init(LogFormat::Text);
     let llm = match LlmChoice::from_env() {
@@ -163,7 +263,9 @@ async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
          OpenAPI:        {url}/openapi.yaml\n\
          LLM:            {llm_description}\n\
          First API key:  cargo run -p nutripro-local -- bootstrap --tenant-name \"My Meal Planner\" --data-dir {dir}\n\
-         Then:           curl -H \"Authorization: Bearer $API_KEY\" {url}/v1/me\n\n\
+         Then:           curl -H \"Authorization: Bearer $API_KEY\" {url}/v1/me\n\
+         Admin token:    cargo run -p nutripro-local -- token --role platform-admin --data-dir {dir}\n\
+         Admin API:      curl -H \"Authorization: Bearer $TOKEN\" {url}/admin/tenants\n\n\
          Press Ctrl-C to stop.\n"
     ));
     wait_for_shutdown_signal().await;
@@ -234,6 +336,43 @@ mod tests {
         );
         assert!(parse(&args("bootstrap"), "x".into()).is_err());
         assert!(parse(&args("bootstrap --tenant-name A --port 1"), "x".into()).is_err());
+    }
+
+    #[test]
+    fn token_needs_a_role_and_a_tenant_for_tenant_managers() {
+        let tenant = "0193a0e1a1b27c3d8e9f0a1b2c3d4e5f";
+        assert_eq!(
+            parse_ok(&format!(
+                "token --role tenant-manager --tenant {tenant} --ttl 60"
+            )),
+            Command::Token {
+                role: Role::TenantManager,
+                tenant: Some(TenantId::new(tenant)),
+                ttl_seconds: 60,
+                data_dir: "default".into()
+            }
+        );
+        assert_eq!(
+            parse_ok("token --role platform-admin --data-dir d"),
+            Command::Token {
+                role: Role::PlatformAdmin,
+                tenant: None,
+                ttl_seconds: 3600,
+                data_dir: "d".into()
+            }
+        );
+        for bad in [
+            "token",
+            "token --role admin",
+            "token --role tenant-manager",
+            "token --role platform-admin --tenant not-an-id",
+            "token --role platform-admin --ttl 0",
+            "token --role platform-admin --ttl 86401",
+            "token --role platform-admin --port 1",
+            "serve --role platform-admin",
+        ] {
+            assert!(parse(&args(bad), "x".into()).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -2,14 +2,18 @@
 //! handler (or authorizer) that binary runs in AWS, wired to the embedded store.
 
 use crate::llm::LlmChoice;
+use aws_lambda_events::apigw::{
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
+};
 use lambda_http::{Body, Request, Response};
-use nutripro_authorizers::ApiKeyAuthorizer;
+use nutripro_authorizers::{AdminAuthorizer, ApiKeyAuthorizer};
 use nutripro_generations::GenerationState;
+use nutripro_shared::adapters::jwt::{IdpConfig, TokenVerifier};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::domain::content::Pricing;
 use nutripro_shared::ports::Clock;
-use nutripro_shared::state::ContentState;
+use nutripro_shared::state::{AdminState, ContentState};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -17,10 +21,16 @@ use std::sync::Arc;
 
 pub type ResponseFuture = Pin<Box<dyn Future<Output = Response<Body>> + Send>>;
 pub type HttpHandler = Arc<dyn Fn(Request) -> ResponseFuture + Send + Sync>;
+pub type AuthorizerResult =
+    Result<ApiGatewayCustomAuthorizerResponse, Box<dyn std::error::Error + Send + Sync>>;
+pub type AuthorizerFuture = Pin<Box<dyn Future<Output = AuthorizerResult> + Send>>;
+/// A Lambda authorizer as API Gateway invokes it: REQUEST event in, policy or error out.
+pub type Authorizer =
+    Arc<dyn Fn(ApiGatewayCustomAuthorizerRequestTypeRequest) -> AuthorizerFuture + Send + Sync>;
 
 pub struct Registry {
     pub handlers: BTreeMap<&'static str, HttpHandler>,
-    pub authorizers: BTreeMap<&'static str, Arc<ApiKeyAuthorizer>>,
+    pub authorizers: BTreeMap<&'static str, Authorizer>,
 }
 
 /// Adapts a Lambda handler (`fn(&State, Request) -> Response`, the same signature
@@ -40,7 +50,14 @@ fn leak<S>(state: S) -> &'static S {
 }
 
 impl Registry {
-    pub fn new(store: Arc<SqliteStore>, clock: Arc<dyn Clock>, llm: LlmChoice) -> Self {
+    /// `admin_idp` is the identity provider the admin authorizer trusts (the local one,
+    /// see [`crate::idp`]).
+    pub fn new(
+        store: Arc<SqliteStore>,
+        clock: Arc<dyn Clock>,
+        llm: LlmChoice,
+        admin_idp: IdpConfig,
+    ) -> Self {
         let account = leak(nutripro_account::AccountState {
             store: store.clone(),
         });
@@ -56,8 +73,61 @@ impl Registry {
             llm_timeout: llm.timeout,
             pricing: Pricing::DEFAULT,
         });
+        let admin = leak(AdminState {
+            store: store.clone(),
+            audit: store.clone(),
+            clock: clock.clone(),
+        });
         let handlers = BTreeMap::from([
             ("get_me", http_handler(account, nutripro_account::get_me)),
+            (
+                "create_tenant",
+                http_handler(admin, nutripro_tenants::create_tenant),
+            ),
+            (
+                "list_tenants",
+                http_handler(admin, nutripro_tenants::list_tenants),
+            ),
+            (
+                "get_tenant",
+                http_handler(admin, nutripro_tenants::get_tenant),
+            ),
+            (
+                "update_tenant",
+                http_handler(admin, nutripro_tenants::update_tenant),
+            ),
+            (
+                "offboard_tenant",
+                http_handler(admin, nutripro_tenants::offboard_tenant),
+            ),
+            ("issue_key", http_handler(admin, nutripro_keys::issue_key)),
+            ("list_keys", http_handler(admin, nutripro_keys::list_keys)),
+            ("rotate_key", http_handler(admin, nutripro_keys::rotate_key)),
+            ("revoke_key", http_handler(admin, nutripro_keys::revoke_key)),
+            (
+                "get_tenant_settings",
+                http_handler(admin, nutripro_settings::get_tenant_settings),
+            ),
+            (
+                "put_tenant_settings",
+                http_handler(admin, nutripro_settings::put_tenant_settings),
+            ),
+            (
+                "get_system_settings",
+                http_handler(admin, nutripro_settings::get_system_settings),
+            ),
+            (
+                "put_system_settings",
+                http_handler(admin, nutripro_settings::put_system_settings),
+            ),
+            (
+                "list_audit",
+                http_handler(admin, nutripro_audit::list_audit),
+            ),
+            (
+                "verify_audit",
+                http_handler(admin, nutripro_audit::verify_audit),
+            ),
             (
                 "put_consent",
                 http_handler(content, nutripro_dietitians::put_consent),
@@ -99,14 +169,28 @@ impl Registry {
                 http_handler(content, nutripro_generations::list_generations),
             ),
         ]);
-        let authorizers = BTreeMap::from([(
-            "api_key_authorizer",
-            Arc::new(ApiKeyAuthorizer::new(
-                store,
-                clock,
-                DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS,
-            )),
-        )]);
+        let api_key = Arc::new(ApiKeyAuthorizer::new(
+            store,
+            clock.clone(),
+            DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS,
+        ));
+        let admin_authorizer = Arc::new(AdminAuthorizer::new(TokenVerifier::new(admin_idp), clock));
+        let authorizers: BTreeMap<&'static str, Authorizer> = BTreeMap::from([
+            (
+                "api_key_authorizer",
+                Arc::new(move |event| {
+                    let authorizer = api_key.clone();
+                    Box::pin(async move { authorizer.authorize(event).await }) as AuthorizerFuture
+                }) as Authorizer,
+            ),
+            (
+                "admin_authorizer",
+                Arc::new(move |event| {
+                    let authorizer = admin_authorizer.clone();
+                    Box::pin(async move { authorizer.authorize(event).await }) as AuthorizerFuture
+                }) as Authorizer,
+            ),
+        ]);
         Self {
             handlers,
             authorizers,

@@ -41,6 +41,19 @@ pub struct PlanLimits {
     pub monthly_budget_micros: i64,
 }
 
+/// Plans tenants can be put on until plans are managed in the store (billing).
+pub const BUILT_IN_PLANS: [&str; 3] = ["standard", "pro", "enterprise"];
+
+pub fn parse_plan(value: &str) -> Result<PlanId, ValidationError> {
+    BUILT_IN_PLANS
+        .iter()
+        .find(|p| **p == value)
+        .map(|p| PlanId::new(*p))
+        .ok_or_else(|| {
+            ValidationError(format!("plan must be one of {}", BUILT_IN_PLANS.join(", ")))
+        })
+}
+
 impl PlanLimits {
     /// Built-in limits per plan until plans are managed in the store (billing).
     pub fn for_plan(plan: &PlanId) -> Self {

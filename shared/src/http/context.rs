@@ -3,6 +3,7 @@
 //! path, query or body (threat T03: no context, no access).
 
 use super::Problem;
+use crate::domain::admin::{AdminPrincipal, Role};
 use crate::domain::{KeyId, PlanId, TenantId};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -11,6 +12,43 @@ use lambda_http::{Request, RequestExt};
 pub const AUTHORIZER_TENANT_ID: &str = "tenant_id";
 pub const AUTHORIZER_KEY_ID: &str = "key_id";
 pub const AUTHORIZER_PLAN: &str = "plan";
+
+/// Context keys the admin authorizer returns. They share no name with the API-key
+/// authorizer's, so an admin principal can never be read as a tenant and vice versa.
+pub const ADMIN_SUBJECT: &str = "admin_subject";
+pub const ADMIN_USERNAME: &str = "admin_username";
+pub const ADMIN_ROLES: &str = "admin_roles";
+pub const ADMIN_TENANT: &str = "admin_tenant_id";
+
+fn authorizer_field(request: &Request, name: &str) -> Option<String> {
+    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
+        return None;
+    };
+    context
+        .authorizer
+        .fields
+        .get(name)
+        .and_then(|value| value.as_str())
+        .filter(|value| !value.is_empty())
+        .map(str::to_owned)
+}
+
+/// Reads the admin authorizer's context. Without it (an API key's context, or none) the
+/// request is refused with 401 (threat T15).
+pub fn admin_principal(request: &Request) -> Result<AdminPrincipal, Problem> {
+    let subject = authorizer_field(request, ADMIN_SUBJECT).ok_or_else(Problem::unauthorized)?;
+    let roles = authorizer_field(request, ADMIN_ROLES)
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(Role::parse)
+        .collect();
+    Ok(AdminPrincipal {
+        username: authorizer_field(request, ADMIN_USERNAME).unwrap_or_else(|| subject.clone()),
+        subject,
+        roles,
+        tenant: authorizer_field(request, ADMIN_TENANT).map(TenantId::new),
+    })
+}
 
 /// The authenticated tenant behind a data-plane request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,18 +62,7 @@ impl TenantContext {
     /// Reads the authorizer context. A request without one did not pass our authorizer
     /// (misconfigured route, direct invocation): it is refused with 401.
     pub fn from_request(request: &Request) -> Result<Self, Problem> {
-        let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
-            return Err(Problem::unauthorized());
-        };
-        let field = |name: &str| {
-            context
-                .authorizer
-                .fields
-                .get(name)
-                .and_then(|value| value.as_str())
-                .filter(|value| !value.is_empty())
-                .map(str::to_owned)
-        };
+        let field = |name: &str| authorizer_field(request, name);
         match (
             field(AUTHORIZER_TENANT_ID),
             field(AUTHORIZER_KEY_ID),

@@ -1,6 +1,7 @@
 //! HTTP plumbing shared by every endpoint: problem+json errors, authorizer context,
 //! strict body parsing, and the wrapper that turns a handler outcome into a response.
 
+mod admin;
 mod body;
 mod consent;
 mod context;
@@ -9,10 +10,12 @@ mod params;
 mod problem;
 mod respond;
 
+pub use admin::{admin_change, admin_read, AdminCall, Change, TENANT_PARAM};
 pub use body::{parse_json, MAX_BODY_BYTES};
 pub use consent::require_consent;
 pub use context::{
-    request_id, source_ip, TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
+    admin_principal, request_id, source_ip, TenantContext, ADMIN_ROLES, ADMIN_SUBJECT,
+    ADMIN_TENANT, ADMIN_USERNAME, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
 };
 pub use idempotency::{idempotency_key, run_idempotently, IDEMPOTENCY_HEADER, REPLAY_HEADER};
 pub use params::{is_id, pagination, path_param, query_param, DEFAULT_PAGE_SIZE};
