@@ -10,13 +10,13 @@ use nutripro_shared::ports::{SystemClock, TenantStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+/// Every function's binary (`Metadata.BuildProperties.Binary`), routes, authorizers
+/// and triggers alike.
 fn template_binaries() -> BTreeSet<String> {
-    let routes =
-        nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
-    routes
-        .iter()
-        .flat_map(|r| [Some(r.binary.clone()), r.authorizer.clone()])
-        .flatten()
+    nutripro_tests::read_repo_file("template.yaml")
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("Binary: "))
+        .map(str::to_owned)
         .collect()
 }
 
@@ -48,7 +48,12 @@ async fn every_http_event_replays_through_its_handler() {
         created_at: Timestamp::now(),
     };
     store.create_tenant(&tenant).await.unwrap();
-    let registry = Registry::new(store, Arc::new(SystemClock), LlmChoice::offline());
+    let registry = Registry::new(
+        store,
+        Arc::new(SystemClock),
+        LlmChoice::offline(),
+        nutripro_local::idp::config("http://127.0.0.1:9"),
+    );
     let routes =
         nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
     for route in routes {
@@ -58,8 +63,8 @@ async fn every_http_event_replays_through_its_handler() {
         assert_eq!(request.method().as_str(), route.method, "{}", route.binary);
         let response = registry.handlers[route.binary.as_str()](request).await;
         let status = response.status().as_u16();
-        // The sample tenant owns nothing in an empty store: 2xx, 403 (no consent) or 404
-        // are all real answers; a 5xx or a 401 (context not read) is not.
+        // The sample tenant owns nothing in an empty store: 2xx, 403 (no consent), 404 or
+        // 409 are all real answers; a 5xx or a 401 (context not read) is not.
         assert!(
             status < 500 && status != 401,
             "{}: {status} {:?}",
@@ -73,4 +78,24 @@ async fn every_http_event_replays_through_its_handler() {
             route.binary
         );
     }
+}
+
+/// The Cognito trigger's sample event is what Cognito sends; the trigger answers it with
+/// the tenant claim for the access token.
+#[test]
+fn the_token_claims_event_gets_the_tenant_claim() {
+    let text = nutripro_tests::read_repo_file("events/admin_token_claims.json");
+    let event = serde_json::from_str(&text).expect("a Cognito pre-token-generation V2 event");
+    let out = nutripro_authorizers::claims::add_tenant_claim(event);
+    let claims = &out
+        .response
+        .claims_and_scope_override_details
+        .expect("override details")
+        .access_token_generation
+        .expect("access token generation")
+        .claims_to_add_or_override;
+    assert_eq!(
+        claims["custom:tenant_id"],
+        "0193a0e1a1b27c3d8e9f0a1b2c3d4e5f"
+    );
 }

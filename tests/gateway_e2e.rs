@@ -184,7 +184,8 @@ async fn unknown_routes_are_404_without_reaching_authorizer_or_handler() {
         ("POST", "/v1/me"),
         ("DELETE", "/v1/me"),
         ("GET", "/v2/me"),
-        ("GET", "/admin/tenants"),
+        ("GET", "/admin/nothing"),
+        ("GET", "/admin"),
         ("GET", "/V1/ME"),
         ("GET", "/v1/%2e%2e/admin"),
     ] {

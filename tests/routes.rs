@@ -36,9 +36,12 @@ fn template_routes() -> RouteSet {
 
 fn local_gateway_routes() -> RouteSet {
     let dir = tempfile::tempdir().unwrap();
-    let gateway =
-        nutripro_local::open_gateway(dir.path(), nutripro_local::llm::LlmChoice::offline())
-            .expect("gateway builds: every route has a handler");
+    let gateway = nutripro_local::open_gateway(
+        dir.path(),
+        nutripro_local::llm::LlmChoice::offline(),
+        "http://127.0.0.1:9",
+    )
+    .expect("gateway builds: every route has a handler");
     gateway
         .router()
         .routes()
@@ -89,6 +92,7 @@ fn gateway_refuses_drift_in_either_direction() {
             Arc::new(SqliteStore::open_in_memory().unwrap()),
             Arc::new(SystemClock),
             nutripro_local::llm::LlmChoice::offline(),
+            nutripro_local::idp::config("http://127.0.0.1:9"),
         )
     };
     let extra_route = nutripro_local::TEMPLATE.replacen(

@@ -241,7 +241,7 @@ fn tables_match_the_adapter_schema() {
             .map(|(a, b)| ((*a).into(), (*b).into()))
             .collect()
     };
-    for table in ["ControlPlaneTable", "ContentTable"] {
+    for table in ["ControlPlaneTable", "ContentTable", "AuditTable"] {
         let p = &resources(&t)[table]["Properties"];
         assert_eq!(
             keys(&p["KeySchema"]),
@@ -273,9 +273,15 @@ fn function_policies_are_least_privilege() {
     let tables: BTreeSet<&str> = of_type(&t, "AWS::DynamoDB::Table")
         .map(|(id, _)| id)
         .collect();
+    // These two call no AWS API at all (they get only the basic execution role).
+    let no_aws_calls = ["AdminAuthorizerFunction", "AdminTokenClaimsFunction"];
     for (id, function) in of_type(&t, "AWS::Serverless::Function") {
         let policies = as_list(&function["Properties"]["Policies"]);
-        assert!(!policies.is_empty(), "{id} has an explicit policy");
+        assert_eq!(
+            policies.is_empty(),
+            no_aws_calls.contains(&id),
+            "{id}: an explicit policy exactly when it calls AWS"
+        );
         for policy in policies {
             assert!(
                 policy.is_mapping(),
@@ -353,10 +359,36 @@ fn functions_touching<'a>(t: &'a Value, table: &str) -> BTreeSet<&'a str> {
 #[test]
 fn only_control_plane_functions_touch_the_control_plane_table() {
     let t = template();
-    assert_eq!(
-        functions_touching(&t, "ControlPlaneTable"),
-        BTreeSet::from(["ApiKeyAuthorizerFunction", "GetMeFunction"])
+    let admin_functions: BTreeSet<&str> = of_type(&t, "AWS::Serverless::Function")
+        .filter(|(_, f)| {
+            f["Properties"]["Events"]
+                .as_mapping()
+                .is_some_and(|events| {
+                    events.values().all(|e| {
+                        e["Properties"]["Path"]
+                            .as_str()
+                            .is_some_and(|p| p.starts_with("/admin/"))
+                    })
+                })
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(admin_functions.len(), 15);
+    let mut expected = BTreeSet::from(["ApiKeyAuthorizerFunction", "GetMeFunction"]);
+    expected.extend(
+        admin_functions
+            .iter()
+            .filter(|id| !id.contains("Audit"))
+            .copied(),
     );
+    assert_eq!(functions_touching(&t, "ControlPlaneTable"), expected);
+    for table in ["ControlPlaneTable", "AuditTable"] {
+        let touching = functions_touching(&t, table);
+        assert!(
+            touching.is_disjoint(&functions_touching(&t, "ContentTable")),
+            "no function reaches both {table} and the content table"
+        );
+    }
     assert!(!functions_touching(&t, "ContentTable").contains("ApiKeyAuthorizerFunction"));
 }
 
@@ -473,4 +505,120 @@ fn functions_build_from_workspace_binaries_and_log_properly() {
             "{id} logs encrypted"
         );
     }
+}
+
+/// T15 / T02: every /admin route runs the admin (JWT) authorizer, every other route the
+/// API-key one; so an API key can never reach an admin handler and a JWT never a
+/// data-plane handler.
+#[test]
+fn admin_routes_use_the_admin_authorizer_and_only_they_do() {
+    let routes =
+        nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
+    for route in &routes {
+        let expected = if route.path.starts_with("/admin/") {
+            "admin_authorizer"
+        } else {
+            "api_key_authorizer"
+        };
+        assert_eq!(
+            route.authorizer.as_deref(),
+            Some(expected),
+            "{} {}",
+            route.method,
+            route.path
+        );
+    }
+    let t = template();
+    let admin = &t["Resources"]["Api"]["Properties"]["Auth"]["Authorizers"]["AdminAuthorizer"];
+    assert_eq!(admin["FunctionPayloadType"], "REQUEST");
+    assert_eq!(admin["Identity"]["Headers"][0], "Authorization");
+    let env = &resources(&t)["AdminAuthorizerFunction"]["Properties"]["Environment"]["Variables"];
+    assert_eq!(referenced(&env["ADMIN_CLIENT_ID"]), Some("AdminAppClient"));
+    assert!(
+        matches!(&env["ADMIN_ISSUER"], Value::Tagged(tag) if tag.value.as_str().unwrap().contains("${AdminUserPool}"))
+    );
+}
+
+/// T07: the audit table is encrypted and recoverable like the others, and no function
+/// can change or delete an entry: writers get PutItem (create-only by condition in the
+/// adapter) and Query; readers Query only.
+#[test]
+fn the_audit_chain_is_append_only_for_every_function() {
+    let t = template();
+    let mut writers = BTreeSet::new();
+    for (id, statement) in statements(&t) {
+        let on_audit = as_list(&statement["Resource"])
+            .iter()
+            .any(|r| referenced(r) == Some("AuditTable"));
+        if !on_audit {
+            continue;
+        }
+        for action in actions(statement) {
+            assert!(
+                ["dynamodb:PutItem", "dynamodb:Query"].contains(&action),
+                "{id}: {action} on the audit table"
+            );
+            if action == "dynamodb:PutItem" {
+                writers.insert(id);
+            }
+        }
+    }
+    assert_eq!(
+        writers.len(),
+        8,
+        "every changing admin function appends: {writers:?}"
+    );
+    assert!(!writers.contains("ListAuditFunction") && !writers.contains("VerifyAuditFunction"));
+    let audit = &resources(&t)["AuditTable"]["Properties"];
+    assert_eq!(
+        audit["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"],
+        true
+    );
+    assert_eq!(audit["SSESpecification"]["SSEType"], "KMS");
+    assert_eq!(
+        referenced(&audit["SSESpecification"]["KMSMasterKeyId"]),
+        Some("DataKey")
+    );
+}
+
+/// T02 / S08: administrators are invited (no self sign-up), MFA (TOTP) is required, the
+/// roles are the three groups, the admin page is a public client using the authorization
+/// code flow (PKCE), and no user can write its own tenant binding.
+#[test]
+fn the_admin_user_pool_requires_mfa_and_binds_tenants_safely() {
+    let t = template();
+    let pool = &resources(&t)["AdminUserPool"]["Properties"];
+    assert_eq!(pool["MfaConfiguration"], "ON");
+    assert_eq!(pool["EnabledMfas"][0], "SOFTWARE_TOKEN_MFA");
+    assert_eq!(
+        pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"],
+        true
+    );
+    assert_eq!(
+        referenced(&pool["LambdaConfig"]["PreTokenGenerationConfig"]["LambdaArn"]),
+        Some("AdminTokenClaimsFunction")
+    );
+    let groups: BTreeSet<&str> = of_type(&t, "AWS::Cognito::UserPoolGroup")
+        .map(|(_, g)| g["Properties"]["GroupName"].as_str().unwrap())
+        .collect();
+    let roles: BTreeSet<&str> = nutripro_shared::domain::admin::Role::ALL
+        .iter()
+        .map(|r| r.as_str())
+        .collect();
+    assert_eq!(groups, roles, "one group per role of the permission table");
+    let client = &resources(&t)["AdminAppClient"]["Properties"];
+    assert_eq!(
+        client["GenerateSecret"], false,
+        "a browser cannot keep a secret: PKCE"
+    );
+    assert_eq!(
+        as_list(&client["AllowedOAuthFlows"]),
+        [&Value::from("code")]
+    );
+    assert!(
+        !as_list(&client["WriteAttributes"])
+            .iter()
+            .any(|a| a.as_str() == Some("custom:tenant_id")),
+        "users cannot bind themselves to a tenant"
+    );
 }
