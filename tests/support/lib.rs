@@ -7,7 +7,11 @@ use hyper_util::client::legacy::{connect::HttpConnector, Client};
 use hyper_util::rt::TokioExecutor;
 use nutripro_local::llm::LlmChoice;
 use nutripro_local::RunningGateway;
+use nutripro_shared::adapters::local_idp::{LocalIdp, TokenRequest};
 use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::admin::Role;
+use nutripro_shared::domain::{TenantId, Timestamp};
+use nutripro_shared::ports::AuditStore;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -149,6 +153,27 @@ impl LocalStack {
         headers.extend_from_slice(extra);
         let body = body.map(|b| b.to_string());
         self.request(method, path, &headers, body.as_deref()).await
+    }
+
+    /// An admin access token from the gateway's own local identity provider (the key in
+    /// its data directory), as `nutripro-local token` prints it.
+    pub fn admin_token(&self, role: Role, tenant: Option<&str>) -> String {
+        LocalIdp::load_or_create(self.data_dir.path())
+            .expect("the gateway's identity provider key")
+            .access_token(
+                &TokenRequest::for_role(role, tenant.map(TenantId::new), 600),
+                Timestamp::now(),
+            )
+            .expect("sign a local token")
+    }
+
+    /// The number of entries in the audit chain (its head's sequence number).
+    pub async fn audit_len(&self) -> u64 {
+        self.store()
+            .audit_head()
+            .await
+            .expect("read the audit head")
+            .map_or(0, |head| head.seq)
     }
 
     /// `GET` with an API key.

@@ -1,5 +1,6 @@
 //! The `nutripro-local` binary as other tools use it: `serve` in one process,
-//! `bootstrap` in another on the same data directory, then `/v1/me` over HTTP.
+//! `bootstrap` and `token` in others on the same data directory, then `/v1/me` and
+//! `/admin/...` over HTTP.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -65,6 +66,67 @@ fn get(url: &str, path: &str, api_key: &str) -> (u16, String) {
         .expect("status line");
     let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
     (status, body)
+}
+
+fn token(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .arg("token")
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("run token")
+}
+
+#[test]
+fn token_prints_an_admin_token_the_running_gateway_accepts() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (_server, url) = serve(data_dir.path());
+    let output = token(
+        data_dir.path(),
+        &["--role", "platform-admin", "--ttl", "120"],
+    );
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(stdout.lines().count(), 1, "only the token on stdout");
+    let jwt = stdout.trim();
+    assert_eq!(jwt.split('.').count(), 3, "a JWT");
+    let (status, body) = get(&url, "/admin/tenants", jwt);
+    assert_eq!(status, 200, "{body}");
+    // A tenant-manager token works for its tenant and is refused the tenant list.
+    let tenant = "0193a0e1a1b27c3d8e9f0a1b2c3d4e5f";
+    let output = token(
+        data_dir.path(),
+        &["--role", "tenant-manager", "--tenant", tenant],
+    );
+    let manager = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(get(&url, "/admin/tenants", manager.trim()).0, 403);
+    assert_eq!(
+        get(&url, &format!("/admin/tenants/{tenant}"), manager.trim()).0,
+        404
+    );
+    // Missing --tenant for a tenant-manager: usage error, nothing printed.
+    let output = token(data_dir.path(), &["--role", "tenant-manager"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(output.stdout.is_empty());
+}
+
+#[test]
+fn a_token_minted_before_the_first_serve_is_accepted_by_it() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let output = token(data_dir.path(), &["--role", "platform-admin"]);
+    assert!(output.status.success());
+    let (_server, url) = serve(data_dir.path());
+    let jwt = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(
+        get(&url, "/admin/settings", jwt.trim()).0,
+        200,
+        "one key per data directory"
+    );
 }
 
 #[test]
