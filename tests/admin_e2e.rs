@@ -650,3 +650,85 @@ async fn forged_and_expired_tokens_get_401_at_the_gateway() {
     let jwks = stack.get("/local-idp/.well-known/jwks.json", None).await;
     assert_eq!(jwks.json()["keys"][0]["kid"], genuine.kid());
 }
+
+/// T14: the system kill switch stops every generation before the model is called, and a
+/// tenant's settings bound what it may generate; changes apply at once locally.
+#[tokio::test]
+async fn settings_govern_generation_and_the_kill_switch_stops_it() {
+    use nutripro_tests::FakeOpenAi;
+    let fake = FakeOpenAi::start(200, std::time::Duration::ZERO).await;
+    let stack =
+        LocalStack::start_with(fake.llm("sk-test", std::time::Duration::from_secs(5))).await;
+    let pa = stack.admin_token(Role::PlatformAdmin, None);
+    let boot = stack.bootstrap("Generating").await;
+    let consent = stack
+        .call(
+            "PUT",
+            "/v1/dietitians/dr-a/consent",
+            &boot.api_key,
+            Some(&json!({"granted": true})),
+            &[],
+        )
+        .await;
+    assert_eq!(consent.status, 200);
+    let generate = |kind: &'static str, max_tokens: Option<u32>| {
+        let (stack, key) = (&stack, &boot.api_key);
+        async move {
+            let mut body =
+                json!({"dietitian_id": "dr-a", "kind": kind, "input": {"goal": "energy"}});
+            if let Some(max) = max_tokens {
+                body["max_tokens"] = json!(max);
+            }
+            stack
+                .call("POST", "/v1/generations", key, Some(&body), &[])
+                .await
+        }
+    };
+    assert_eq!(generate("nutrition_tips", None).await.status, 201);
+    assert_eq!(fake.request_count(), 1);
+
+    let off = admin(
+        &stack,
+        &pa,
+        "PUT",
+        "/admin/settings",
+        Some(json!({"generation_enabled": false, "max_tokens_cap": 2000})),
+    )
+    .await;
+    assert_eq!(off.status, 200, "{}", off.body);
+    let refused = generate("nutrition_tips", None).await;
+    assert_eq!(
+        refused.assert_problem(503)["type"],
+        "https://nutripro.dev/problems/generation-disabled"
+    );
+    assert_eq!(fake.request_count(), 1, "the model was not called");
+    admin(
+        &stack,
+        &pa,
+        "PUT",
+        "/admin/settings",
+        Some(json!({"generation_enabled": true, "max_tokens_cap": 2000})),
+    )
+    .await;
+
+    let tenant_settings = json!({"allowed_kinds": ["nutrition_tips"], "max_tokens_cap": 100});
+    let put = admin(
+        &stack,
+        &pa,
+        "PUT",
+        &format!("/admin/tenants/{}/settings", boot.tenant_id),
+        Some(tenant_settings),
+    )
+    .await;
+    assert_eq!(put.status, 200, "{}", put.body);
+    let other_kind = generate("meal_plan_summary", None).await;
+    assert_eq!(
+        other_kind.assert_problem(403)["type"],
+        "https://nutripro.dev/problems/kind-not-allowed"
+    );
+    generate("nutrition_tips", Some(101))
+        .await
+        .assert_problem(422);
+    assert_eq!(generate("nutrition_tips", Some(100)).await.status, 201);
+    assert_eq!(fake.request_count(), 2);
+}

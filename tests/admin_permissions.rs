@@ -97,7 +97,7 @@ fn route_table() -> Vec<(&'static str, &'static str, Action, u16, Option<Value>)
             "/admin/settings",
             Action::SystemSettingsWrite,
             200,
-            Some(json!({"generation_enabled": true, "max_tokens_cap": 4096})),
+            Some(json!({"generation_enabled": true, "max_tokens_cap": 2000})),
         ),
         ("GET", "/admin/audit", Action::AuditRead, 200, None),
         ("GET", "/admin/audit/verify", Action::AuditVerify, 200, None),

@@ -374,7 +374,12 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
         .map(|(id, _)| id)
         .collect();
     assert_eq!(admin_functions.len(), 15);
-    let mut expected = BTreeSet::from(["ApiKeyAuthorizerFunction", "GetMeFunction"]);
+    // CreateGenerationFunction reads settings (GetItem only; asserted below).
+    let mut expected = BTreeSet::from([
+        "ApiKeyAuthorizerFunction",
+        "GetMeFunction",
+        "CreateGenerationFunction",
+    ]);
     expected.extend(
         admin_functions
             .iter()
@@ -382,12 +387,29 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
             .copied(),
     );
     assert_eq!(functions_touching(&t, "ControlPlaneTable"), expected);
-    for table in ["ControlPlaneTable", "AuditTable"] {
-        let touching = functions_touching(&t, table);
-        assert!(
-            touching.is_disjoint(&functions_touching(&t, "ContentTable")),
-            "no function reaches both {table} and the content table"
-        );
+    let content = functions_touching(&t, "ContentTable");
+    assert!(
+        functions_touching(&t, "AuditTable").is_disjoint(&content),
+        "no content function reaches the audit table"
+    );
+    for (id, statement) in statements(&t) {
+        let on_control_plane = as_list(&statement["Resource"])
+            .iter()
+            .any(|r| referenced(r) == Some("ControlPlaneTable"));
+        if on_control_plane && content.contains(id) {
+            assert_eq!(id, "CreateGenerationFunction");
+            assert_eq!(
+                actions(statement),
+                ["dynamodb:GetItem"],
+                "settings are read-only"
+            );
+            let prefixes: Vec<&str> =
+                as_list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+                    .iter()
+                    .map(|v| v.as_str().unwrap())
+                    .collect();
+            assert_eq!(prefixes, ["SYSTEM", "TENANT#*"], "never API keys");
+        }
     }
     assert!(!functions_touching(&t, "ContentTable").contains("ApiKeyAuthorizerFunction"));
 }

@@ -6,7 +6,9 @@
 //!   `sample_ids`, else the dietitian's most recent samples of the kind), delimited and
 //!   escaped. What was sent to the model and what came back are stored with the
 //!   generation under an integrity hash. A model timeout is 504, any other model failure
-//!   502; nothing is stored (or billed) then.
+//!   502; nothing is stored (or billed) then. The control plane's settings apply first
+//!   ([`policy`]): the system kill switch (503 `generation-disabled`), the tenant's
+//!   allowed kinds (403 `kind-not-allowed`), the `max_tokens` caps and the model.
 //! - `GET /v1/generations/{generationId}`, `GET /v1/generations?dietitian_id=&limit=&cursor=`:
 //!   stored generations, each checked against its integrity hash (500
 //!   `integrity-check-failed` if it was altered).
@@ -15,8 +17,7 @@ use lambda_http::{Body, Request, Response};
 use nutripro_samples::parse_kind;
 use nutripro_shared::domain::content::{
     build_prompt, cap_output, DietitianId, Generation, GenerationId, Pricing, Sample, SampleId,
-    Usage, DEFAULT_MAX_TOKENS, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS,
-    MAX_MAX_TOKENS, MAX_STYLE_EXAMPLES,
+    Usage, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS, MAX_STYLE_EXAMPLES,
 };
 use nutripro_shared::http::{
     handle, is_id, json, pagination, parse_json, path_param, query_param, require_consent,
@@ -30,6 +31,9 @@ use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub mod policy;
+pub use policy::GenerationPolicy;
+
 /// How long the model may take, retries included: inside API Gateway's 29 s with room
 /// for storing the result (the function's timeout in the template is 28 s).
 pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(25);
@@ -40,8 +44,10 @@ pub struct GenerationState {
     pub store: Arc<dyn ContentStore>,
     pub clock: Arc<dyn Clock>,
     pub llm: Arc<dyn LlmProvider>,
-    /// The model requested from the provider.
+    /// The model requested from the provider unless settings name another.
     pub model: String,
+    /// The control plane's say: kill switch, allowed kinds, caps, model.
+    pub policy: GenerationPolicy,
     pub llm_timeout: Duration,
     pub pricing: Pricing,
 }
@@ -188,12 +194,13 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
         let input: GenerationInput = parse_json(&request, MAX_GENERATION_BODY_BYTES)?;
         let dietitian_id = DietitianId::parse(&input.dietitian_id)?;
         let kind = parse_kind(&input.kind)?;
-        let max_tokens = input.max_tokens.unwrap_or(DEFAULT_MAX_TOKENS);
-        if !(1..=MAX_MAX_TOKENS).contains(&max_tokens) {
-            return Err(Problem::validation(format!(
-                "max_tokens must be 1 to {MAX_MAX_TOKENS}"
-            )));
-        }
+        // Kill switch, allowed kinds and the max_tokens caps, before any other work.
+        let allowance = state
+            .policy
+            .allow(&caller.tenant_id, kind, input.max_tokens)
+            .await?;
+        let max_tokens = allowance.max_tokens;
+        let model = allowance.model.unwrap_or_else(|| state.model.clone());
         if input.input.len() > MAX_INPUT_KEYS {
             return Err(Problem::validation(format!(
                 "input may have at most {MAX_INPUT_KEYS} keys"
@@ -218,7 +225,7 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
             || async {
                 let (system, user) = build_prompt(kind, &input_json, &examples);
                 let llm_request = CompletionRequest {
-                    model: state.model.clone(),
+                    model: model.clone(),
                     messages: vec![
                         ChatMessage::new(Role::System, system),
                         ChatMessage::new(Role::User, user),

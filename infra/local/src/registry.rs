@@ -70,6 +70,11 @@ impl Registry {
             clock: clock.clone(),
             llm: llm.provider,
             model: llm.model,
+            // Local mode reads settings on every generation: changes apply at once.
+            policy: nutripro_generations::GenerationPolicy::with_ttl(
+                store.clone(),
+                std::time::Duration::ZERO,
+            ),
             llm_timeout: llm.timeout,
             pricing: Pricing::DEFAULT,
         });

@@ -4,12 +4,12 @@
 //! may change its own tenant's settings only within its plan's limits; billing (plans
 //! in the store) replaces [`PlanLimits::for_plan`]'s built-in table.
 
-use super::content::ContentKind;
+use super::content::{ContentKind, MAX_MAX_TOKENS};
 use super::{PlanId, ValidationError};
 use serde::{Deserialize, Serialize};
 
 /// Largest `max_tokens` any generation may ask for (the API's own cap).
-pub const MAX_TOKENS_CEILING: u32 = 4096;
+pub const MAX_TOKENS_CEILING: u32 = MAX_MAX_TOKENS;
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,7 +108,7 @@ impl TenantSettings {
             .max_tokens_cap
             .is_some_and(|v| !(1..=MAX_TOKENS_CEILING).contains(&v))
         {
-            return fail("max_tokens_cap must be 1 to 4096");
+            return fail("max_tokens_cap must be 1 to 2000");
         }
         if self
             .retention_days
@@ -173,7 +173,7 @@ impl SystemSettings {
             ));
         }
         if !(1..=MAX_TOKENS_CEILING).contains(&self.max_tokens_cap) {
-            return Err(ValidationError("max_tokens_cap must be 1 to 4096".into()));
+            return Err(ValidationError("max_tokens_cap must be 1 to 2000".into()));
         }
         Ok(())
     }
@@ -204,7 +204,7 @@ mod tests {
                 ..Default::default()
             },
             TenantSettings {
-                max_tokens_cap: Some(5000),
+                max_tokens_cap: Some(MAX_TOKENS_CEILING + 1),
                 ..Default::default()
             },
             TenantSettings {

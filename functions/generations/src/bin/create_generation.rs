@@ -1,9 +1,13 @@
-//! Lambda entry point of `create_generation`: the content table, the OpenAI client with
-//! its API key from Secrets Manager (read on first use, cached, refreshed on 401). The
-//! AWS configuration is loaded once and shared by both clients.
+//! Lambda entry point of `create_generation`: the content table, the settings in the
+//! control-plane table (read-only), the OpenAI client with its API key from Secrets
+//! Manager (read on first use, cached, refreshed on 401). The AWS configuration is
+//! loaded once and shared by every client.
 
-use nutripro_generations::{create_generation, GenerationState, DEFAULT_LLM_TIMEOUT};
+use nutripro_generations::{
+    create_generation, GenerationPolicy, GenerationState, DEFAULT_LLM_TIMEOUT,
+};
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
+use nutripro_shared::adapters::dynamodb::DynamoStore;
 use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
 use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
 use nutripro_shared::config::required_env;
@@ -18,6 +22,7 @@ async fn main() -> Result<(), lambda_http::Error> {
     telemetry::init(LogFormat::Json);
     let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let store = DynamoContentStore::from_sdk_config(&aws, required_env("CONTENT_TABLE")?);
+    let settings = DynamoStore::from_sdk_config(&aws, required_env("CONTROL_PLANE_TABLE")?);
     let secret_arn = required_env("OPENAI_SECRET_ARN")?;
     let key =
         SecretsManagerSecret::from_sdk_config(&aws, secret_arn, SecretsManagerSecret::DEFAULT_TTL);
@@ -30,6 +35,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         clock: Arc::new(SystemClock),
         llm: Arc::new(OpenAiClient::new(config, Arc::new(key))?),
         model: required_env("OPENAI_MODEL")?,
+        policy: GenerationPolicy::new(Arc::new(settings)),
         llm_timeout: DEFAULT_LLM_TIMEOUT,
         pricing: Pricing::DEFAULT,
     };

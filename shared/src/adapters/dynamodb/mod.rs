@@ -59,6 +59,11 @@ impl DynamoStore {
         Self::new(Client::new(&config), table)
     }
 
+    /// A store sharing an already loaded AWS configuration.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
     /// An `UpdateItem` of one item, with `#pk` bound for the `attribute_exists(#pk)`
     /// that every update's condition starts with.
     fn update(&self, pk: String, sk: &str) -> UpdateItemFluentBuilder {

@@ -1,0 +1,261 @@
+//! What the control plane's settings allow a generation: the system kill switch, the
+//! tenant's allowed kinds, the `max_tokens` caps and the model. Settings are read through
+//! a short per-instance cache, so a change (the kill switch included) takes effect within
+//! [`SETTINGS_TTL`] without adding store reads to every generation.
+
+use nutripro_shared::domain::content::{ContentKind, DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS};
+use nutripro_shared::domain::settings::{SystemSettings, TenantSettings};
+use nutripro_shared::domain::TenantId;
+use nutripro_shared::http::Problem;
+use nutripro_shared::ports::{SettingsStore, StoreError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an instance trusts settings it has read.
+pub const SETTINGS_TTL: Duration = Duration::from_secs(10);
+/// Bound on cached tenants per instance (one Lambda instance serves a few tenants).
+const MAX_CACHED_TENANTS: usize = 1_000;
+
+type Cached<T> = Option<(Instant, T)>;
+
+pub struct GenerationPolicy {
+    store: Arc<dyn SettingsStore>,
+    ttl: Duration,
+    system: Mutex<Cached<SystemSettings>>,
+    tenants: Mutex<HashMap<TenantId, (Instant, TenantSettings)>>,
+}
+
+/// What one generation may do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowance {
+    pub max_tokens: u32,
+    /// The model to ask for; `None`: the deployment's configured model.
+    pub model: Option<String>,
+}
+
+impl GenerationPolicy {
+    pub fn new(store: Arc<dyn SettingsStore>) -> Self {
+        Self::with_ttl(store, SETTINGS_TTL)
+    }
+
+    pub fn with_ttl(store: Arc<dyn SettingsStore>, ttl: Duration) -> Self {
+        Self {
+            store,
+            ttl,
+            system: Mutex::new(None),
+            tenants: Mutex::new(HashMap::new()),
+        }
+    }
+
+    async fn system(&self) -> Result<SystemSettings, StoreError> {
+        if let Some((at, settings)) = lock(&self.system).as_ref() {
+            if at.elapsed() < self.ttl {
+                return Ok(settings.clone());
+            }
+        }
+        let settings = self.store.get_system_settings().await?.unwrap_or_default();
+        *lock(&self.system) = Some((Instant::now(), settings.clone()));
+        Ok(settings)
+    }
+
+    async fn tenant(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError> {
+        if let Some((at, settings)) = lock(&self.tenants).get(tenant) {
+            if at.elapsed() < self.ttl {
+                return Ok(settings.clone());
+            }
+        }
+        let settings = self
+            .store
+            .get_tenant_settings(tenant)
+            .await?
+            .unwrap_or_default();
+        let mut cache = lock(&self.tenants);
+        if cache.len() >= MAX_CACHED_TENANTS {
+            cache.clear();
+        }
+        cache.insert(tenant.clone(), (Instant::now(), settings.clone()));
+        Ok(settings)
+    }
+
+    /// Decides a request for `kind` with `requested` max tokens (if given).
+    pub async fn allow(
+        &self,
+        tenant: &TenantId,
+        kind: ContentKind,
+        requested: Option<u32>,
+    ) -> Result<Allowance, Problem> {
+        let system = self.system().await?;
+        if !system.generation_enabled {
+            return Err(Problem::new(
+                503,
+                "generation-disabled",
+                "Service Unavailable",
+                "Generation is switched off by the operator for now. Nothing was billed; retry later.",
+            ));
+        }
+        let settings = self.tenant(tenant).await?;
+        if !settings.allows_kind(kind) {
+            return Err(Problem::new(
+                403,
+                "kind-not-allowed",
+                "Forbidden",
+                format!("This tenant may not generate {}.", kind.as_str()),
+            ));
+        }
+        let cap = settings
+            .max_tokens_cap
+            .unwrap_or(MAX_MAX_TOKENS)
+            .min(system.max_tokens_cap)
+            .min(MAX_MAX_TOKENS);
+        let max_tokens = requested.unwrap_or(DEFAULT_MAX_TOKENS.min(cap));
+        if !(1..=cap).contains(&max_tokens) {
+            return Err(Problem::validation(format!(
+                "max_tokens must be 1 to {cap}"
+            )));
+        }
+        Ok(Allowance {
+            max_tokens,
+            model: settings.model.or(system.default_model),
+        })
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nutripro_shared::adapters::sqlite::SqliteStore;
+
+    fn tenant() -> TenantId {
+        TenantId::new("0193a0e1a1b27c3d8e9f0a1b2c3d4e5f")
+    }
+
+    fn store() -> Arc<SqliteStore> {
+        Arc::new(SqliteStore::open_in_memory().unwrap())
+    }
+
+    #[tokio::test]
+    async fn defaults_allow_everything_within_the_api_caps() {
+        let policy = GenerationPolicy::new(store());
+        let allowance = policy
+            .allow(&tenant(), ContentKind::NutritionTips, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            allowance,
+            Allowance {
+                max_tokens: DEFAULT_MAX_TOKENS,
+                model: None
+            }
+        );
+        let too_many = policy
+            .allow(
+                &tenant(),
+                ContentKind::NutritionTips,
+                Some(MAX_MAX_TOKENS + 1),
+            )
+            .await;
+        assert_eq!(too_many.unwrap_err().status, 422);
+    }
+
+    #[tokio::test]
+    async fn the_kill_switch_refuses_every_generation() {
+        let store = store();
+        let policy = GenerationPolicy::with_ttl(store.clone(), Duration::ZERO);
+        store
+            .put_system_settings(&SystemSettings {
+                generation_enabled: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let refused = policy
+            .allow(&tenant(), ContentKind::NutritionTips, None)
+            .await
+            .unwrap_err();
+        assert_eq!((refused.status, refused.slug), (503, "generation-disabled"));
+    }
+
+    #[tokio::test]
+    async fn tenant_kinds_caps_and_model_apply_with_system_fallbacks() {
+        let store = store();
+        let policy = GenerationPolicy::with_ttl(store.clone(), Duration::ZERO);
+        store
+            .put_system_settings(&SystemSettings {
+                generation_enabled: true,
+                default_model: Some("system-model".into()),
+                max_tokens_cap: 300,
+            })
+            .await
+            .unwrap();
+        let system_only = policy
+            .allow(&tenant(), ContentKind::MealPlanSummary, None)
+            .await
+            .unwrap();
+        assert_eq!(system_only.max_tokens, DEFAULT_MAX_TOKENS.min(300));
+        assert_eq!(system_only.model.as_deref(), Some("system-model"));
+        store
+            .put_tenant_settings(
+                &tenant(),
+                &TenantSettings {
+                    allowed_kinds: Some(vec!["nutrition_tips".into()]),
+                    max_tokens_cap: Some(100),
+                    model: Some("tenant-model".into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let refused = policy
+            .allow(&tenant(), ContentKind::MealPlanSummary, None)
+            .await
+            .unwrap_err();
+        assert_eq!((refused.status, refused.slug), (403, "kind-not-allowed"));
+        let allowed = policy
+            .allow(&tenant(), ContentKind::NutritionTips, Some(100))
+            .await
+            .unwrap();
+        assert_eq!(allowed.model.as_deref(), Some("tenant-model"));
+        let over = policy
+            .allow(&tenant(), ContentKind::NutritionTips, Some(101))
+            .await
+            .unwrap_err();
+        assert_eq!(over.status, 422);
+        assert!(over.detail.contains("1 to 100"), "{}", over.detail);
+    }
+
+    #[tokio::test]
+    async fn settings_are_cached_for_the_ttl() {
+        let store = store();
+        let policy = GenerationPolicy::with_ttl(store.clone(), Duration::from_secs(3600));
+        policy
+            .allow(&tenant(), ContentKind::NutritionTips, None)
+            .await
+            .unwrap();
+        store
+            .put_system_settings(&SystemSettings {
+                generation_enabled: false,
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        assert!(
+            policy
+                .allow(&tenant(), ContentKind::NutritionTips, None)
+                .await
+                .is_ok(),
+            "within the TTL the cached settings stand"
+        );
+        let fresh = GenerationPolicy::with_ttl(store, Duration::ZERO);
+        assert!(fresh
+            .allow(&tenant(), ContentKind::NutritionTips, None)
+            .await
+            .is_err());
+    }
+}
