@@ -732,3 +732,44 @@ async fn settings_govern_generation_and_the_kill_switch_stops_it() {
     assert_eq!(generate("nutrition_tips", Some(100)).await.status, 201);
     assert_eq!(fake.request_count(), 2);
 }
+
+/// T01: using a rotated-out secret is an anomaly the tenant's manager sees in its audit
+/// log (one entry, however many attempts), with where the attempt came from.
+#[tokio::test]
+async fn a_leaked_old_secret_shows_up_in_the_audit_log() {
+    let stack = LocalStack::start().await;
+    let boot = stack.bootstrap("Leaky").await;
+    let pa = stack.admin_token(Role::PlatformAdmin, None);
+    let rotate = format!(
+        "/admin/tenants/{}/keys/{}/rotate",
+        boot.tenant_id, boot.key_id
+    );
+    let rotated = admin(
+        &stack,
+        &pa,
+        "POST",
+        &rotate,
+        Some(json!({"grace_seconds": 0})),
+    )
+    .await;
+    assert_eq!(rotated.status, 200);
+    for _ in 0..3 {
+        stack
+            .get("/v1/me", Some(&boot.api_key))
+            .await
+            .assert_problem(401);
+    }
+    let tm = stack.admin_token(Role::TenantManager, Some(&boot.tenant_id));
+    let audit = admin(&stack, &tm, "GET", "/admin/audit?action=key.anomaly", None)
+        .await
+        .json();
+    let items = audit["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{audit}");
+    assert_eq!(items[0]["details"]["reason"], "rotated_out");
+    assert_eq!(items[0]["actor"], format!("key:{}", boot.key_id));
+    assert_eq!(items[0]["source_ip"], "127.0.0.1");
+    let verify = admin(&stack, &pa, "GET", "/admin/audit/verify", None)
+        .await
+        .json();
+    assert_eq!(verify["ok"], true);
+}

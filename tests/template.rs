@@ -458,6 +458,11 @@ fn the_authorizer_only_reads_keys_and_tenants_and_get_me_only_tenants() {
     let prefixes = |function: &str| -> BTreeSet<String> {
         as_list(&resources(&t)[function]["Properties"]["Policies"][0]["Statement"])
             .iter()
+            .filter(|s| {
+                as_list(&s["Resource"])
+                    .iter()
+                    .any(|r| referenced(r) == Some("ControlPlaneTable"))
+            })
             .flat_map(|s| {
                 as_list(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
             })

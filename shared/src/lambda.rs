@@ -40,9 +40,8 @@ where
 {
     telemetry::init(LogFormat::Json);
     let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::new(&config);
-    let store = DynamoStore::new(client.clone(), required_env("CONTROL_PLANE_TABLE")?);
-    let audit = DynamoAuditStore::new(client, required_env("AUDIT_TABLE")?);
+    let store = DynamoStore::from_sdk_config(&config, required_env("CONTROL_PLANE_TABLE")?);
+    let audit = DynamoAuditStore::from_sdk_config(&config, required_env("AUDIT_TABLE")?);
     run_http(
         AdminState {
             store: Arc::new(store),

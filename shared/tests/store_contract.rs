@@ -57,6 +57,7 @@ macro_rules! contract_suite {
                 rotation_is_conditional,
                 revocation_is_idempotent,
                 last_used_writes_are_sampled,
+                anomaly_flags_are_sampled,
                 injection_strings_round_trip_verbatim,
             );
         }
@@ -311,6 +312,42 @@ mod cases {
         );
         let stored = store.get_key(&key.key_id).await.unwrap().unwrap();
         assert_eq!(stored.last_used_at, Some(NOW.plus_seconds(400)));
+    }
+
+    /// One flag per interval, however many bad attempts; none for a missing key.
+    pub async fn anomaly_flags_are_sampled(store: &dyn ControlPlaneStore) {
+        let t = tenant("Acme");
+        store.create_tenant(&t).await.unwrap();
+        let (key, _) = ApiKey::issue(t.id.clone(), "k", NOW, None).unwrap();
+        store.create_key(&key).await.unwrap();
+        let at = |s: i64| (NOW.plus_seconds(s), NOW.plus_seconds(s - 3600));
+        let (now, before) = at(0);
+        assert!(store
+            .flag_key_anomaly(&key.key_id, now, before)
+            .await
+            .unwrap());
+        let (now, before) = at(1800);
+        assert!(!store
+            .flag_key_anomaly(&key.key_id, now, before)
+            .await
+            .unwrap());
+        let (now, before) = at(3601);
+        assert!(store
+            .flag_key_anomaly(&key.key_id, now, before)
+            .await
+            .unwrap());
+        let ghost = nutripro_shared::domain::KeyId::new("0".repeat(32));
+        assert!(!store.flag_key_anomaly(&ghost, now, before).await.unwrap());
+        // The flag is not the last use.
+        assert_eq!(
+            store
+                .get_key(&key.key_id)
+                .await
+                .unwrap()
+                .unwrap()
+                .last_used_at,
+            None
+        );
     }
 
     /// Threat S01: hostile strings are data, never query text, in both stores.

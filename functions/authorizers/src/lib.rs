@@ -9,17 +9,23 @@
 //! - valid key of an active tenant → an `Allow` policy for the whole stage (results are
 //!   cached per key for the TTL set in the template) and the tenant context that
 //!   handlers read: `tenant_id`, `key_id`, `plan`.
+//!
+//! A real key id presented with a wrong, revoked or rotated-out secret is a sign that a
+//! key leaked or is being guessed (threat T01): besides the 401, it raises a `key.anomaly`
+//! audit entry, at most one per key per [`ANOMALY_INTERVAL_SECONDS`] (a conditional write
+//! on the key decides which of many attempts records it).
 
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
     ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
-use nutripro_shared::domain::{PresentedKey, TenantStatus};
+use nutripro_shared::domain::audit::{Actor, AuditDraft, Outcome};
+use nutripro_shared::domain::{ApiKey, PresentedKey, TenantStatus};
 use nutripro_shared::http::{
     TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
 };
-use nutripro_shared::ports::{Clock, ControlPlaneStore};
+use nutripro_shared::ports::{append_audit, AuditStore, Clock, ControlPlaneStore};
 use std::sync::Arc;
 use tracing::Instrument;
 
@@ -29,6 +35,12 @@ pub use admin::AdminAuthorizer;
 
 /// The exact error message API Gateway turns into a 401.
 pub const UNAUTHORIZED: &str = "Unauthorized";
+
+/// At most one `key.anomaly` audit entry per key per this many seconds.
+pub const ANOMALY_INTERVAL_SECONDS: i64 = 3600;
+
+/// Rejections that point at a leaked or guessed key rather than a stale client.
+const ANOMALIES: [&str; 3] = ["wrong_secret", "revoked", "rotated_out"];
 
 /// What the authorizer decided about a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,6 +58,7 @@ pub struct ApiKeyAuthorizer {
     store: Arc<dyn ControlPlaneStore>,
     clock: Arc<dyn Clock>,
     last_used_interval_seconds: i64,
+    audit: Option<Arc<dyn AuditStore>>,
 }
 
 impl ApiKeyAuthorizer {
@@ -58,35 +71,47 @@ impl ApiKeyAuthorizer {
             store,
             clock,
             last_used_interval_seconds,
+            audit: None,
         }
+    }
+
+    /// Records key anomalies in this audit chain.
+    pub fn with_audit(mut self, audit: Arc<dyn AuditStore>) -> Self {
+        self.audit = Some(audit);
+        self
     }
 
     /// Decides on the value of the `Authorization` header.
     pub async fn decide(&self, authorization: Option<&str>) -> Decision {
+        self.decide_with_key(authorization).await.0
+    }
+
+    /// The decision, and the stored key the header named (if any).
+    async fn decide_with_key(&self, authorization: Option<&str>) -> (Decision, Option<ApiKey>) {
         let Some(token) = authorization.and_then(bearer_token) else {
-            return Decision::Unauthorized("missing_or_not_bearer");
+            return (Decision::Unauthorized("missing_or_not_bearer"), None);
         };
         let Some(presented) = PresentedKey::parse(token) else {
-            return Decision::Unauthorized("malformed_key");
+            return (Decision::Unauthorized("malformed_key"), None);
         };
         let key = match self.store.get_key(presented.key_id()).await {
             Ok(Some(key)) => key,
-            Ok(None) => return Decision::Unauthorized("unknown_key"),
+            Ok(None) => return (Decision::Unauthorized("unknown_key"), None),
             Err(error) => {
                 tracing::error!(%error, "key lookup failed");
-                return Decision::Unavailable;
+                return (Decision::Unavailable, None);
             }
         };
         let now = self.clock.now();
         if let Err(rejection) = key.verify(&presented, now) {
-            return Decision::Unauthorized(rejection.as_str());
+            return (Decision::Unauthorized(rejection.as_str()), Some(key));
         }
         let tenant = match self.store.get_tenant(&key.tenant_id).await {
             Ok(Some(tenant)) => tenant,
-            Ok(None) => return Decision::Unauthorized("tenant_missing"),
+            Ok(None) => return (Decision::Unauthorized("tenant_missing"), Some(key)),
             Err(error) => {
                 tracing::error!(%error, "tenant lookup failed");
-                return Decision::Unavailable;
+                return (Decision::Unavailable, Some(key));
             }
         };
         self.record_use(&key, now).await;
@@ -95,20 +120,64 @@ impl ApiKeyAuthorizer {
             key_id: key.key_id.clone(),
             plan: tenant.plan.clone(),
         };
-        match tenant.status {
+        let decision = match tenant.status {
             TenantStatus::Active => Decision::Allow(context),
             TenantStatus::Suspended => Decision::Deny(context),
             TenantStatus::Offboarded => Decision::Unauthorized("tenant_offboarded"),
+        };
+        (decision, Some(key))
+    }
+
+    /// Raises a `key.anomaly` audit entry for `key`, unless one was raised within the
+    /// interval. Failures are logged, never turned into a different answer.
+    async fn flag_anomaly(
+        &self,
+        key: &ApiKey,
+        reason: &'static str,
+        request_id: &str,
+        source_ip: &str,
+    ) {
+        let Some(audit) = &self.audit else { return };
+        let now = self.clock.now();
+        let since = now.plus_seconds(-ANOMALY_INTERVAL_SECONDS);
+        match self.store.flag_key_anomaly(&key.key_id, now, since).await {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(error) => {
+                tracing::warn!(%error, key_id = %key.key_id, "could not flag key anomaly");
+                return;
+            }
+        }
+        let draft = AuditDraft {
+            at: now,
+            actor: Actor {
+                subject: format!("key:{}", key.key_id),
+                roles: String::new(),
+            },
+            action: "key.anomaly".into(),
+            target: format!("key/{}", key.key_id),
+            tenant_id: Some(key.tenant_id.to_string()),
+            request_id: request_id.to_owned(),
+            source_ip: source_ip.to_owned(),
+            outcome: Outcome::Denied,
+            details: serde_json::json!({
+                "reason": reason,
+                "interval_seconds": ANOMALY_INTERVAL_SECONDS,
+            }),
+        };
+        match append_audit(&**audit, draft).await {
+            Ok(entry) => {
+                tracing::warn!(reason, key_id = %key.key_id, audit_seq = entry.seq, "key anomaly recorded")
+            }
+            Err(error) => {
+                tracing::error!(%error, key_id = %key.key_id, "could not record key anomaly")
+            }
         }
     }
 
     /// Records the key's last use, at most once per interval (a conditional write that
     /// most requests skip without touching the store).
-    async fn record_use(
-        &self,
-        key: &nutripro_shared::domain::ApiKey,
-        now: nutripro_shared::domain::Timestamp,
-    ) {
+    async fn record_use(&self, key: &ApiKey, now: nutripro_shared::domain::Timestamp) {
         let threshold = now.plus_seconds(-self.last_used_interval_seconds);
         if key.last_used_at.is_some_and(|at| at >= threshold) {
             return;
@@ -136,7 +205,23 @@ impl ApiKeyAuthorizer {
             .headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let decision = self.decide(authorization).instrument(span.clone()).await;
+        let (decision, key) = self
+            .decide_with_key(authorization)
+            .instrument(span.clone())
+            .await;
+        if let (Decision::Unauthorized(reason), Some(key)) = (&decision, &key) {
+            if ANOMALIES.contains(reason) {
+                let source_ip = event
+                    .request_context
+                    .identity
+                    .as_ref()
+                    .and_then(|i| i.source_ip.clone())
+                    .unwrap_or_default();
+                self.flag_anomaly(key, reason, &request_id, &source_ip)
+                    .instrument(span.clone())
+                    .await;
+            }
+        }
         let resource = event.method_arn.as_deref().and_then(stage_wildcard);
         let _entered = span.enter();
         if let Decision::Allow(context) | Decision::Deny(context) = &decision {

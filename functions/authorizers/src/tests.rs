@@ -296,3 +296,71 @@ async fn sample_event_replays_through_the_authorizer() {
         IamPolicyEffect::Allow
     );
 }
+
+/// Threat T01: a real key id with a wrong, revoked or rotated-out secret raises one
+/// `key.anomaly` audit entry per key per interval; stale clients (expired keys) and
+/// unknown ids do not.
+#[tokio::test]
+async fn key_anomalies_raise_one_audit_entry_per_interval() {
+    use nutripro_shared::ports::AuditStore;
+    let f = fixture().await;
+    let authorizer =
+        ApiKeyAuthorizer::new(f.store.clone(), f.clock.clone(), 300).with_audit(f.store.clone());
+    let wrong = format!("Bearer {}{}", &f.token.expose()[..42], "A".repeat(43));
+    let mut attempt = event(Some(&wrong));
+    attempt.request_context.request_id = Some("req-anomaly".into());
+    let mut identity =
+        aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequestIdentity::default();
+    identity.source_ip = Some("198.51.100.9".into());
+    attempt.request_context.identity = Some(identity);
+    for _ in 0..5 {
+        let error = authorizer.authorize(attempt.clone()).await.unwrap_err();
+        assert_eq!(error.to_string(), UNAUTHORIZED);
+    }
+    let entries = f.store.audit_before(u64::MAX, 10).await.unwrap();
+    assert_eq!(entries.len(), 1, "a flood of attempts is one entry");
+    let entry = &entries[0].draft;
+    assert_eq!(entry.action, "key.anomaly");
+    assert_eq!(entry.actor.subject, format!("key:{}", f.key.key_id));
+    assert_eq!(entry.tenant_id.as_deref(), Some(f.tenant.id.as_str()));
+    assert_eq!(
+        (entry.request_id.as_str(), entry.source_ip.as_str()),
+        ("req-anomaly", "198.51.100.9")
+    );
+    assert_eq!(entry.details["reason"], "wrong_secret");
+    assert!(
+        !format!("{entries:?}").contains(&wrong[49..]),
+        "no secret in the audit"
+    );
+
+    f.clock.advance_seconds(ANOMALY_INTERVAL_SECONDS + 1);
+    f.store
+        .revoke_key(&f.key.key_id, f.clock.now())
+        .await
+        .unwrap();
+    authorizer
+        .authorize(event(Some(&bearer(&f.token))))
+        .await
+        .unwrap_err();
+    let entries = f.store.audit_before(u64::MAX, 10).await.unwrap();
+    assert_eq!(entries.len(), 2);
+    assert_eq!(entries[0].draft.details["reason"], "revoked");
+
+    // Not anomalies: an unknown key id, an expired key.
+    f.clock.advance_seconds(ANOMALY_INTERVAL_SECONDS + 1);
+    let unknown = format!("Bearer nutripro_{}_{}", "a".repeat(32), "A".repeat(43));
+    authorizer
+        .authorize(event(Some(&unknown)))
+        .await
+        .unwrap_err();
+    let (mut expiring, token) =
+        ApiKey::issue(f.tenant.id.clone(), "short", f.clock.now(), None).unwrap();
+    expiring.expires_at = Some(f.clock.now().plus_seconds(1));
+    f.store.create_key(&expiring).await.unwrap();
+    f.clock.advance_seconds(2);
+    authorizer
+        .authorize(event(Some(&bearer(&token))))
+        .await
+        .unwrap_err();
+    assert_eq!(f.store.audit_before(u64::MAX, 10).await.unwrap().len(), 2);
+}

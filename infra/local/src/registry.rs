@@ -174,11 +174,14 @@ impl Registry {
                 http_handler(content, nutripro_generations::list_generations),
             ),
         ]);
-        let api_key = Arc::new(ApiKeyAuthorizer::new(
-            store,
-            clock.clone(),
-            DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS,
-        ));
+        let api_key = Arc::new(
+            ApiKeyAuthorizer::new(
+                store.clone(),
+                clock.clone(),
+                DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS,
+            )
+            .with_audit(store),
+        );
         let admin_authorizer = Arc::new(AdminAuthorizer::new(TokenVerifier::new(admin_idp), clock));
         let authorizers: BTreeMap<&'static str, Authorizer> = BTreeMap::from([
             (

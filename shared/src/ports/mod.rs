@@ -85,6 +85,16 @@ pub trait ApiKeyStore: Send + Sync {
         at: Timestamp,
         if_before: Timestamp,
     ) -> Result<bool, StoreError>;
+    /// Flags a suspicious use of the key (a wrong, revoked or rotated-out secret) at `at`,
+    /// but only if the last flag is older than `if_before`, so a flood of bad attempts
+    /// raises one audit entry per interval across every authorizer instance. Returns
+    /// whether this call is the one that flagged it (`false` too if there is no such key).
+    async fn flag_key_anomaly(
+        &self,
+        key_id: &KeyId,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// Tenant and system settings, each stored whole.

@@ -99,6 +99,11 @@ impl DynamoAuditStore {
         }
     }
 
+    /// A store sharing an already loaded AWS configuration.
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
+        Self::new(Client::new(config), table)
+    }
+
     async fn query(
         &self,
         condition: &str,

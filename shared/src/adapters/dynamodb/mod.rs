@@ -75,6 +75,29 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
     }
 
+    /// Sets a key's time attribute to `at` if it is unset or older than `if_before`
+    /// (sampled writes); whether it wrote.
+    async fn set_time_if_older(
+        &self,
+        key_id: &KeyId,
+        attribute: &str,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .update(key_pk(key_id.as_str()), KEY_SK)
+            .update_expression("SET #t = :at")
+            .condition_expression(
+                "attribute_exists(#pk) AND (attribute_not_exists(#t) OR #t < :before)",
+            )
+            .expression_attribute_names("#t", attribute)
+            .expression_attribute_values(":at", n(at.as_millis()))
+            .expression_attribute_values(":before", n(if_before.as_millis()))
+            .send()
+            .await;
+        applied(update)
+    }
+
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
         get_item(&self.client, &self.table, pk, sk).await
     }
@@ -541,16 +564,17 @@ impl ApiKeyStore for DynamoStore {
         at: Timestamp,
         if_before: Timestamp,
     ) -> Result<bool, StoreError> {
-        let update = self
-            .update(key_pk(key_id.as_str()), KEY_SK)
-            .update_expression("SET last_used_at = :at")
-            .condition_expression(
-                "attribute_exists(#pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :before)",
-            )
-            .expression_attribute_values(":at", n(at.as_millis()))
-            .expression_attribute_values(":before", n(if_before.as_millis()))
-            .send()
-            .await;
-        applied(update)
+        self.set_time_if_older(key_id, "last_used_at", at, if_before)
+            .await
+    }
+
+    async fn flag_key_anomaly(
+        &self,
+        key_id: &KeyId,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.set_time_if_older(key_id, "last_anomaly_at", at, if_before)
+            .await
     }
 }

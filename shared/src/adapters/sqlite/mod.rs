@@ -120,6 +120,9 @@ const MIGRATIONS: &[&str] = &[
         hash        TEXT NOT NULL
     ) STRICT;
 "#,
+    r#"
+    ALTER TABLE api_keys ADD COLUMN last_anomaly_at INTEGER;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -453,6 +456,23 @@ impl ApiKeyStore for SqliteStore {
             .execute(
                 "UPDATE api_keys SET last_used_at = ?2
                  WHERE key_id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
+                params![key_id.as_str(), at.as_millis(), if_before.as_millis()],
+            )
+            .map_err(db_error)?;
+        Ok(changed == 1)
+    }
+
+    async fn flag_key_anomaly(
+        &self,
+        key_id: &KeyId,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE api_keys SET last_anomaly_at = ?2
+                 WHERE key_id = ?1 AND (last_anomaly_at IS NULL OR last_anomaly_at < ?3)",
                 params![key_id.as_str(), at.as_millis(), if_before.as_millis()],
             )
             .map_err(db_error)?;
