@@ -590,11 +590,13 @@ fn the_audit_chain_is_append_only_for_every_function() {
             }
         }
     }
+    // The eight changing admin functions, and the API-key authorizer (key anomalies).
     assert_eq!(
         writers.len(),
-        8,
+        9,
         "every changing admin function appends: {writers:?}"
     );
+    assert!(writers.contains("ApiKeyAuthorizerFunction"));
     assert!(!writers.contains("ListAuditFunction") && !writers.contains("VerifyAuditFunction"));
     let audit = &resources(&t)["AuditTable"]["Properties"];
     assert_eq!(

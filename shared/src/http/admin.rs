@@ -53,7 +53,11 @@ fn authorize(
     let principal = admin_principal(request)?;
     // The tenant comes from the path, else (listings such as the audit log) from the
     // `tenant_id` filter, else, for a tenant-manager, is its own tenant.
-    let named = path_tenant_text(request).or_else(|| query_param(request, "tenant_id"));
+    let named = path_tenant_text(request).or_else(|| {
+        (action.scope() == Scope::Tenant)
+            .then(|| query_param(request, "tenant_id"))
+            .flatten()
+    });
     let tenant = match named {
         None => None,
         Some(id) if is_id(&id) => Some(TenantId::new(id)),
@@ -165,9 +169,15 @@ where
                 Err(problem),
             ),
         };
-        if let Err(error) = append_audit(&*state.audit, entry).await {
-            tracing::error!(%error, audit_action, "audit append failed");
-            return Err(Problem::unavailable());
+        let (subject, outcome) = (entry.actor.subject.clone(), entry.outcome.as_str());
+        match append_audit(&*state.audit, entry).await {
+            Ok(recorded) => {
+                tracing::info!(audit_action, outcome, %subject, audit_seq = recorded.seq, "audited");
+            }
+            Err(error) => {
+                tracing::error!(%error, audit_action, "audit append failed");
+                return Err(Problem::unavailable());
+            }
         }
         answer
     })
