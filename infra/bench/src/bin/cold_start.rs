@@ -123,6 +123,12 @@ async fn run_once(binary: &str, event: Bytes) -> (Duration, Duration, &'static s
         .env("AWS_SECRET_ACCESS_KEY", "bench")
         .env("CONTROL_PLANE_TABLE", "bench")
         .env("CONTENT_TABLE", "bench")
+        .env("AUDIT_TABLE", "bench")
+        .env(
+            "ADMIN_ISSUER",
+            "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_bench",
+        )
+        .env("ADMIN_CLIENT_ID", "bench")
         .env(
             "OPENAI_SECRET_ARN",
             "arn:aws:secretsmanager:us-east-1:000000000000:secret:bench",
