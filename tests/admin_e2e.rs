@@ -18,6 +18,20 @@ async fn admin(
     stack.call(method, path, token, body.as_ref(), &[]).await
 }
 
+/// Creates a tenant through the admin API; its id.
+async fn create_tenant(stack: &LocalStack, token: &str, name: &str) -> String {
+    let created = admin(
+        stack,
+        token,
+        "POST",
+        "/admin/tenants",
+        Some(json!({"name": name})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    created.json()["id"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn onboarding_and_the_key_lifecycle_reach_the_data_plane() {
     let stack = LocalStack::start().await;
@@ -245,18 +259,7 @@ async fn onboarding_and_the_key_lifecycle_reach_the_data_plane() {
 async fn bad_input_is_a_problem_and_changes_nothing() {
     let stack = LocalStack::start().await;
     let pa = stack.admin_token(Role::PlatformAdmin, None);
-    let id = admin(
-        &stack,
-        &pa,
-        "POST",
-        "/admin/tenants",
-        Some(json!({"name": "Acme"})),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let id = create_tenant(&stack, &pa, "Acme").await;
     let cases = [
         (
             "POST",
@@ -380,30 +383,8 @@ async fn bad_input_is_a_problem_and_changes_nothing() {
 async fn tenant_managers_stay_within_their_tenant_and_plan() {
     let stack = LocalStack::start().await;
     let pa = stack.admin_token(Role::PlatformAdmin, None);
-    let mine = admin(
-        &stack,
-        &pa,
-        "POST",
-        "/admin/tenants",
-        Some(json!({"name": "Mine"})),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let theirs = admin(
-        &stack,
-        &pa,
-        "POST",
-        "/admin/tenants",
-        Some(json!({"name": "Theirs"})),
-    )
-    .await
-    .json()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let mine = create_tenant(&stack, &pa, "Mine").await;
+    let theirs = create_tenant(&stack, &pa, "Theirs").await;
     let tm = stack.admin_token(Role::TenantManager, Some(&mine));
     // Within the standard plan (60 rpm): fine; beyond: refused, nothing stored.
     let ok = admin(

@@ -10,12 +10,11 @@
 //! - the JWKS cannot be fetched → an error other than `Unauthorized` (the gateway
 //!   answers 500): fail closed, visibly as an outage.
 
-use crate::{bearer_token, stage_wildcard, UNAUTHORIZED};
+use crate::{bearer_token, policy_response, stage_wildcard, UNAUTHORIZED};
 use aws_lambda_events::apigw::{
-    ApiGatewayCustomAuthorizerPolicy, ApiGatewayCustomAuthorizerRequestTypeRequest,
-    ApiGatewayCustomAuthorizerResponse,
+    ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
 };
-use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use aws_lambda_events::iam::IamPolicyEffect;
 use nutripro_shared::adapters::jwt::{TokenVerifier, VerifyError};
 use nutripro_shared::domain::admin::AdminPrincipal;
 use nutripro_shared::http::{ADMIN_ROLES, ADMIN_SUBJECT, ADMIN_TENANT, ADMIN_USERNAME};
@@ -90,21 +89,15 @@ impl AdminAuthorizer {
 }
 
 fn policy(resource: String, principal: &AdminPrincipal) -> ApiGatewayCustomAuthorizerResponse {
-    let mut statement = IamPolicyStatement::default();
-    statement.action = vec!["execute-api:Invoke".to_owned()];
-    statement.effect = IamPolicyEffect::Allow;
-    statement.resource = vec![resource];
-    let mut document = ApiGatewayCustomAuthorizerPolicy::default();
-    document.version = Some("2012-10-17".to_owned());
-    document.statement = vec![statement];
-    let mut response = ApiGatewayCustomAuthorizerResponse::default();
-    response.principal_id = Some(principal.subject.clone());
-    response.policy_document = document;
-    response.context = serde_json::json!({
-        ADMIN_SUBJECT: principal.subject,
-        ADMIN_USERNAME: principal.username,
-        ADMIN_ROLES: principal.roles_text(),
-        ADMIN_TENANT: principal.tenant.as_ref().map(|t| t.as_str()).unwrap_or(""),
-    });
-    response
+    policy_response(
+        IamPolicyEffect::Allow,
+        resource,
+        principal.subject.clone(),
+        serde_json::json!({
+            ADMIN_SUBJECT: principal.subject,
+            ADMIN_USERNAME: principal.username,
+            ADMIN_ROLES: principal.roles_text(),
+            ADMIN_TENANT: principal.tenant.as_ref().map(|t| t.as_str()).unwrap_or(""),
+        }),
+    )
 }

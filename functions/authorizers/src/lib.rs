@@ -273,6 +273,26 @@ fn policy(
     resource: String,
     context: &TenantContext,
 ) -> ApiGatewayCustomAuthorizerResponse {
+    policy_response(
+        effect,
+        resource,
+        context.key_id.to_string(),
+        serde_json::json!({
+            AUTHORIZER_TENANT_ID: context.tenant_id.as_str(),
+            AUTHORIZER_KEY_ID: context.key_id.as_str(),
+            AUTHORIZER_PLAN: context.plan.as_str(),
+        }),
+    )
+}
+
+/// An authorizer answer: `effect` on `execute-api:Invoke` for `resource`, with the
+/// principal and the context handlers read.
+pub(crate) fn policy_response(
+    effect: IamPolicyEffect,
+    resource: String,
+    principal_id: String,
+    context: serde_json::Value,
+) -> ApiGatewayCustomAuthorizerResponse {
     let mut statement = IamPolicyStatement::default();
     statement.action = vec!["execute-api:Invoke".to_owned()];
     statement.effect = effect;
@@ -281,13 +301,9 @@ fn policy(
     document.version = Some("2012-10-17".to_owned());
     document.statement = vec![statement];
     let mut response = ApiGatewayCustomAuthorizerResponse::default();
-    response.principal_id = Some(context.key_id.to_string());
+    response.principal_id = Some(principal_id);
     response.policy_document = document;
-    response.context = serde_json::json!({
-        AUTHORIZER_TENANT_ID: context.tenant_id.as_str(),
-        AUTHORIZER_KEY_ID: context.key_id.as_str(),
-        AUTHORIZER_PLAN: context.plan.as_str(),
-    });
+    response.context = context;
     response
 }
 

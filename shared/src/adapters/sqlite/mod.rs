@@ -337,6 +337,40 @@ impl TenantStore for SqliteStore {
     }
 }
 
+/// A key's sampled time columns.
+enum KeyTime {
+    LastUsed,
+    LastAnomaly,
+}
+
+impl SqliteStore {
+    /// Sets the column to `at` if it is unset or older than `if_before`; whether it wrote.
+    fn set_key_time_if_older(
+        &self,
+        key_id: &KeyId,
+        column: KeyTime,
+        at: Timestamp,
+        if_before: Timestamp,
+    ) -> Result<bool, StoreError> {
+        // The column name comes from this enum, never from input.
+        let column = match column {
+            KeyTime::LastUsed => "last_used_at",
+            KeyTime::LastAnomaly => "last_anomaly_at",
+        };
+        let changed = self
+            .conn()
+            .execute(
+                &format!(
+                    "UPDATE api_keys SET {column} = ?2
+                     WHERE key_id = ?1 AND ({column} IS NULL OR {column} < ?3)"
+                ),
+                params![key_id.as_str(), at.as_millis(), if_before.as_millis()],
+            )
+            .map_err(db_error)?;
+        Ok(changed == 1)
+    }
+}
+
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -451,15 +485,7 @@ impl ApiKeyStore for SqliteStore {
         at: Timestamp,
         if_before: Timestamp,
     ) -> Result<bool, StoreError> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE api_keys SET last_used_at = ?2
-                 WHERE key_id = ?1 AND (last_used_at IS NULL OR last_used_at < ?3)",
-                params![key_id.as_str(), at.as_millis(), if_before.as_millis()],
-            )
-            .map_err(db_error)?;
-        Ok(changed == 1)
+        self.set_key_time_if_older(key_id, KeyTime::LastUsed, at, if_before)
     }
 
     async fn flag_key_anomaly(
@@ -468,14 +494,6 @@ impl ApiKeyStore for SqliteStore {
         at: Timestamp,
         if_before: Timestamp,
     ) -> Result<bool, StoreError> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE api_keys SET last_anomaly_at = ?2
-                 WHERE key_id = ?1 AND (last_anomaly_at IS NULL OR last_anomaly_at < ?3)",
-                params![key_id.as_str(), at.as_millis(), if_before.as_millis()],
-            )
-            .map_err(db_error)?;
-        Ok(changed == 1)
+        self.set_key_time_if_older(key_id, KeyTime::LastAnomaly, at, if_before)
     }
 }
