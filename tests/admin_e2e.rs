@@ -32,6 +32,14 @@ async fn create_tenant(stack: &LocalStack, token: &str, name: &str) -> String {
     created.json()["id"].as_str().unwrap().to_owned()
 }
 
+/// Issues a key through the admin API; its one-time secret.
+async fn issue_key(stack: &LocalStack, token: &str, tenant: &str, name: &str) -> String {
+    let path = format!("/admin/tenants/{tenant}/keys");
+    let issued = admin(stack, token, "POST", &path, Some(json!({"name": name}))).await;
+    assert_eq!(issued.status, 201, "{}", issued.body);
+    issued.json()["api_key"].as_str().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn onboarding_and_the_key_lifecycle_reach_the_data_plane() {
     let stack = LocalStack::start().await;
@@ -154,30 +162,8 @@ async fn onboarding_and_the_key_lifecycle_reach_the_data_plane() {
     again.assert_problem(409);
 
     // Suspension → 403 on the data plane; reactivation → back.
-    let live = admin(
-        &stack,
-        &pa,
-        "POST",
-        &format!("/admin/tenants/{id}/keys"),
-        Some(json!({"name": "second"})),
-    )
-    .await
-    .json()["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let spare = admin(
-        &stack,
-        &pa,
-        "POST",
-        &format!("/admin/tenants/{id}/keys"),
-        Some(json!({"name": "third"})),
-    )
-    .await
-    .json()["api_key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let live = issue_key(&stack, &pa, &id, "second").await;
+    let spare = issue_key(&stack, &pa, &id, "third").await;
     let suspend = admin(
         &stack,
         &pa,

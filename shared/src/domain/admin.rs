@@ -181,12 +181,11 @@ impl AdminPrincipal {
         if permitted.is_empty() {
             return Err(Denial::Forbidden);
         }
-        let reaches = |role: &Role| match (role, action.scope()) {
-            (Role::TenantManager, Scope::Tenant) => {
-                matches!((self.tenant.as_ref(), target), (Some(own), Some(t)) if own == t)
-            }
-            (Role::TenantManager, Scope::Platform) => true,
-            _ => true,
+        // Only a tenant-manager's reach is limited: to its own tenant, on tenant actions.
+        let reaches = |role: &Role| {
+            *role != Role::TenantManager
+                || action.scope() == Scope::Platform
+                || matches!((self.tenant.as_ref(), target), (Some(own), Some(t)) if own == t)
         };
         if permitted.iter().any(reaches) {
             Ok(())
