@@ -1,11 +1,11 @@
 //! Tenant settings (per tenant) and system settings (whole platform).
 //!
 //! An unset tenant value means "the plan's (or the system's) default". A tenant-manager
-//! may change its own tenant's settings only within its plan's limits; billing (plans
-//! in the store) replaces [`PlanLimits::for_plan`]'s built-in table.
+//! may change its own tenant's settings only within its plan's limits
+//! ([`crate::domain::billing::Plan::limits`]).
 
 use super::content::{ContentKind, MAX_MAX_TOKENS};
-use super::{PlanId, ValidationError};
+use super::ValidationError;
 use serde::{Deserialize, Serialize};
 
 /// Largest `max_tokens` any generation may ask for (the API's own cap).
@@ -41,40 +41,7 @@ pub struct PlanLimits {
     pub monthly_budget_micros: i64,
 }
 
-/// Plans tenants can be put on until plans are managed in the store (billing).
-pub const BUILT_IN_PLANS: [&str; 3] = ["standard", "pro", "enterprise"];
-
-pub fn parse_plan(value: &str) -> Result<PlanId, ValidationError> {
-    BUILT_IN_PLANS
-        .iter()
-        .find(|p| **p == value)
-        .map(|p| PlanId::new(*p))
-        .ok_or_else(|| {
-            ValidationError(format!("plan must be one of {}", BUILT_IN_PLANS.join(", ")))
-        })
-}
-
-impl PlanLimits {
-    /// Built-in limits per plan until plans are managed in the store (billing).
-    pub fn for_plan(plan: &PlanId) -> Self {
-        match plan.as_str() {
-            "enterprise" => Self {
-                requests_per_minute: 600,
-                monthly_budget_micros: 5_000_000_000,
-            },
-            "pro" => Self {
-                requests_per_minute: 120,
-                monthly_budget_micros: 500_000_000,
-            },
-            _ => Self {
-                requests_per_minute: 60,
-                monthly_budget_micros: 50_000_000,
-            },
-        }
-    }
-}
-
-fn model_name_ok(model: &str) -> bool {
+pub(crate) fn model_name_ok(model: &str) -> bool {
     (1..=100).contains(&model.len())
         && model
             .bytes()
@@ -219,7 +186,10 @@ mod tests {
 
     #[test]
     fn plan_limits_bound_what_a_tenant_may_set() {
-        let limits = PlanLimits::for_plan(&PlanId::new("standard"));
+        let limits = PlanLimits {
+            requests_per_minute: 60,
+            monthly_budget_micros: 50_000_000,
+        };
         let mut settings = TenantSettings {
             requests_per_minute: Some(limits.requests_per_minute),
             ..Default::default()

@@ -1,5 +1,6 @@
 //! Traits the domain needs from the outside world. Adapters implement them.
 
+pub mod billing;
 pub mod content;
 pub mod llm;
 pub mod secrets;

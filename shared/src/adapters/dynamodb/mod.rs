@@ -5,6 +5,7 @@
 //! values, never spliced into expression strings (threat S01).
 
 pub mod admin;
+pub mod billing;
 pub mod content;
 pub mod schema;
 

@@ -6,6 +6,7 @@
 //! under a mutex rather than hopping to a blocking thread.
 
 mod admin;
+mod billing;
 mod content;
 
 use crate::adapters::cursor;
@@ -122,6 +123,73 @@ const MIGRATIONS: &[&str] = &[
 "#,
     r#"
     ALTER TABLE api_keys ADD COLUMN last_anomaly_at INTEGER;
+"#,
+    r#"
+    CREATE TABLE plans (
+        id          TEXT PRIMARY KEY,
+        body        TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE rate_windows (
+        tenant_id   TEXT NOT NULL,
+        window_start INTEGER NOT NULL,
+        count        INTEGER NOT NULL,
+        expires_at   INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, window_start)
+    ) STRICT;
+    CREATE TABLE billing_budget (
+        tenant_id        TEXT NOT NULL,
+        period           TEXT NOT NULL,
+        committed_micros INTEGER NOT NULL,
+        reserved_micros  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, period)
+    ) STRICT;
+    CREATE TABLE billing_usage (
+        tenant_id         TEXT NOT NULL,
+        period            TEXT NOT NULL,
+        scope             TEXT NOT NULL,
+        generations       INTEGER NOT NULL,
+        prompt_tokens     INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        prompt_micros     INTEGER NOT NULL,
+        completion_micros INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, period, scope)
+    ) STRICT;
+    CREATE TABLE billing_reservations (
+        tenant_id     TEXT NOT NULL,
+        id            TEXT NOT NULL,
+        period        TEXT NOT NULL,
+        amount_micros INTEGER NOT NULL,
+        currency      TEXT NOT NULL,
+        expires_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, id)
+    ) STRICT;
+    CREATE TABLE billing_ledger (
+        tenant_id         TEXT NOT NULL,
+        period            TEXT NOT NULL,
+        request_id        TEXT NOT NULL,
+        at                INTEGER NOT NULL,
+        model             TEXT NOT NULL,
+        prompt_tokens     INTEGER NOT NULL,
+        completion_tokens INTEGER NOT NULL,
+        prompt_micros     INTEGER NOT NULL,
+        completion_micros INTEGER NOT NULL,
+        currency          TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, period, request_id)
+    ) STRICT;
+    CREATE TRIGGER billing_ledger_no_update BEFORE UPDATE ON billing_ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TRIGGER billing_ledger_no_delete BEFORE DELETE ON billing_ledger
+        BEGIN SELECT RAISE(ABORT, 'the ledger is append-only'); END;
+    CREATE TABLE invoices (
+        tenant_id   TEXT NOT NULL,
+        period      TEXT NOT NULL,
+        body        TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, period)
+    ) STRICT;
+    CREATE TRIGGER invoices_no_update BEFORE UPDATE ON invoices
+        BEGIN SELECT RAISE(ABORT, 'invoices are immutable'); END;
+    CREATE TRIGGER invoices_no_delete BEFORE DELETE ON invoices
+        BEGIN SELECT RAISE(ABORT, 'invoices are immutable'); END;
 "#,
 ];
 
