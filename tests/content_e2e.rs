@@ -657,8 +657,8 @@ async fn the_real_client_path_stores_the_models_answer_and_usage() {
     );
     assert_eq!(
         generation["cost"],
-        json!({"amount_micros": 150 + 60, "currency": "USD"}),
-        "1K prompt + 100 completion tokens"
+        json!({"amount_micros": 300 + 120, "currency": "USD"}),
+        "1K prompt + 100 completion tokens at the standard plan's 300 and 1,200 micros per 1K"
     );
 }
 

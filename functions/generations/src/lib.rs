@@ -6,33 +6,43 @@
 //!   `sample_ids`, else the dietitian's most recent samples of the kind), delimited and
 //!   escaped. What was sent to the model and what came back are stored with the
 //!   generation under an integrity hash. A model timeout is 504, any other model failure
-//!   502; nothing is stored (or billed) then. The control plane's settings apply first
-//!   ([`policy`]): the system kill switch (503 `generation-disabled`), the tenant's
-//!   allowed kinds (403 `kind-not-allowed`), the `max_tokens` caps and the model.
+//!   502; nothing is stored (or billed) then. The tenant's rate limit applies first (429
+//!   `rate-limited` with `Retry-After`; every answer carries the `RateLimit-*` headers),
+//!   then the control plane's settings ([`policy`]): the system kill switch (503
+//!   `generation-disabled`), the tenant's allowed kinds (403 `kind-not-allowed`), the
+//!   `max_tokens` caps and the model. Billing is reserve-then-settle: the worst case
+//!   (a bound on the prompt's tokens plus `max_tokens`, at the plan's prices) is reserved
+//!   against the monthly budget before the model is called (402 `budget-exhausted` when
+//!   it does not fit), the actual usage is settled with its ledger entry afterwards, and
+//!   a failed call releases the reservation.
 //! - `GET /v1/generations/{generationId}`, `GET /v1/generations?dietitian_id=&limit=&cursor=`:
 //!   stored generations, each checked against its integrity hash (500
 //!   `integrity-check-failed` if it was altered).
 
 use lambda_http::{Body, Request, Response};
 use nutripro_samples::parse_kind;
+use nutripro_shared::domain::billing::{
+    prompt_token_bound, LedgerEntry, Period, Reservation, RESERVATION_TTL_SECONDS,
+};
 use nutripro_shared::domain::content::{
-    build_prompt, cap_output, DietitianId, Generation, GenerationId, Pricing, Sample, SampleId,
+    build_prompt, cap_output, DietitianId, Generation, GenerationId, Money, Sample, SampleId,
     Usage, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS, MAX_STYLE_EXAMPLES,
 };
 use nutripro_shared::http::{
-    handle, is_id, json, pagination, parse_json, path_param, query_param, require_consent,
-    run_idempotently, Problem, TenantContext,
+    count_request, handle, is_id, json, pagination, parse_json, path_param, query_param,
+    require_consent, run_idempotently, Problem, RateLimitStatus, TenantContext,
 };
+use nutripro_shared::ports::billing::{sweep_tenant, BillingStore, Settlement};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::llm::{ChatMessage, CompletionRequest, LlmError, LlmProvider, Role};
 use nutripro_shared::ports::Clock;
 use nutripro_shared::state::ContentState;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub mod policy;
-pub use policy::GenerationPolicy;
+pub use policy::{GenerationPolicy, TenantTerms};
 
 /// How long the model may take, retries included: inside API Gateway's 29 s with room
 /// for storing the result (the function's timeout in the template is 28 s).
@@ -49,7 +59,8 @@ pub struct GenerationState {
     /// The control plane's say: kill switch, allowed kinds, caps, model.
     pub policy: GenerationPolicy,
     pub llm_timeout: Duration,
-    pub pricing: Pricing,
+    /// Rate windows, reservations and the ledger.
+    pub billing: Arc<dyn BillingStore>,
 }
 
 #[derive(Deserialize)]
@@ -186,19 +197,71 @@ async fn style_examples(
     Ok(samples)
 }
 
+fn budget_problem(reservation: &Reservation, budget_micros: i64) -> Problem {
+    Problem::new(
+        402,
+        "budget-exhausted",
+        "Budget Exhausted",
+        format!(
+            "This tenant's monthly budget ({budget_micros} micro-{cur}) cannot cover this \
+             generation, which may cost up to {} micro-{cur}. Nothing was billed; a smaller \
+             max_tokens may fit, or the budget can be raised.",
+            reservation.amount_micros,
+            cur = reservation.currency,
+        ),
+    )
+}
+
+/// Reserves the worst case against the tenant's budget. A refusal first releases the
+/// tenant's expired reservations (left by crashed invocations) and tries once more, so
+/// an expired reservation never blocks a generation.
+async fn reserve(
+    state: &GenerationState,
+    reservation: &Reservation,
+    budget_micros: i64,
+) -> Result<(), Problem> {
+    if state.billing.reserve(reservation, budget_micros).await? {
+        return Ok(());
+    }
+    let released =
+        sweep_tenant(&*state.billing, &reservation.tenant_id, state.clock.now()).await?;
+    if released > 0 && state.billing.reserve(reservation, budget_micros).await? {
+        return Ok(());
+    }
+    Err(budget_problem(reservation, budget_micros))
+}
+
+/// Gives a reservation back after a failure; a failed release is left to expire.
+async fn release(state: &GenerationState, reservation: &Reservation) {
+    if let Err(error) = state.billing.release(reservation).await {
+        tracing::error!(%error, reservation = %reservation.id, "release failed; the reservation will expire");
+    }
+}
+
 /// `POST /v1/generations`
 pub async fn create_generation(state: &GenerationState, request: Request) -> Response<Body> {
-    handle("create_generation", request, |request| async move {
+    let rate: Arc<Mutex<Option<RateLimitStatus>>> = Arc::default();
+    let seen = rate.clone();
+    let mut response = handle("create_generation", request, |request| async move {
         let started = Instant::now();
         let caller = TenantContext::from_request(&request)?;
+        let terms = state.policy.terms(&caller.tenant_id).await?;
+        let status = count_request(
+            &*state.billing,
+            &caller.tenant_id,
+            terms.requests_per_minute,
+            state.clock.now(),
+        )
+        .await?;
+        *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+        if !status.allowed {
+            return Err(status.problem());
+        }
         let input: GenerationInput = parse_json(&request, MAX_GENERATION_BODY_BYTES)?;
         let dietitian_id = DietitianId::parse(&input.dietitian_id)?;
         let kind = parse_kind(&input.kind)?;
         // Kill switch, allowed kinds and the max_tokens caps, before any other work.
-        let allowance = state
-            .policy
-            .allow(&caller.tenant_id, kind, input.max_tokens)
-            .await?;
+        let allowance = state.policy.allow(&terms, kind, input.max_tokens).await?;
         let max_tokens = allowance.max_tokens;
         let model = allowance.model.unwrap_or_else(|| state.model.clone());
         if input.input.len() > MAX_INPUT_KEYS {
@@ -224,6 +287,19 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
             &dietitian_id,
             || async {
                 let (system, user) = build_prompt(kind, &input_json, &examples);
+                let generation_id = GenerationId::generate();
+                let prices = terms.plan.prices_for(&model);
+                let prompt_bound = prompt_token_bound([system.as_str(), user.as_str()]);
+                let now = state.clock.now();
+                let reservation = Reservation {
+                    id: generation_id.to_string(),
+                    tenant_id: caller.tenant_id.clone(),
+                    period: Period::of(now),
+                    amount_micros: prices.cost(prompt_bound, u64::from(max_tokens)).total(),
+                    currency: terms.plan.currency.clone(),
+                    expires_at: now.plus_seconds(RESERVATION_TTL_SECONDS),
+                };
+                reserve(state, &reservation, terms.monthly_budget_micros).await?;
                 let llm_request = CompletionRequest {
                     model: model.clone(),
                     messages: vec![
@@ -232,18 +308,60 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
                     ],
                     max_tokens,
                 };
-                let completion = state
+                let completion = match state
                     .llm
                     .complete(&llm_request, started + state.llm_timeout)
                     .await
-                    .map_err(|e| llm_problem(&e))?;
+                {
+                    Ok(completion) => completion,
+                    Err(error) => {
+                        release(state, &reservation).await;
+                        return Err(llm_problem(&error));
+                    }
+                };
                 let usage = Usage {
                     prompt_tokens: completion.usage.prompt_tokens,
                     completion_tokens: completion.usage.completion_tokens,
                     total_tokens: completion.usage.total_tokens,
                 };
+                // Billed usage never exceeds what was reserved: the bound holds for any
+                // honest provider, and a provider reporting more is billed the bound.
+                let billed_prompt = usage.prompt_tokens.min(prompt_bound);
+                let billed_completion = usage.completion_tokens.min(u64::from(max_tokens));
+                if (billed_prompt, billed_completion) != (usage.prompt_tokens, usage.completion_tokens) {
+                    tracing::warn!(
+                        prompt_tokens = usage.prompt_tokens,
+                        completion_tokens = usage.completion_tokens,
+                        "provider reported more tokens than the reserved bound; billed the bound"
+                    );
+                }
+                let cost = prices.cost(billed_prompt, billed_completion);
+                let entry = LedgerEntry {
+                    request_id: reservation.id.clone(),
+                    tenant_id: caller.tenant_id.clone(),
+                    period: reservation.period,
+                    at: state.clock.now(),
+                    model: model.clone(),
+                    prompt_tokens: billed_prompt,
+                    completion_tokens: billed_completion,
+                    prompt_micros: cost.prompt_micros,
+                    completion_micros: cost.completion_micros,
+                    currency: reservation.currency.clone(),
+                };
+                match state.billing.settle(&reservation, &entry, state.clock.now()).await {
+                    Ok(Settlement::Settled | Settlement::AlreadySettled) => {}
+                    Ok(Settlement::Lapsed) => {
+                        tracing::error!(reservation = %reservation.id, "reservation lapsed before settling; nothing billed or stored");
+                        return Err(Problem::unavailable());
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, "settlement failed; nothing billed or stored");
+                        release(state, &reservation).await;
+                        return Err(Problem::unavailable());
+                    }
+                }
                 let generation = Generation {
-                    id: GenerationId::generate(),
+                    id: generation_id,
                     tenant_id: caller.tenant_id.clone(),
                     dietitian_id: dietitian_id.clone(),
                     kind,
@@ -252,7 +370,10 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
                     content: cap_output(&completion.content),
                     model: completion.model,
                     usage,
-                    cost: state.pricing.cost(&usage),
+                    cost: Money {
+                        amount_micros: entry.amount_micros(),
+                        currency: entry.currency.clone(),
+                    },
                     created_at: state.clock.now(),
                     key_id: caller.key_id.clone(),
                     llm_request: serde_json::to_string(&llm_request)
@@ -274,7 +395,11 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
         )
         .await
     })
-    .await
+    .await;
+    if let Some(status) = *rate.lock().unwrap_or_else(|p| p.into_inner()) {
+        status.apply(&mut response);
+    }
+    response
 }
 
 /// `GET /v1/generations/{generationId}`

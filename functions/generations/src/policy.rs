@@ -1,13 +1,17 @@
 //! What the control plane's settings allow a generation: the system kill switch, the
-//! tenant's allowed kinds, the `max_tokens` caps and the model. Settings are read through
-//! a short per-instance cache, so a change (the kill switch included) takes effect within
-//! [`SETTINGS_TTL`] without adding store reads to every generation.
+//! tenant's allowed kinds, the `max_tokens` caps and the model, and the tenant's billing
+//! terms (its plan, rate limit and monthly budget: the settings' values, else the
+//! plan's). Settings, tenant and plan are read through a short per-instance cache, so a
+//! change (the kill switch included) takes effect within [`SETTINGS_TTL`] without adding
+//! store reads to every generation.
 
+use nutripro_shared::domain::billing::Plan;
 use nutripro_shared::domain::content::{ContentKind, DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS};
 use nutripro_shared::domain::settings::{SystemSettings, TenantSettings};
 use nutripro_shared::domain::TenantId;
 use nutripro_shared::http::Problem;
-use nutripro_shared::ports::{SettingsStore, StoreError};
+use nutripro_shared::ports::billing::find_plan;
+use nutripro_shared::ports::{PolicyStore, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -20,10 +24,19 @@ const MAX_CACHED_TENANTS: usize = 1_000;
 type Cached<T> = Option<(Instant, T)>;
 
 pub struct GenerationPolicy {
-    store: Arc<dyn SettingsStore>,
+    store: Arc<dyn PolicyStore>,
     ttl: Duration,
     system: Mutex<Cached<SystemSettings>>,
-    tenants: Mutex<HashMap<TenantId, (Instant, TenantSettings)>>,
+    tenants: Mutex<HashMap<TenantId, (Instant, TenantTerms)>>,
+}
+
+/// A tenant's settings and billing terms.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantTerms {
+    pub settings: TenantSettings,
+    pub plan: Plan,
+    pub requests_per_minute: u32,
+    pub monthly_budget_micros: i64,
 }
 
 /// What one generation may do.
@@ -35,11 +48,11 @@ pub struct Allowance {
 }
 
 impl GenerationPolicy {
-    pub fn new(store: Arc<dyn SettingsStore>) -> Self {
+    pub fn new(store: Arc<dyn PolicyStore>) -> Self {
         Self::with_ttl(store, SETTINGS_TTL)
     }
 
-    pub fn with_ttl(store: Arc<dyn SettingsStore>, ttl: Duration) -> Self {
+    pub fn with_ttl(store: Arc<dyn PolicyStore>, ttl: Duration) -> Self {
         Self {
             store,
             ttl,
@@ -59,29 +72,54 @@ impl GenerationPolicy {
         Ok(settings)
     }
 
-    async fn tenant(&self, tenant: &TenantId) -> Result<TenantSettings, StoreError> {
-        if let Some((at, settings)) = lock(&self.tenants).get(tenant) {
-            if at.elapsed() < self.ttl {
-                return Ok(settings.clone());
-            }
-        }
+    async fn load_terms(&self, tenant: &TenantId) -> Result<TenantTerms, Problem> {
         let settings = self
             .store
             .get_tenant_settings(tenant)
             .await?
             .unwrap_or_default();
+        let record = self
+            .store
+            .get_tenant(tenant)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
+        let Some(plan) = find_plan(&*self.store, &record.plan).await? else {
+            tracing::error!(plan = %record.plan, "the tenant's plan does not exist");
+            return Err(Problem::internal());
+        };
+        Ok(TenantTerms {
+            requests_per_minute: settings
+                .requests_per_minute
+                .unwrap_or(plan.requests_per_minute),
+            monthly_budget_micros: settings
+                .monthly_budget_micros
+                .unwrap_or(plan.monthly_budget_micros),
+            settings,
+            plan,
+        })
+    }
+
+    /// The tenant's settings and billing terms (cached for the TTL).
+    pub async fn terms(&self, tenant: &TenantId) -> Result<TenantTerms, Problem> {
+        if let Some((at, terms)) = lock(&self.tenants).get(tenant) {
+            if at.elapsed() < self.ttl {
+                return Ok(terms.clone());
+            }
+        }
+        let terms = self.load_terms(tenant).await?;
         let mut cache = lock(&self.tenants);
         if cache.len() >= MAX_CACHED_TENANTS {
             cache.clear();
         }
-        cache.insert(tenant.clone(), (Instant::now(), settings.clone()));
-        Ok(settings)
+        cache.insert(tenant.clone(), (Instant::now(), terms.clone()));
+        Ok(terms)
     }
 
-    /// Decides a request for `kind` with `requested` max tokens (if given).
+    /// Decides a request for `kind` with `requested` max tokens (if given) under the
+    /// tenant's `terms`.
     pub async fn allow(
         &self,
-        tenant: &TenantId,
+        terms: &TenantTerms,
         kind: ContentKind,
         requested: Option<u32>,
     ) -> Result<Allowance, Problem> {
@@ -94,7 +132,7 @@ impl GenerationPolicy {
                 "Generation is switched off by the operator for now. Nothing was billed; retry later.",
             ));
         }
-        let settings = self.tenant(tenant).await?;
+        let settings = &terms.settings;
         if !settings.allows_kind(kind) {
             return Err(Problem::new(
                 403,
@@ -116,7 +154,7 @@ impl GenerationPolicy {
         }
         Ok(Allowance {
             max_tokens,
-            model: settings.model.or(system.default_model),
+            model: settings.model.clone().or(system.default_model),
         })
     }
 }
@@ -131,20 +169,38 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
     use nutripro_shared::adapters::sqlite::SqliteStore;
+    use nutripro_shared::domain::{PlanId, Tenant, TenantName, Timestamp};
+    use nutripro_shared::ports::{SettingsStore, TenantStore};
 
     fn tenant() -> TenantId {
         TenantId::new("0193a0e1a1b27c3d8e9f0a1b2c3d4e5f")
     }
 
-    fn store() -> Arc<SqliteStore> {
-        Arc::new(SqliteStore::open_in_memory().unwrap())
+    async fn store() -> Arc<SqliteStore> {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let mut record = Tenant::new(
+            TenantName::parse("Acme").unwrap(),
+            PlanId::new("standard"),
+            Timestamp::from_millis(0),
+        );
+        record.id = tenant();
+        store.create_tenant(&record).await.unwrap();
+        Arc::new(store)
+    }
+
+    async fn allow(
+        policy: &GenerationPolicy,
+        kind: ContentKind,
+        requested: Option<u32>,
+    ) -> Result<Allowance, Problem> {
+        let terms = policy.terms(&tenant()).await?;
+        policy.allow(&terms, kind, requested).await
     }
 
     #[tokio::test]
     async fn defaults_allow_everything_within_the_api_caps() {
-        let policy = GenerationPolicy::new(store());
-        let allowance = policy
-            .allow(&tenant(), ContentKind::NutritionTips, None)
+        let policy = GenerationPolicy::new(store().await);
+        let allowance = allow(&policy, ContentKind::NutritionTips, None)
             .await
             .unwrap();
         assert_eq!(
@@ -154,19 +210,13 @@ mod tests {
                 model: None
             }
         );
-        let too_many = policy
-            .allow(
-                &tenant(),
-                ContentKind::NutritionTips,
-                Some(MAX_MAX_TOKENS + 1),
-            )
-            .await;
+        let too_many = allow(&policy, ContentKind::NutritionTips, Some(MAX_MAX_TOKENS + 1)).await;
         assert_eq!(too_many.unwrap_err().status, 422);
     }
 
     #[tokio::test]
     async fn the_kill_switch_refuses_every_generation() {
-        let store = store();
+        let store = store().await;
         let policy = GenerationPolicy::with_ttl(store.clone(), Duration::ZERO);
         store
             .put_system_settings(&SystemSettings {
@@ -175,8 +225,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let refused = policy
-            .allow(&tenant(), ContentKind::NutritionTips, None)
+        let refused = allow(&policy, ContentKind::NutritionTips, None)
             .await
             .unwrap_err();
         assert_eq!((refused.status, refused.slug), (503, "generation-disabled"));
@@ -184,7 +233,7 @@ mod tests {
 
     #[tokio::test]
     async fn tenant_kinds_caps_and_model_apply_with_system_fallbacks() {
-        let store = store();
+        let store = store().await;
         let policy = GenerationPolicy::with_ttl(store.clone(), Duration::ZERO);
         store
             .put_system_settings(&SystemSettings {
@@ -194,8 +243,7 @@ mod tests {
             })
             .await
             .unwrap();
-        let system_only = policy
-            .allow(&tenant(), ContentKind::MealPlanSummary, None)
+        let system_only = allow(&policy, ContentKind::MealPlanSummary, None)
             .await
             .unwrap();
         assert_eq!(system_only.max_tokens, DEFAULT_MAX_TOKENS.min(300));
@@ -212,18 +260,15 @@ mod tests {
             )
             .await
             .unwrap();
-        let refused = policy
-            .allow(&tenant(), ContentKind::MealPlanSummary, None)
+        let refused = allow(&policy, ContentKind::MealPlanSummary, None)
             .await
             .unwrap_err();
         assert_eq!((refused.status, refused.slug), (403, "kind-not-allowed"));
-        let allowed = policy
-            .allow(&tenant(), ContentKind::NutritionTips, Some(100))
+        let allowed = allow(&policy, ContentKind::NutritionTips, Some(100))
             .await
             .unwrap();
         assert_eq!(allowed.model.as_deref(), Some("tenant-model"));
-        let over = policy
-            .allow(&tenant(), ContentKind::NutritionTips, Some(101))
+        let over = allow(&policy, ContentKind::NutritionTips, Some(101))
             .await
             .unwrap_err();
         assert_eq!(over.status, 422);
@@ -232,10 +277,9 @@ mod tests {
 
     #[tokio::test]
     async fn settings_are_cached_for_the_ttl() {
-        let store = store();
+        let store = store().await;
         let policy = GenerationPolicy::with_ttl(store.clone(), Duration::from_secs(3600));
-        policy
-            .allow(&tenant(), ContentKind::NutritionTips, None)
+        allow(&policy, ContentKind::NutritionTips, None)
             .await
             .unwrap();
         store
@@ -246,16 +290,50 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            policy
-                .allow(&tenant(), ContentKind::NutritionTips, None)
+            allow(&policy, ContentKind::NutritionTips, None)
                 .await
                 .is_ok(),
             "within the TTL the cached settings stand"
         );
         let fresh = GenerationPolicy::with_ttl(store, Duration::ZERO);
-        assert!(fresh
-            .allow(&tenant(), ContentKind::NutritionTips, None)
+        assert!(allow(&fresh, ContentKind::NutritionTips, None)
             .await
             .is_err());
+    }
+
+    #[tokio::test]
+    async fn billing_terms_come_from_the_settings_else_the_plan() {
+        let store = store().await;
+        let policy = GenerationPolicy::with_ttl(store.clone(), Duration::ZERO);
+        let terms = policy.terms(&tenant()).await.unwrap();
+        assert_eq!(terms.plan.id, "standard");
+        assert_eq!(
+            (terms.requests_per_minute, terms.monthly_budget_micros),
+            (
+                terms.plan.requests_per_minute,
+                terms.plan.monthly_budget_micros
+            )
+        );
+        store
+            .put_tenant_settings(
+                &tenant(),
+                &TenantSettings {
+                    requests_per_minute: Some(7),
+                    monthly_budget_micros: Some(1_234),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        let terms = policy.terms(&tenant()).await.unwrap();
+        assert_eq!(
+            (terms.requests_per_minute, terms.monthly_budget_micros),
+            (7, 1_234)
+        );
+        let unknown = policy
+            .terms(&TenantId::new("ffffffffffffffffffffffffffffffff"))
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.status, 401);
     }
 }

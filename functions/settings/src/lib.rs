@@ -17,6 +17,7 @@ use nutripro_shared::domain::{Tenant, TenantId};
 use nutripro_shared::http::{
     admin_change, admin_read, json, parse_json, AdminCall, Change, HandlerResult, Problem,
 };
+use nutripro_shared::ports::billing::find_plan;
 use nutripro_shared::state::AdminState;
 use serde::Serialize;
 
@@ -30,16 +31,25 @@ struct TenantSettingsView<'a> {
     plan_limits: PlanLimits,
 }
 
-fn view(tenant: &Tenant, settings: &TenantSettings, status: u16) -> HandlerResult {
+fn view(tenant: &Tenant, settings: &TenantSettings, limits: PlanLimits, status: u16) -> HandlerResult {
     json(
         status,
         &TenantSettingsView {
             tenant_id: tenant.id.as_str(),
             settings,
             plan: tenant.plan.as_str(),
-            plan_limits: PlanLimits::for_plan(&tenant.plan),
+            plan_limits: limits,
         },
     )
+}
+
+/// The limits of the tenant's plan (stored, else built in).
+async fn plan_limits(state: &AdminState, tenant: &Tenant) -> Result<PlanLimits, Problem> {
+    let Some(plan) = find_plan(&*state.store, &tenant.plan).await? else {
+        tracing::error!(plan = %tenant.plan, "the tenant's plan does not exist");
+        return Err(Problem::internal());
+    };
+    Ok(plan.limits())
 }
 
 async fn tenant(state: &AdminState, call: &AdminCall) -> Result<Tenant, Problem> {
@@ -64,7 +74,7 @@ pub async fn get_tenant_settings(state: &AdminState, request: Request) -> Respon
                 .get_tenant_settings(&tenant.id)
                 .await?
                 .unwrap_or_default();
-            view(&tenant, &settings, 200)
+            view(&tenant, &settings, plan_limits(state, &tenant).await?, 200)
         },
     )
     .await
@@ -82,7 +92,7 @@ pub async fn put_tenant_settings(state: &AdminState, request: Request) -> Respon
             let settings: TenantSettings = parse_json(&call.request, MAX_SETTINGS_BODY_BYTES)?;
             settings.validate()?;
             let tenant = tenant(state, &call).await?;
-            let limits = PlanLimits::for_plan(&tenant.plan);
+            let limits = plan_limits(state, &tenant).await?;
             if !call.principal.sees_all_tenants(Action::TenantSettingsWrite) && !settings.within(&limits) {
                 return Err(Problem::new(
                     403,
@@ -97,7 +107,7 @@ pub async fn put_tenant_settings(state: &AdminState, request: Request) -> Respon
             let before = state.store.get_tenant_settings(&tenant.id).await?;
             state.store.put_tenant_settings(&tenant.id, &settings).await?;
             Ok(Change {
-                response: view(&tenant, &settings, 200)?,
+                response: view(&tenant, &settings, limits, 200)?,
                 target: format!("tenant/{}/settings", tenant.id),
                 details: serde_json::json!({"before": before, "after": settings}),
                 tenant: Some(tenant.id),

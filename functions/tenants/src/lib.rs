@@ -10,7 +10,8 @@
 
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::domain::admin::Action;
-use nutripro_shared::domain::settings::parse_plan;
+use nutripro_shared::domain::billing::{parse_plan_id, Plan};
+use nutripro_shared::ports::billing::find_plan;
 use nutripro_shared::domain::{parse_contact, PlanId, Tenant, TenantId, TenantName, TenantStatus};
 use nutripro_shared::http::{
     admin_change, admin_read, json, no_content, pagination, parse_json, query_param, AdminCall,
@@ -95,6 +96,14 @@ fn offboarded() -> Problem {
     )
 }
 
+/// The plan named `id`, which must exist (stored or built in).
+async fn existing_plan(state: &AdminState, id: &str) -> Result<Plan, Problem> {
+    let id = parse_plan_id(id)?;
+    find_plan(&*state.store, &id)
+        .await?
+        .ok_or_else(|| Problem::validation(format!("there is no plan {id}")))
+}
+
 /// `POST /admin/tenants`
 pub async fn create_tenant(state: &AdminState, request: Request) -> Response<Body> {
     admin_change(
@@ -105,10 +114,9 @@ pub async fn create_tenant(state: &AdminState, request: Request) -> Response<Bod
         Action::TenantCreate,
         |call| async move {
             let body: CreateTenant = parse_json(&call.request, MAX_TENANT_BODY_BYTES)?;
-            let plan = match body.plan.as_deref() {
-                Some(plan) => parse_plan(plan)?,
-                None => PlanId::new(PlanId::DEFAULT),
-            };
+            let plan = existing_plan(state, body.plan.as_deref().unwrap_or(PlanId::DEFAULT))
+                .await?
+                .plan_id();
             let mut tenant = Tenant::new(TenantName::parse(&body.name)?, plan, state.clock.now());
             tenant.contact = body.contact.as_deref().map(parse_contact).transpose()?;
             state.store.create_tenant(&tenant).await?;
@@ -207,7 +215,19 @@ pub async fn update_tenant(state: &AdminState, request: Request) -> Response<Bod
                 tenant.contact = contact.as_deref().map(parse_contact).transpose()?;
             }
             if let Some(plan) = &body.plan {
-                tenant.plan = parse_plan(plan)?;
+                let new = existing_plan(state, plan).await?;
+                let current = find_plan(&*state.store, &tenant.plan).await?;
+                // A tenant's money stays in one currency: its ledger, budgets and
+                // invoices never mix two.
+                if current.is_some_and(|c| c.currency != new.currency) {
+                    return Err(Problem::new(
+                        409,
+                        "currency-mismatch",
+                        "Conflict",
+                        format!("A tenant can only move to a plan in its current plan's currency; {} is in {}.", new.id, new.currency),
+                    ));
+                }
+                tenant.plan = new.plan_id();
             }
             if let Some(status) = &body.status {
                 tenant.status = match TenantStatus::parse(status) {

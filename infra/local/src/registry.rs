@@ -11,7 +11,6 @@ use nutripro_generations::GenerationState;
 use nutripro_shared::adapters::jwt::{IdpConfig, TokenVerifier};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
-use nutripro_shared::domain::content::Pricing;
 use nutripro_shared::ports::Clock;
 use nutripro_shared::state::{AdminState, ContentState};
 use std::collections::BTreeMap;
@@ -76,7 +75,7 @@ impl Registry {
                 std::time::Duration::ZERO,
             ),
             llm_timeout: llm.timeout,
-            pricing: Pricing::DEFAULT,
+            billing: store.clone(),
         });
         let admin = leak(AdminState {
             store: store.clone(),

@@ -185,36 +185,6 @@ pub struct Money {
     pub currency: String,
 }
 
-/// Prices per 1,000 tokens in micro-units. The billing issue replaces these defaults with
-/// per-plan (and per-model) prices.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Pricing {
-    pub currency: &'static str,
-    pub prompt_micros_per_1k: i64,
-    pub completion_micros_per_1k: i64,
-}
-
-impl Pricing {
-    /// USD 0.15 per million prompt tokens, 0.60 per million completion tokens.
-    pub const DEFAULT: Pricing = Pricing {
-        currency: "USD",
-        prompt_micros_per_1k: 150,
-        completion_micros_per_1k: 600,
-    };
-
-    /// Cost of `usage`, each token type rounded up to a whole micro-unit.
-    pub fn cost(&self, usage: &Usage) -> Money {
-        let part =
-            |tokens: u64, per_1k: i64| (i128::from(tokens) * i128::from(per_1k) + 999) / 1000;
-        let total = part(usage.prompt_tokens, self.prompt_micros_per_1k)
-            + part(usage.completion_tokens, self.completion_micros_per_1k);
-        Money {
-            amount_micros: i64::try_from(total).unwrap_or(i64::MAX),
-            currency: self.currency.to_owned(),
-        }
-    }
-}
-
 /// A stored generation, with what was sent to the model and what came back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generation {
@@ -426,28 +396,6 @@ mod tests {
         assert_eq!(user.matches("</input>").count(), 1);
         assert!(user.contains("Eat well.&lt;/style_example&gt;"));
         assert!(user.starts_with("Task: Write an introduction"));
-    }
-
-    #[test]
-    fn pricing_rounds_up_per_token_type() {
-        let usage = Usage {
-            prompt_tokens: 1000,
-            completion_tokens: 1,
-            total_tokens: 1001,
-        };
-        assert_eq!(
-            Pricing::DEFAULT.cost(&usage),
-            Money {
-                amount_micros: 150 + 1,
-                currency: "USD".into()
-            }
-        );
-        let zero = Usage {
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            total_tokens: 0,
-        };
-        assert_eq!(Pricing::DEFAULT.cost(&zero).amount_micros, 0);
     }
 
     fn generation() -> Generation {

@@ -8,6 +8,7 @@ mod context;
 mod idempotency;
 mod params;
 mod problem;
+mod ratelimit;
 mod respond;
 
 pub use admin::{admin_change, admin_read, AdminCall, Change, TENANT_PARAM};
@@ -20,4 +21,5 @@ pub use context::{
 pub use idempotency::{idempotency_key, run_idempotently, IDEMPOTENCY_HEADER, REPLAY_HEADER};
 pub use params::{is_id, pagination, path_param, query_param, DEFAULT_PAGE_SIZE};
 pub use problem::Problem;
+pub use ratelimit::{count_request, RateLimitStatus};
 pub use respond::{handle, json, no_content, run_http, HandlerResult};

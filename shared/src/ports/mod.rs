@@ -118,9 +118,13 @@ pub trait SettingsStore: Send + Sync {
 pub trait ControlPlaneStore: TenantStore + ApiKeyStore {}
 impl<T: TenantStore + ApiKeyStore> ControlPlaneStore for T {}
 
+/// What the generation policy reads: settings, the tenant (its plan) and plans.
+pub trait PolicyStore: SettingsStore + TenantStore + billing::PlanStore {}
+impl<T: SettingsStore + TenantStore + billing::PlanStore> PolicyStore for T {}
+
 /// What the admin endpoints read and change.
-pub trait AdminStore: TenantStore + ApiKeyStore + SettingsStore {}
-impl<T: TenantStore + ApiKeyStore + SettingsStore> AdminStore for T {}
+pub trait AdminStore: TenantStore + ApiKeyStore + SettingsStore + billing::PlanStore {}
+impl<T: TenantStore + ApiKeyStore + SettingsStore + billing::PlanStore> AdminStore for T {}
 
 /// The append-only audit chain. Adapters offer no update or delete.
 #[async_trait]

@@ -1,17 +1,18 @@
-//! Lambda entry point of `create_generation`: the content table, the settings in the
-//! control-plane table (read-only), the OpenAI client with its API key from Secrets
+//! Lambda entry point of `create_generation`: the content table, the settings, tenant
+//! and plan in the control-plane table (read-only), the billing table (rate windows,
+//! reservations, ledger), the OpenAI client with its API key from Secrets
 //! Manager (read on first use, cached, refreshed on 401). The AWS configuration is
 //! loaded once and shared by every client.
 
 use nutripro_generations::{
     create_generation, GenerationPolicy, GenerationState, DEFAULT_LLM_TIMEOUT,
 };
+use nutripro_shared::adapters::dynamodb::billing::DynamoBillingStore;
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
 use nutripro_shared::adapters::dynamodb::DynamoStore;
 use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
 use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
 use nutripro_shared::config::required_env;
-use nutripro_shared::domain::content::Pricing;
 use nutripro_shared::http::run_http;
 use nutripro_shared::ports::SystemClock;
 use nutripro_shared::telemetry::{self, LogFormat};
@@ -37,7 +38,10 @@ async fn main() -> Result<(), lambda_http::Error> {
         model: required_env("OPENAI_MODEL")?,
         policy: GenerationPolicy::new(Arc::new(settings)),
         llm_timeout: DEFAULT_LLM_TIMEOUT,
-        pricing: Pricing::DEFAULT,
+        billing: Arc::new(DynamoBillingStore::from_sdk_config(
+            &aws,
+            required_env("BILLING_TABLE")?,
+        )),
     };
     run_http(state, create_generation).await
 }

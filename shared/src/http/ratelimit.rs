@@ -1,0 +1,106 @@
+//! The per-tenant rate limit (threat T13): a fixed one-minute window counted with one
+//! conditional store write per request, so every instance of every function shares the
+//! same count and N concurrent requests against a limit L let exactly L through.
+//! Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a
+//! refused request gets 429 `rate-limited` with `Retry-After`.
+
+use super::Problem;
+use crate::domain::billing::RATE_WINDOW_SECONDS;
+use crate::domain::{TenantId, Timestamp};
+use crate::ports::billing::BillingStore;
+use lambda_http::{Body, Response};
+
+/// Where a request stands in its tenant's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitStatus {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the window ends (at least 1).
+    pub reset_seconds: i64,
+    pub allowed: bool,
+}
+
+impl RateLimitStatus {
+    /// Adds the `RateLimit-*` headers (and `Retry-After` when refused).
+    pub fn apply(&self, response: &mut Response<Body>) {
+        let headers = response.headers_mut();
+        let mut set = |name: &'static str, value: String| {
+            if let Ok(value) = http::HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        };
+        set("ratelimit-limit", self.limit.to_string());
+        set("ratelimit-remaining", self.remaining.to_string());
+        set("ratelimit-reset", self.reset_seconds.to_string());
+        if !self.allowed {
+            set("retry-after", self.reset_seconds.to_string());
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        Problem::new(
+            429,
+            "rate-limited",
+            "Too Many Requests",
+            format!(
+                "This tenant may make {} requests per minute; retry in {} s.",
+                self.limit, self.reset_seconds
+            ),
+        )
+    }
+}
+
+/// Counts one request of `tenant` at `now` against `limit` requests per minute.
+pub async fn count_request(
+    store: &dyn BillingStore,
+    tenant: &TenantId,
+    limit: u32,
+    now: Timestamp,
+) -> Result<RateLimitStatus, Problem> {
+    let now_seconds = now.as_millis().div_euclid(1000);
+    let window = now_seconds - now_seconds.rem_euclid(RATE_WINDOW_SECONDS);
+    let window_end = window + RATE_WINDOW_SECONDS;
+    // Kept a window past its end, then DynamoDB's TTL removes it.
+    let expires_at = Timestamp::from_millis((window_end + RATE_WINDOW_SECONDS) * 1000);
+    let count = store
+        .count_request(tenant, window, limit, expires_at)
+        .await?;
+    Ok(RateLimitStatus {
+        limit,
+        remaining: count.map_or(0, |c| limit.saturating_sub(c)),
+        reset_seconds: (window_end - now_seconds).max(1),
+        allowed: count.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_carry_retry_after_and_the_limit_headers() {
+        let status = RateLimitStatus {
+            limit: 5,
+            remaining: 0,
+            reset_seconds: 17,
+            allowed: false,
+        };
+        let mut response = status.problem().to_response("req-1");
+        status.apply(&mut response);
+        assert_eq!(response.status(), 429);
+        let header = |name: &str| response.headers()[name].to_str().unwrap().to_owned();
+        assert_eq!(header("retry-after"), "17");
+        assert_eq!(header("ratelimit-limit"), "5");
+        assert_eq!(header("ratelimit-remaining"), "0");
+        assert_eq!(header("ratelimit-reset"), "17");
+        let mut allowed = Response::new(Body::Empty);
+        RateLimitStatus {
+            allowed: true,
+            remaining: 3,
+            ..status
+        }
+        .apply(&mut allowed);
+        assert!(!allowed.headers().contains_key("retry-after"));
+        assert_eq!(allowed.headers()["ratelimit-remaining"], "3");
+    }
+}
