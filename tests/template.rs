@@ -122,9 +122,15 @@ fn no_implicit_api_or_default_stage() {
         t["Globals"]["Api"].is_null(),
         "no Globals.Api that would configure an implicit API"
     );
+    let mut scheduled = BTreeSet::new();
     for (id, function) in of_type(&t, "AWS::Serverless::Function") {
         if let Some(events) = function["Properties"]["Events"].as_mapping() {
             for (_, event) in events {
+                if event["Type"] == "ScheduleV2" {
+                    scheduled.insert(id);
+                    continue;
+                }
+                assert_eq!(event["Type"], "Api", "{id}");
                 assert_eq!(
                     referenced(&event["Properties"]["RestApiId"]),
                     Some("Api"),
@@ -133,6 +139,11 @@ fn no_implicit_api_or_default_stage() {
             }
         }
     }
+    assert_eq!(
+        scheduled,
+        BTreeSet::from(["ClosePeriodScheduledFunction", "SweepReservationsFunction"]),
+        "the only functions started other than by the API are billing's jobs"
+    );
 }
 
 /// T17: API Gateway's unknown-route answer becomes a 404 problem, as locally.
@@ -373,17 +384,22 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
         })
         .map(|(id, _)| id)
         .collect();
-    assert_eq!(admin_functions.len(), 15);
-    // CreateGenerationFunction reads settings (GetItem only; asserted below).
+    assert_eq!(admin_functions.len(), 22);
+    // CreateGenerationFunction reads settings (GetItem only; asserted below); the
+    // usage endpoint and the billing jobs read tenants, settings and plans.
     let mut expected = BTreeSet::from([
         "ApiKeyAuthorizerFunction",
         "GetMeFunction",
         "CreateGenerationFunction",
+        "GetUsageFunction",
+        "ClosePeriodScheduledFunction",
+        "SweepReservationsFunction",
     ]);
+    // Every admin function but the audit readers and the invoice lookup (billing only).
     expected.extend(
         admin_functions
             .iter()
-            .filter(|id| !id.contains("Audit"))
+            .filter(|id| !id.contains("Audit") && **id != "GetInvoiceFunction")
             .copied(),
     );
     assert_eq!(functions_touching(&t, "ControlPlaneTable"), expected);
@@ -408,7 +424,7 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
                     .iter()
                     .map(|v| v.as_str().unwrap())
                     .collect();
-            assert_eq!(prefixes, ["SYSTEM", "TENANT#*"], "never API keys");
+            assert_eq!(prefixes, ["SYSTEM", "TENANT#*", "PLAN#*"], "never API keys");
         }
     }
     assert!(!functions_touching(&t, "ContentTable").contains("ApiKeyAuthorizerFunction"));
@@ -590,10 +606,11 @@ fn the_audit_chain_is_append_only_for_every_function() {
             }
         }
     }
-    // The eight changing admin functions, and the API-key authorizer (key anomalies).
+    // The ten changing admin functions, the API-key authorizer (key anomalies) and the
+    // scheduled period close.
     assert_eq!(
         writers.len(),
-        9,
+        12,
         "every changing admin function appends: {writers:?}"
     );
     assert!(writers.contains("ApiKeyAuthorizerFunction"));
@@ -649,5 +666,67 @@ fn the_admin_user_pool_requires_mfa_and_binds_tenants_safely() {
             .iter()
             .any(|a| a.as_str() == Some("custom:tenant_id")),
         "users cannot bind themselves to a tenant"
+    );
+}
+
+/// T13, S12, S15: the billing table is reached only by the functions that meter, show
+/// or invoice usage, always within tenant partitions; only the generation function and
+/// the sweep may update or delete (reservations and aggregates, by conditional
+/// transactions), and invoice issuers only create.
+#[test]
+fn billing_is_tenant_keyed_and_only_metering_changes_it() {
+    let t = template();
+    assert_eq!(
+        functions_touching(&t, "BillingTable"),
+        BTreeSet::from([
+            "CreateGenerationFunction",
+            "GetUsageFunction",
+            "GetTenantUsageFunction",
+            "ClosePeriodFunction",
+            "ClosePeriodScheduledFunction",
+            "ListInvoicesFunction",
+            "GetInvoiceFunction",
+            "SweepReservationsFunction",
+        ])
+    );
+    for (id, statement) in statements(&t) {
+        let on_billing = as_list(&statement["Resource"])
+            .iter()
+            .any(|r| referenced(r) == Some("BillingTable"));
+        if !on_billing {
+            continue;
+        }
+        let prefixes: Vec<&str> =
+            as_list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+                .iter()
+                .map(|v| v.as_str().unwrap())
+                .collect();
+        assert_eq!(prefixes, ["TENANT#*"], "{id}: tenant partitions only");
+        for action in actions(statement) {
+            let allowed: &[&str] = match id {
+                "CreateGenerationFunction" => &[
+                    "dynamodb:Query",
+                    "dynamodb:PutItem",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
+                "SweepReservationsFunction" => {
+                    &["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+                }
+                "ClosePeriodFunction" | "ClosePeriodScheduledFunction" => {
+                    &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
+                }
+                _ => &["dynamodb:Query", "dynamodb:GetItem"],
+            };
+            assert!(allowed.contains(&action), "{id}: {action} on the billing table");
+        }
+    }
+    let (_, table) = of_type(&t, "AWS::DynamoDB::Table")
+        .find(|(id, _)| *id == "BillingTable")
+        .unwrap();
+    assert_eq!(
+        table["Properties"]["TimeToLiveSpecification"]["AttributeName"],
+        "expires_at",
+        "TTL removes old rate windows; reservations use another attribute"
     );
 }

@@ -1,7 +1,8 @@
 //! What content and admin functions are built with, once per cold start.
 
+use crate::ports::billing::BillingStore;
 use crate::ports::content::ContentStore;
-use crate::ports::{AdminStore, AuditStore, Clock};
+use crate::ports::{AdminStore, AuditStore, Clock, PolicyStore};
 use std::sync::Arc;
 
 pub struct ContentState {
@@ -13,5 +14,19 @@ pub struct ContentState {
 pub struct AdminState {
     pub store: Arc<dyn AdminStore>,
     pub audit: Arc<dyn AuditStore>,
+    pub clock: Arc<dyn Clock>,
+}
+
+/// What billing admin functions are built with: the admin state and the billing store.
+pub struct BillingAdminState {
+    pub admin: AdminState,
+    pub billing: Arc<dyn BillingStore>,
+}
+
+/// What the data plane's usage endpoint is built with.
+pub struct UsageState {
+    /// Tenant, settings and plans (the budget and currency in force).
+    pub store: Arc<dyn PolicyStore>,
+    pub billing: Arc<dyn BillingStore>,
     pub clock: Arc<dyn Clock>,
 }

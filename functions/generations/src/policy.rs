@@ -5,12 +5,12 @@
 //! change (the kill switch included) takes effect within [`SETTINGS_TTL`] without adding
 //! store reads to every generation.
 
-use nutripro_shared::domain::billing::Plan;
+pub use nutripro_shared::ports::billing::TenantTerms;
 use nutripro_shared::domain::content::{ContentKind, DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS};
-use nutripro_shared::domain::settings::{SystemSettings, TenantSettings};
+use nutripro_shared::domain::settings::SystemSettings;
 use nutripro_shared::domain::TenantId;
 use nutripro_shared::http::Problem;
-use nutripro_shared::ports::billing::find_plan;
+use nutripro_shared::ports::billing::tenant_terms;
 use nutripro_shared::ports::{PolicyStore, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -30,14 +30,6 @@ pub struct GenerationPolicy {
     tenants: Mutex<HashMap<TenantId, (Instant, TenantTerms)>>,
 }
 
-/// A tenant's settings and billing terms.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TenantTerms {
-    pub settings: TenantSettings,
-    pub plan: Plan,
-    pub requests_per_minute: u32,
-    pub monthly_budget_micros: i64,
-}
 
 /// What one generation may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,33 +64,6 @@ impl GenerationPolicy {
         Ok(settings)
     }
 
-    async fn load_terms(&self, tenant: &TenantId) -> Result<TenantTerms, Problem> {
-        let settings = self
-            .store
-            .get_tenant_settings(tenant)
-            .await?
-            .unwrap_or_default();
-        let record = self
-            .store
-            .get_tenant(tenant)
-            .await?
-            .ok_or_else(Problem::unauthorized)?;
-        let Some(plan) = find_plan(&*self.store, &record.plan).await? else {
-            tracing::error!(plan = %record.plan, "the tenant's plan does not exist");
-            return Err(Problem::internal());
-        };
-        Ok(TenantTerms {
-            requests_per_minute: settings
-                .requests_per_minute
-                .unwrap_or(plan.requests_per_minute),
-            monthly_budget_micros: settings
-                .monthly_budget_micros
-                .unwrap_or(plan.monthly_budget_micros),
-            settings,
-            plan,
-        })
-    }
-
     /// The tenant's settings and billing terms (cached for the TTL).
     pub async fn terms(&self, tenant: &TenantId) -> Result<TenantTerms, Problem> {
         if let Some((at, terms)) = lock(&self.tenants).get(tenant) {
@@ -106,7 +71,9 @@ impl GenerationPolicy {
                 return Ok(terms.clone());
             }
         }
-        let terms = self.load_terms(tenant).await?;
+        let terms = tenant_terms(&*self.store, tenant)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
         let mut cache = lock(&self.tenants);
         if cache.len() >= MAX_CACHED_TENANTS {
             cache.clear();
@@ -168,6 +135,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nutripro_shared::domain::settings::TenantSettings;
     use nutripro_shared::adapters::sqlite::SqliteStore;
     use nutripro_shared::domain::{PlanId, Tenant, TenantName, Timestamp};
     use nutripro_shared::ports::{SettingsStore, TenantStore};

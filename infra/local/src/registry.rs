@@ -12,7 +12,7 @@ use nutripro_shared::adapters::jwt::{IdpConfig, TokenVerifier};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::Clock;
-use nutripro_shared::state::{AdminState, ContentState};
+use nutripro_shared::state::{AdminState, BillingAdminState, ContentState, UsageState};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -82,8 +82,41 @@ impl Registry {
             audit: store.clone(),
             clock: clock.clone(),
         });
+        let billing_admin = leak(BillingAdminState {
+            admin: AdminState {
+                store: store.clone(),
+                audit: store.clone(),
+                clock: clock.clone(),
+            },
+            billing: store.clone(),
+        });
+        let usage = leak(UsageState {
+            store: store.clone(),
+            billing: store.clone(),
+            clock: clock.clone(),
+        });
         let handlers = BTreeMap::from([
             ("get_me", http_handler(account, nutripro_account::get_me)),
+            ("get_usage", http_handler(usage, nutripro_billing::get_usage)),
+            (
+                "get_tenant_usage",
+                http_handler(billing_admin, nutripro_billing::get_tenant_usage),
+            ),
+            ("list_plans", http_handler(admin, nutripro_billing::list_plans)),
+            ("get_plan", http_handler(admin, nutripro_billing::get_plan)),
+            ("put_plan", http_handler(admin, nutripro_billing::put_plan)),
+            (
+                "close_period",
+                http_handler(billing_admin, nutripro_billing::close_period),
+            ),
+            (
+                "list_invoices",
+                http_handler(billing_admin, nutripro_billing::list_invoices),
+            ),
+            (
+                "get_invoice",
+                http_handler(billing_admin, nutripro_billing::get_invoice),
+            ),
             (
                 "create_tenant",
                 http_handler(admin, nutripro_tenants::create_tenant),

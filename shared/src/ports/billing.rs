@@ -2,7 +2,8 @@
 //! ledger with its period aggregates, and invoices. Every operation that moves money is
 //! one atomic, conditional store operation (see `docs/data-model.md`).
 
-use super::{Page, StoreError, TenantStore};
+use super::{Page, PolicyStore, StoreError, TenantStore};
+use crate::domain::settings::TenantSettings;
 use crate::domain::billing::{
     built_in_plans, Invoice, LedgerEntry, Period, Plan, Reservation, UsageReport,
 };
@@ -35,6 +36,44 @@ pub async fn all_plans(store: &dyn PlanStore) -> Result<Vec<Plan>, StoreError> {
     }
     plans.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(plans)
+}
+
+/// A tenant's settings and billing terms: its plan, and the rate limit and monthly
+/// budget in force (the settings' values, else the plan's).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TenantTerms {
+    pub settings: TenantSettings,
+    pub plan: Plan,
+    pub requests_per_minute: u32,
+    pub monthly_budget_micros: i64,
+}
+
+/// The terms of `tenant`; `None` if there is no such tenant. A tenant on a plan that
+/// does not exist is a broken store (plans cannot be deleted).
+pub async fn tenant_terms(
+    store: &dyn PolicyStore,
+    tenant: &TenantId,
+) -> Result<Option<TenantTerms>, StoreError> {
+    let Some(record) = store.get_tenant(tenant).await? else {
+        return Ok(None);
+    };
+    let settings = store
+        .get_tenant_settings(tenant)
+        .await?
+        .unwrap_or_default();
+    let plan = find_plan(store, &record.plan).await?.ok_or_else(|| {
+        StoreError::Unavailable(format!("tenant {tenant} is on a missing plan {}", record.plan))
+    })?;
+    Ok(Some(TenantTerms {
+        requests_per_minute: settings
+            .requests_per_minute
+            .unwrap_or(plan.requests_per_minute),
+        monthly_budget_micros: settings
+            .monthly_budget_micros
+            .unwrap_or(plan.monthly_budget_micros),
+        settings,
+        plan,
+    }))
 }
 
 /// How a settlement went.
