@@ -1,0 +1,446 @@
+//! Threats T13, S12, API4/API6: the generation handler's reserve-then-settle and rate
+//! limit under real concurrency, on both storage adapters (the embedded store always,
+//! DynamoDB against the loopback server `scripts/test` starts). Requests are the
+//! API Gateway sample event with the tenant swapped in, served by the very handler the
+//! Lambda runs; the clock is manual, so windows and expiry are exact.
+//!
+//! The test model reports the largest usage the reservation allows (the prompt bound
+//! and `max_tokens`), so settling releases nothing and the number of generations a
+//! budget affords does not depend on how reservations and settlements interleave.
+
+use async_trait::async_trait;
+use futures_util::future::join_all;
+use lambda_http::{Body, Request};
+use nutripro_generations::{create_generation, GenerationPolicy, GenerationState};
+use nutripro_shared::adapters::dynamodb::billing::DynamoBillingStore;
+use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
+use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
+use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::billing::{prompt_token_bound, Period, RESERVATION_TTL_SECONDS};
+use nutripro_shared::domain::content::{Consent, DietitianId};
+use nutripro_shared::domain::settings::TenantSettings;
+use nutripro_shared::domain::{KeyId, PlanId, Tenant, TenantId, TenantName, Timestamp};
+use nutripro_shared::ports::billing::{ledger_usage, reconcile, sweep_all, BillingStore};
+use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::llm::{
+    Completion, CompletionRequest, LlmError, LlmProvider, TokenUsage,
+};
+use nutripro_shared::ports::{AdminStore, ManualClock};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// 2026-11-10T12:00:00Z: mid-period, far from a minute boundary's surprises.
+const START: Timestamp = Timestamp::from_millis(1_794_312_000_000);
+const SAMPLE_TENANT: &str = "0193a0e1a1b27c3d8e9f0a1b2c3d4e5f";
+
+const EXACT: u8 = 0;
+const FAIL: u8 = 1;
+const CRASH: u8 = 2;
+
+/// A model that answers with the most usage a reservation covers, fails, or "crashes"
+/// (panics: the invocation dies between reserve and settle).
+#[derive(Default)]
+struct TestModel {
+    mode: AtomicU8,
+    calls: AtomicUsize,
+}
+
+#[async_trait]
+impl LlmProvider for TestModel {
+    async fn complete(
+        &self,
+        request: &CompletionRequest,
+        _deadline: Instant,
+    ) -> Result<Completion, LlmError> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        match self.mode.load(Ordering::SeqCst) {
+            FAIL => Err(LlmError::Upstream { status: 500 }),
+            CRASH => panic!("simulated crash between reserve and settle"),
+            _ => {
+                let prompt = prompt_token_bound(request.messages.iter().map(|m| m.content.as_str()));
+                let completion = u64::from(request.max_tokens);
+                Ok(Completion {
+                    content: "Eat well.".into(),
+                    model: request.model.clone(),
+                    usage: TokenUsage {
+                        prompt_tokens: prompt,
+                        completion_tokens: completion,
+                        total_tokens: prompt + completion,
+                    },
+                    raw_response: "{}".into(),
+                })
+            }
+        }
+    }
+}
+
+struct Harness {
+    state: Arc<GenerationState>,
+    admin: Arc<dyn AdminStore>,
+    content: Arc<dyn ContentStore>,
+    billing: Arc<dyn BillingStore>,
+    clock: Arc<ManualClock>,
+    model: Arc<TestModel>,
+}
+
+fn build(
+    admin: Arc<dyn AdminStore>,
+    content: Arc<dyn ContentStore>,
+    billing: Arc<dyn BillingStore>,
+) -> Harness {
+    let clock = Arc::new(ManualClock::new(START));
+    let model = Arc::new(TestModel::default());
+    let state = Arc::new(GenerationState {
+        store: content.clone(),
+        clock: clock.clone(),
+        llm: model.clone(),
+        model: "test-model".into(),
+        policy: GenerationPolicy::with_ttl(admin.clone(), Duration::ZERO),
+        llm_timeout: Duration::from_secs(25),
+        billing: billing.clone(),
+    });
+    Harness {
+        state,
+        admin,
+        content,
+        billing,
+        clock,
+        model,
+    }
+}
+
+fn sqlite() -> Harness {
+    let store = Arc::new(SqliteStore::open_in_memory().unwrap());
+    build(store.clone(), store.clone(), store)
+}
+
+async fn dynamodb() -> Harness {
+    let endpoint = std::env::var("NUTRIPRO_TEST_DYNAMODB_ENDPOINT").expect(
+        "NUTRIPRO_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB half needs a \
+         DynamoDB-compatible server on loopback; run it through scripts/test",
+    );
+    let client = schema::local_client(&endpoint);
+    let id = nutripro_shared::domain::new_id();
+    let tables = [
+        format!("control-{id}"),
+        format!("content-{id}"),
+        format!("billing-{id}"),
+    ];
+    for table in &tables {
+        schema::create_table(&client, table).await.unwrap();
+    }
+    let [control, content, billing] = tables;
+    build(
+        Arc::new(DynamoStore::new(client.clone(), control)),
+        Arc::new(DynamoContentStore::new(client.clone(), content)),
+        Arc::new(DynamoBillingStore::new(client, billing)),
+    )
+}
+
+macro_rules! both_adapters {
+    ($($case:ident,)*) => {
+        mod embedded {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    cases::$case(sqlite()).await;
+                }
+            )*
+        }
+        mod dynamodb_local {
+            use super::*;
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                #[ignore = "needs a DynamoDB-compatible server on loopback: run scripts/test"]
+                async fn $case() {
+                    cases::$case(dynamodb().await).await;
+                }
+            )*
+        }
+    };
+}
+
+both_adapters!(
+    two_hundred_parallel_generations_bill_exactly_what_the_budget_affords,
+    the_rate_limit_lets_exactly_the_limit_through,
+    a_crash_between_reserve_and_settle_is_released_once_expired,
+    upstream_failures_bill_nothing_and_retries_bill_once,
+);
+
+impl Harness {
+    /// A tenant on the standard plan with `settings`, and a consenting dietitian.
+    async fn tenant(&self, settings: TenantSettings) -> TenantId {
+        let mut tenant = Tenant::new(
+            TenantName::parse("Billing test").unwrap(),
+            PlanId::new("standard"),
+            START.plus_seconds(-86_400 * 40),
+        );
+        tenant.id = TenantId::generate();
+        self.admin.create_tenant(&tenant).await.unwrap();
+        self.admin
+            .put_tenant_settings(&tenant.id, &settings)
+            .await
+            .unwrap();
+        self.content
+            .put_consent(&Consent {
+                tenant_id: tenant.id.clone(),
+                dietitian_id: DietitianId::new("dr-smith"),
+                granted: true,
+                recorded_at: START,
+                key_id: KeyId::new("0193a0e2b7c87f1aa0e5c7d3f4a5b6c7"),
+            })
+            .await
+            .unwrap();
+        tenant.id
+    }
+
+    /// `POST /v1/generations` as the sample event, for `tenant`.
+    async fn generate(&self, tenant: &TenantId, idempotency_key: Option<&str>) -> Answer {
+        let text = nutripro_tests::read_repo_file("events/create_generation.json")
+            .replace(SAMPLE_TENANT, tenant.as_str());
+        let mut request: Request = lambda_http::request::from_str(&text).unwrap();
+        request.headers_mut().remove("idempotency-key");
+        if let Some(key) = idempotency_key {
+            request
+                .headers_mut()
+                .insert("idempotency-key", key.parse().unwrap());
+        }
+        let response = create_generation(&self.state, request).await;
+        let body = match response.body() {
+            Body::Text(text) => serde_json::from_str(text).unwrap_or_default(),
+            _ => serde_json::Value::Null,
+        };
+        Answer {
+            status: response.status().as_u16(),
+            headers: response.headers().clone(),
+            body,
+        }
+    }
+
+    async fn parallel(&self, tenant: &TenantId, n: usize) -> Vec<Answer> {
+        let this = Arc::new(self.clone_handles());
+        join_all((0..n).map(|_| {
+            let (this, tenant) = (this.clone(), tenant.clone());
+            tokio::spawn(async move { this.generate(&tenant, None).await })
+        }))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+    }
+
+    fn clone_handles(&self) -> Harness {
+        Harness {
+            state: self.state.clone(),
+            admin: self.admin.clone(),
+            content: self.content.clone(),
+            billing: self.billing.clone(),
+            clock: self.clock.clone(),
+            model: self.model.clone(),
+        }
+    }
+
+    fn period(&self) -> Period {
+        Period::of(START)
+    }
+
+    async fn assert_reconciled(&self, tenant: &TenantId) {
+        let mismatches = reconcile(&*self.billing, tenant, self.period()).await.unwrap();
+        assert!(mismatches.is_empty(), "aggregates differ from the ledger: {mismatches:?}");
+    }
+
+    fn model_calls(&self) -> usize {
+        self.model.calls.load(Ordering::SeqCst)
+    }
+}
+
+struct Answer {
+    status: u16,
+    headers: http::HeaderMap,
+    body: serde_json::Value,
+}
+
+fn count(answers: &[Answer], status: u16) -> usize {
+    answers.iter().filter(|a| a.status == status).count()
+}
+
+mod cases {
+    use super::*;
+
+    pub async fn two_hundred_parallel_generations_bill_exactly_what_the_budget_affords(
+        h: Harness,
+    ) {
+        // The worst case of one generation, from a probe tenant.
+        let probe = h.tenant(TenantSettings::default()).await;
+        let first = h.generate(&probe, None).await;
+        assert_eq!(first.status, 201, "{}", first.body);
+        let cost = first.body["cost"]["amount_micros"].as_i64().unwrap();
+        assert!(cost > 0);
+
+        let budget = 38 * cost - 1;
+        let tenant = h
+            .tenant(TenantSettings {
+                monthly_budget_micros: Some(budget),
+                requests_per_minute: Some(1_000),
+                ..Default::default()
+            })
+            .await;
+        let answers = h.parallel(&tenant, 200).await;
+        assert_eq!(count(&answers, 201), 37, "exactly what the budget affords");
+        assert_eq!(count(&answers, 402), 163, "the rest are refused");
+        for refused in answers.iter().filter(|a| a.status == 402) {
+            assert_eq!(
+                refused.body["type"],
+                "https://nutripro.dev/problems/budget-exhausted"
+            );
+        }
+        assert_eq!(h.model_calls(), 1 + 37, "a refused generation never reaches the model");
+
+        h.assert_reconciled(&tenant).await;
+        let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
+        assert_eq!(usage.total.generations, 37);
+        assert_eq!(usage.total.amount_micros, 37 * cost);
+        assert!(usage.total.amount_micros <= budget);
+        assert_eq!((usage.reserved_micros, usage.committed_micros), (0, 37 * cost));
+        let ledger = ledger_usage(&*h.billing, &tenant, h.period()).await.unwrap();
+        assert_eq!(ledger.total, usage.total, "ledger == aggregate");
+
+        let report = nutripro_billing::close(
+            &*h.admin,
+            &*h.billing,
+            h.period(),
+            h.period().end().plus_seconds(3_600),
+        )
+        .await
+        .unwrap();
+        assert_eq!(report.issued.len(), 2, "{report:?}");
+        assert!(report.reconciliation_failures.is_empty());
+        let invoice = h
+            .billing
+            .get_invoice(&tenant, h.period())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(invoice.usage_micros(), ledger.total.amount_micros, "invoice == ledger");
+        assert_eq!(invoice.generations, 37);
+    }
+
+    pub async fn the_rate_limit_lets_exactly_the_limit_through(h: Harness) {
+        let tenant = h
+            .tenant(TenantSettings {
+                requests_per_minute: Some(23),
+                ..Default::default()
+            })
+            .await;
+        let answers = h.parallel(&tenant, 60).await;
+        assert_eq!(count(&answers, 201), 23);
+        assert_eq!(count(&answers, 429), 37);
+        assert_eq!(h.model_calls(), 23);
+        let mut remaining: Vec<u32> = Vec::new();
+        for answer in &answers {
+            let header = |name: &str| {
+                answer.headers[name]
+                    .to_str()
+                    .unwrap()
+                    .parse::<u32>()
+                    .unwrap()
+            };
+            assert_eq!(header("ratelimit-limit"), 23);
+            let reset = header("ratelimit-reset");
+            assert!((1..=60).contains(&reset));
+            if answer.status == 429 {
+                assert_eq!(header("retry-after"), reset);
+                assert_eq!(header("ratelimit-remaining"), 0);
+                assert_eq!(answer.body["type"], "https://nutripro.dev/problems/rate-limited");
+            } else {
+                remaining.push(header("ratelimit-remaining"));
+            }
+        }
+        remaining.sort_unstable();
+        assert_eq!(remaining, (0..23).collect::<Vec<_>>(), "each count once");
+        h.clock.advance_seconds(60);
+        let next = h.generate(&tenant, None).await;
+        assert_eq!(next.status, 201, "a new minute, a new window");
+        assert_eq!(next.headers["ratelimit-remaining"], "22");
+        h.assert_reconciled(&tenant).await;
+        let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
+        assert_eq!(usage.total.generations, 24);
+    }
+
+    pub async fn a_crash_between_reserve_and_settle_is_released_once_expired(h: Harness) {
+        let probe = h.tenant(TenantSettings::default()).await;
+        let cost = h.generate(&probe, None).await.body["cost"]["amount_micros"]
+            .as_i64()
+            .unwrap();
+        // Room for one generation's worst case at a time.
+        let tenant = h
+            .tenant(TenantSettings {
+                monthly_budget_micros: Some(cost + cost / 2),
+                ..Default::default()
+            })
+            .await;
+        h.model.mode.store(CRASH, Ordering::SeqCst);
+        assert_eq!(h.generate(&tenant, None).await.status, 500);
+        h.model.mode.store(EXACT, Ordering::SeqCst);
+        let held = h.billing.usage(&tenant, h.period()).await.unwrap();
+        assert_eq!((held.reserved_micros, held.total.generations), (cost, 0));
+        assert_eq!(
+            h.generate(&tenant, None).await.status,
+            402,
+            "the crashed invocation's reservation holds until it expires"
+        );
+        h.clock.advance_seconds(RESERVATION_TTL_SECONDS);
+        let after = h.generate(&tenant, None).await;
+        assert_eq!(after.status, 201, "expired, released, and the budget is back: {}", after.body);
+        h.assert_reconciled(&tenant).await;
+        let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
+        assert_eq!(usage.total.generations, 1, "only the generation that finished is billed");
+        assert_eq!((usage.reserved_micros, usage.committed_micros), (0, cost));
+
+        // The scheduled sweep releases what no later request touches.
+        let quiet = h.tenant(TenantSettings::default()).await;
+        h.model.mode.store(CRASH, Ordering::SeqCst);
+        assert_eq!(h.generate(&quiet, None).await.status, 500);
+        h.model.mode.store(EXACT, Ordering::SeqCst);
+        assert_eq!(sweep_all(&*h.billing, &*h.admin, h.clock_now()).await.unwrap(), 0);
+        h.clock.advance_seconds(RESERVATION_TTL_SECONDS);
+        assert_eq!(sweep_all(&*h.billing, &*h.admin, h.clock_now()).await.unwrap(), 1);
+        let usage = h.billing.usage(&quiet, h.period()).await.unwrap();
+        assert_eq!((usage.reserved_micros, usage.committed_micros), (0, 0));
+        h.assert_reconciled(&quiet).await;
+    }
+
+    pub async fn upstream_failures_bill_nothing_and_retries_bill_once(h: Harness) {
+        let tenant = h.tenant(TenantSettings::default()).await;
+        h.model.mode.store(FAIL, Ordering::SeqCst);
+        assert_eq!(h.generate(&tenant, None).await.status, 502);
+        let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
+        assert_eq!((usage.committed_micros, usage.reserved_micros), (0, 0));
+        assert_eq!(usage.total.generations, 0);
+
+        h.model.mode.store(EXACT, Ordering::SeqCst);
+        let first = h.generate(&tenant, Some("retry-me")).await;
+        assert_eq!(first.status, 201);
+        let again = h.generate(&tenant, Some("retry-me")).await;
+        assert_eq!(again.status, 201);
+        assert_eq!(again.headers["idempotent-replayed"], "true");
+        assert_eq!(again.body["id"], first.body["id"]);
+        assert_eq!(h.model_calls(), 2, "the failure and the first attempt only");
+        let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
+        assert_eq!(usage.total.generations, 1, "billed once");
+        assert_eq!(
+            usage.total.amount_micros,
+            first.body["cost"]["amount_micros"].as_i64().unwrap()
+        );
+        h.assert_reconciled(&tenant).await;
+    }
+}
+
+impl Harness {
+    fn clock_now(&self) -> Timestamp {
+        use nutripro_shared::ports::Clock;
+        self.clock.now()
+    }
+}
