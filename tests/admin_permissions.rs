@@ -1,10 +1,13 @@
-//! Threats T16, S08, S15, T15, T07: every role × every admin route of the template,
+//! Threats T16, S08, S15, T15, T07: every role × every admin route of the template
+//! (billing's usage, invoices, plans and period close included),
 //! against the local gateway, answers as the permission table says (2xx, 403, or 404 for
 //! a tenant-manager reaching past its tenant), every changing request appends exactly
 //! one audit entry whatever its outcome, and no API key or missing token gets through.
 
 use nutripro_shared::domain::admin::{Action, Role, Scope};
+use nutripro_shared::domain::billing::{built_in_plans, Invoice, Period, UsageReport};
 use nutripro_shared::domain::{ApiKey, PlanId, Tenant, TenantName, Timestamp};
+use nutripro_shared::ports::billing::BillingStore;
 use nutripro_shared::ports::{ApiKeyStore, TenantStore};
 use nutripro_tests::LocalStack;
 use serde_json::{json, Value};
@@ -101,6 +104,47 @@ fn route_table() -> Vec<(&'static str, &'static str, Action, u16, Option<Value>)
         ),
         ("GET", "/admin/audit", Action::AuditRead, 200, None),
         ("GET", "/admin/audit/verify", Action::AuditVerify, 200, None),
+        (
+            "GET",
+            "/admin/tenants/{tenantId}/usage",
+            Action::UsageRead,
+            200,
+            None,
+        ),
+        (
+            "GET",
+            "/admin/tenants/{tenantId}/invoices",
+            Action::InvoiceRead,
+            200,
+            None,
+        ),
+        (
+            "GET",
+            "/admin/invoices/{invoiceId}",
+            Action::InvoiceRead,
+            200,
+            None,
+        ),
+        ("GET", "/admin/plans", Action::PlanRead, 200, None),
+        ("GET", "/admin/plans/{planId}", Action::PlanRead, 200, None),
+        (
+            "PUT",
+            "/admin/plans/{planId}",
+            Action::PlanWrite,
+            200,
+            Some(json!({
+                "name": "Walk", "currency": "USD", "monthly_fee_micros": 1,
+                "prices": {"prompt_micros_per_1k": 1, "completion_micros_per_1k": 1},
+                "requests_per_minute": 10, "monthly_budget_micros": 1
+            })),
+        ),
+        (
+            "POST",
+            "/admin/billing/periods/{period}/close",
+            Action::BillingClose,
+            200,
+            None,
+        ),
     ]
 }
 
@@ -125,8 +169,20 @@ async fn fixture_tenant(stack: &LocalStack, name: &str) -> (String, String) {
     store.create_tenant(&tenant).await.unwrap();
     let (key, _) = ApiKey::issue(tenant.id.clone(), "fixture", now, None).unwrap();
     store.create_key(&key).await.unwrap();
+    // An invoice of a long-closed period, for the invoice routes.
+    let period = Period::parse(INVOICED_PERIOD).unwrap();
+    let invoice = Invoice::issue(
+        &tenant.id,
+        &built_in_plans()[2],
+        period,
+        &UsageReport::default(),
+        now,
+    );
+    assert!(store.create_invoice(&invoice).await.unwrap());
     (tenant.id.to_string(), key.key_id.to_string())
 }
+
+const INVOICED_PERIOD: &str = "2020-01";
 
 /// What the permission table says, derived here from its rows (not from the code that
 /// enforces it): allowed → the success status; no permission → 403; a tenant-manager
@@ -180,7 +236,10 @@ async fn every_role_on_every_admin_route_answers_as_the_permission_table_says() 
                 };
                 let mut path = template_path
                     .replace("{tenantId}", tenant)
-                    .replace("{keyId}", key);
+                    .replace("{keyId}", key)
+                    .replace("{invoiceId}", &format!("inv-202001-{tenant}"))
+                    .replace("{planId}", "standard")
+                    .replace("{period}", INVOICED_PERIOD);
                 if *template_path == "/admin/audit" {
                     // The audit listing names its tenant in the filter.
                     path = format!("{path}?tenant_id={tenant}");
@@ -221,7 +280,10 @@ async fn api_keys_and_missing_tokens_get_401_on_every_admin_route() {
     for (method, template_path, _, _, body) in route_table() {
         let path = template_path
             .replace("{tenantId}", &tenant)
-            .replace("{keyId}", &key);
+            .replace("{keyId}", &key)
+            .replace("{invoiceId}", &format!("inv-202001-{tenant}"))
+            .replace("{planId}", "standard")
+            .replace("{period}", INVOICED_PERIOD);
         let with_key = stack
             .call(method, &path, &boot.api_key, body.as_ref(), &[])
             .await;

@@ -58,7 +58,8 @@ impl LlmProvider for TestModel {
             FAIL => Err(LlmError::Upstream { status: 500 }),
             CRASH => panic!("simulated crash between reserve and settle"),
             _ => {
-                let prompt = prompt_token_bound(request.messages.iter().map(|m| m.content.as_str()));
+                let prompt =
+                    prompt_token_bound(request.messages.iter().map(|m| m.content.as_str()));
                 let completion = u64::from(request.max_tokens);
                 Ok(Completion {
                     content: "Eat well.".into(),
@@ -247,8 +248,13 @@ impl Harness {
     }
 
     async fn assert_reconciled(&self, tenant: &TenantId) {
-        let mismatches = reconcile(&*self.billing, tenant, self.period()).await.unwrap();
-        assert!(mismatches.is_empty(), "aggregates differ from the ledger: {mismatches:?}");
+        let mismatches = reconcile(&*self.billing, tenant, self.period())
+            .await
+            .unwrap();
+        assert!(
+            mismatches.is_empty(),
+            "aggregates differ from the ledger: {mismatches:?}"
+        );
     }
 
     fn model_calls(&self) -> usize {
@@ -269,9 +275,7 @@ fn count(answers: &[Answer], status: u16) -> usize {
 mod cases {
     use super::*;
 
-    pub async fn two_hundred_parallel_generations_bill_exactly_what_the_budget_affords(
-        h: Harness,
-    ) {
+    pub async fn two_hundred_parallel_generations_bill_exactly_what_the_budget_affords(h: Harness) {
         // The worst case of one generation, from a probe tenant.
         let probe = h.tenant(TenantSettings::default()).await;
         let first = h.generate(&probe, None).await;
@@ -296,15 +300,24 @@ mod cases {
                 "https://nutripro.dev/problems/budget-exhausted"
             );
         }
-        assert_eq!(h.model_calls(), 1 + 37, "a refused generation never reaches the model");
+        assert_eq!(
+            h.model_calls(),
+            1 + 37,
+            "a refused generation never reaches the model"
+        );
 
         h.assert_reconciled(&tenant).await;
         let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
         assert_eq!(usage.total.generations, 37);
         assert_eq!(usage.total.amount_micros, 37 * cost);
         assert!(usage.total.amount_micros <= budget);
-        assert_eq!((usage.reserved_micros, usage.committed_micros), (0, 37 * cost));
-        let ledger = ledger_usage(&*h.billing, &tenant, h.period()).await.unwrap();
+        assert_eq!(
+            (usage.reserved_micros, usage.committed_micros),
+            (0, 37 * cost)
+        );
+        let ledger = ledger_usage(&*h.billing, &tenant, h.period())
+            .await
+            .unwrap();
         assert_eq!(ledger.total, usage.total, "ledger == aggregate");
 
         let report = nutripro_billing::close(
@@ -323,7 +336,11 @@ mod cases {
             .await
             .unwrap()
             .unwrap();
-        assert_eq!(invoice.usage_micros(), ledger.total.amount_micros, "invoice == ledger");
+        assert_eq!(
+            invoice.usage_micros(),
+            ledger.total.amount_micros,
+            "invoice == ledger"
+        );
         assert_eq!(invoice.generations, 37);
     }
 
@@ -353,7 +370,10 @@ mod cases {
             if answer.status == 429 {
                 assert_eq!(header("retry-after"), reset);
                 assert_eq!(header("ratelimit-remaining"), 0);
-                assert_eq!(answer.body["type"], "https://nutripro.dev/problems/rate-limited");
+                assert_eq!(
+                    answer.body["type"],
+                    "https://nutripro.dev/problems/rate-limited"
+                );
             } else {
                 remaining.push(header("ratelimit-remaining"));
             }
@@ -393,10 +413,17 @@ mod cases {
         );
         h.clock.advance_seconds(RESERVATION_TTL_SECONDS);
         let after = h.generate(&tenant, None).await;
-        assert_eq!(after.status, 201, "expired, released, and the budget is back: {}", after.body);
+        assert_eq!(
+            after.status, 201,
+            "expired, released, and the budget is back: {}",
+            after.body
+        );
         h.assert_reconciled(&tenant).await;
         let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
-        assert_eq!(usage.total.generations, 1, "only the generation that finished is billed");
+        assert_eq!(
+            usage.total.generations, 1,
+            "only the generation that finished is billed"
+        );
         assert_eq!((usage.reserved_micros, usage.committed_micros), (0, cost));
 
         // The scheduled sweep releases what no later request touches.
@@ -404,9 +431,19 @@ mod cases {
         h.model.mode.store(CRASH, Ordering::SeqCst);
         assert_eq!(h.generate(&quiet, None).await.status, 500);
         h.model.mode.store(EXACT, Ordering::SeqCst);
-        assert_eq!(sweep_all(&*h.billing, &*h.admin, h.clock_now()).await.unwrap(), 0);
+        assert_eq!(
+            sweep_all(&*h.billing, &*h.admin, h.clock_now())
+                .await
+                .unwrap(),
+            0
+        );
         h.clock.advance_seconds(RESERVATION_TTL_SECONDS);
-        assert_eq!(sweep_all(&*h.billing, &*h.admin, h.clock_now()).await.unwrap(), 1);
+        assert_eq!(
+            sweep_all(&*h.billing, &*h.admin, h.clock_now())
+                .await
+                .unwrap(),
+            1
+        );
         let usage = h.billing.usage(&quiet, h.period()).await.unwrap();
         assert_eq!((usage.reserved_micros, usage.committed_micros), (0, 0));
         h.assert_reconciled(&quiet).await;

@@ -710,23 +710,27 @@ fn billing_is_tenant_keyed_and_only_metering_changes_it() {
                     "dynamodb:UpdateItem",
                     "dynamodb:DeleteItem",
                 ],
-                "SweepReservationsFunction" => {
-                    &["dynamodb:Query", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
-                }
+                "SweepReservationsFunction" => &[
+                    "dynamodb:Query",
+                    "dynamodb:UpdateItem",
+                    "dynamodb:DeleteItem",
+                ],
                 "ClosePeriodFunction" | "ClosePeriodScheduledFunction" => {
                     &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
                 }
                 _ => &["dynamodb:Query", "dynamodb:GetItem"],
             };
-            assert!(allowed.contains(&action), "{id}: {action} on the billing table");
+            assert!(
+                allowed.contains(&action),
+                "{id}: {action} on the billing table"
+            );
         }
     }
     let (_, table) = of_type(&t, "AWS::DynamoDB::Table")
         .find(|(id, _)| *id == "BillingTable")
         .unwrap();
     assert_eq!(
-        table["Properties"]["TimeToLiveSpecification"]["AttributeName"],
-        "expires_at",
+        table["Properties"]["TimeToLiveSpecification"]["AttributeName"], "expires_at",
         "TTL removes old rate windows; reservations use another attribute"
     );
 }

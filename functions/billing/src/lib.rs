@@ -22,8 +22,8 @@ use nutripro_shared::domain::billing::{
 };
 use nutripro_shared::domain::{Tenant, TenantId, TenantStatus, Timestamp};
 use nutripro_shared::http::{
-    admin_change, admin_read, handle, json, parse_json, path_param, query_param, AdminCall,
-    Change, HandlerResult, Problem, TenantContext,
+    admin_change, admin_read, handle, json, parse_json, path_param, query_param, AdminCall, Change,
+    HandlerResult, Problem, TenantContext,
 };
 use nutripro_shared::ports::billing::{
     all_plans, find_plan, ledger_usage, tenant_terms, BillingStore, TenantTerms,
@@ -162,14 +162,19 @@ struct PlanList {
 
 /// `GET /admin/plans`
 pub async fn list_plans(state: &AdminState, request: Request) -> Response<Body> {
-    admin_read("list_plans", request, Action::PlanRead, |_call| async move {
-        json(
-            200,
-            &PlanList {
-                items: all_plans(&*state.store).await?,
-            },
-        )
-    })
+    admin_read(
+        "list_plans",
+        request,
+        Action::PlanRead,
+        |_call| async move {
+            json(
+                200,
+                &PlanList {
+                    items: all_plans(&*state.store).await?,
+                },
+            )
+        },
+    )
     .await
 }
 

@@ -223,8 +223,7 @@ async fn reserve(
     if state.billing.reserve(reservation, budget_micros).await? {
         return Ok(());
     }
-    let released =
-        sweep_tenant(&*state.billing, &reservation.tenant_id, state.clock.now()).await?;
+    let released = sweep_tenant(&*state.billing, &reservation.tenant_id, state.clock.now()).await?;
     if released > 0 && state.billing.reserve(reservation, budget_micros).await? {
         return Ok(());
     }

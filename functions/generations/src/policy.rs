@@ -5,12 +5,12 @@
 //! change (the kill switch included) takes effect within [`SETTINGS_TTL`] without adding
 //! store reads to every generation.
 
-pub use nutripro_shared::ports::billing::TenantTerms;
 use nutripro_shared::domain::content::{ContentKind, DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS};
 use nutripro_shared::domain::settings::SystemSettings;
 use nutripro_shared::domain::TenantId;
 use nutripro_shared::http::Problem;
 use nutripro_shared::ports::billing::tenant_terms;
+pub use nutripro_shared::ports::billing::TenantTerms;
 use nutripro_shared::ports::{PolicyStore, StoreError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -29,7 +29,6 @@ pub struct GenerationPolicy {
     system: Mutex<Cached<SystemSettings>>,
     tenants: Mutex<HashMap<TenantId, (Instant, TenantTerms)>>,
 }
-
 
 /// What one generation may do.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,8 +134,8 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use nutripro_shared::domain::settings::TenantSettings;
     use nutripro_shared::adapters::sqlite::SqliteStore;
+    use nutripro_shared::domain::settings::TenantSettings;
     use nutripro_shared::domain::{PlanId, Tenant, TenantName, Timestamp};
     use nutripro_shared::ports::{SettingsStore, TenantStore};
 
@@ -178,7 +177,12 @@ mod tests {
                 model: None
             }
         );
-        let too_many = allow(&policy, ContentKind::NutritionTips, Some(MAX_MAX_TOKENS + 1)).await;
+        let too_many = allow(
+            &policy,
+            ContentKind::NutritionTips,
+            Some(MAX_MAX_TOKENS + 1),
+        )
+        .await;
         assert_eq!(too_many.unwrap_err().status, 422);
     }
 

@@ -31,7 +31,12 @@ struct TenantSettingsView<'a> {
     plan_limits: PlanLimits,
 }
 
-fn view(tenant: &Tenant, settings: &TenantSettings, limits: PlanLimits, status: u16) -> HandlerResult {
+fn view(
+    tenant: &Tenant,
+    settings: &TenantSettings,
+    limits: PlanLimits,
+    status: u16,
+) -> HandlerResult {
     json(
         status,
         &TenantSettingsView {

@@ -11,12 +11,12 @@
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::domain::admin::Action;
 use nutripro_shared::domain::billing::{parse_plan_id, Plan};
-use nutripro_shared::ports::billing::find_plan;
 use nutripro_shared::domain::{parse_contact, PlanId, Tenant, TenantId, TenantName, TenantStatus};
 use nutripro_shared::http::{
     admin_change, admin_read, json, no_content, pagination, parse_json, query_param, AdminCall,
     Change, Problem,
 };
+use nutripro_shared::ports::billing::find_plan;
 use nutripro_shared::state::AdminState;
 use serde::{Deserialize, Serialize};
 

@@ -97,12 +97,18 @@ impl Registry {
         });
         let handlers = BTreeMap::from([
             ("get_me", http_handler(account, nutripro_account::get_me)),
-            ("get_usage", http_handler(usage, nutripro_billing::get_usage)),
+            (
+                "get_usage",
+                http_handler(usage, nutripro_billing::get_usage),
+            ),
             (
                 "get_tenant_usage",
                 http_handler(billing_admin, nutripro_billing::get_tenant_usage),
             ),
-            ("list_plans", http_handler(admin, nutripro_billing::list_plans)),
+            (
+                "list_plans",
+                http_handler(admin, nutripro_billing::list_plans),
+            ),
             ("get_plan", http_handler(admin, nutripro_billing::get_plan)),
             ("put_plan", http_handler(admin, nutripro_billing::put_plan)),
             (

@@ -3,10 +3,10 @@
 //! one atomic, conditional store operation (see `docs/data-model.md`).
 
 use super::{Page, PolicyStore, StoreError, TenantStore};
-use crate::domain::settings::TenantSettings;
 use crate::domain::billing::{
     built_in_plans, Invoice, LedgerEntry, Period, Plan, Reservation, UsageReport,
 };
+use crate::domain::settings::TenantSettings;
 use crate::domain::{PlanId, TenantId, Timestamp};
 use async_trait::async_trait;
 
@@ -57,12 +57,12 @@ pub async fn tenant_terms(
     let Some(record) = store.get_tenant(tenant).await? else {
         return Ok(None);
     };
-    let settings = store
-        .get_tenant_settings(tenant)
-        .await?
-        .unwrap_or_default();
+    let settings = store.get_tenant_settings(tenant).await?.unwrap_or_default();
     let plan = find_plan(store, &record.plan).await?.ok_or_else(|| {
-        StoreError::Unavailable(format!("tenant {tenant} is on a missing plan {}", record.plan))
+        StoreError::Unavailable(format!(
+            "tenant {tenant} is on a missing plan {}",
+            record.plan
+        ))
     })?;
     Ok(Some(TenantTerms {
         requests_per_minute: settings
