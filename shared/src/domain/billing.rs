@@ -801,7 +801,7 @@ mod tests {
             None
         );
         assert_eq!(parse_invoice_id("inv-202611-../../x"), None);
-        let csv = invoices_csv(&[invoice.clone()]);
+        let csv = invoices_csv(std::slice::from_ref(&invoice));
         assert_eq!(csv.lines().count(), 1 + invoice.lines.len());
         assert!(csv.contains("\"base_fee\""));
         assert!(csv.contains(&format_micros(plan.monthly_fee_micros)));
