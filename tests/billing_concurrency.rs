@@ -37,6 +37,7 @@ const SAMPLE_TENANT: &str = "0193a0e1a1b27c3d8e9f0a1b2c3d4e5f";
 const EXACT: u8 = 0;
 const FAIL: u8 = 1;
 const CRASH: u8 = 2;
+const OVER: u8 = 3;
 
 /// A model that answers with the most usage a reservation covers, fails, or "crashes"
 /// (panics: the invocation dies between reserve and settle).
@@ -58,9 +59,14 @@ impl LlmProvider for TestModel {
             FAIL => Err(LlmError::Upstream { status: 500 }),
             CRASH => panic!("simulated crash between reserve and settle"),
             _ => {
-                let prompt =
+                let mut prompt =
                     prompt_token_bound(request.messages.iter().map(|m| m.content.as_str()));
-                let completion = u64::from(request.max_tokens);
+                let mut completion = u64::from(request.max_tokens);
+                if self.mode.load(Ordering::SeqCst) == OVER {
+                    // A provider reporting more than any honest count could be.
+                    prompt += 1_000;
+                    completion += 50;
+                }
                 Ok(Completion {
                     content: "Eat well.".into(),
                     model: request.model.clone(),
@@ -168,6 +174,7 @@ both_adapters!(
     the_rate_limit_lets_exactly_the_limit_through,
     a_crash_between_reserve_and_settle_is_released_once_expired,
     upstream_failures_bill_nothing_and_retries_bill_once,
+    over_reported_usage_is_billed_at_the_reserved_bound,
 );
 
 impl Harness {
@@ -470,6 +477,24 @@ mod cases {
         assert_eq!(
             usage.total.amount_micros,
             first.body["cost"]["amount_micros"].as_i64().unwrap()
+        );
+        h.assert_reconciled(&tenant).await;
+    }
+
+    pub async fn over_reported_usage_is_billed_at_the_reserved_bound(h: Harness) {
+        let tenant = h.tenant(TenantSettings::default()).await;
+        let honest = h.generate(&tenant, None).await;
+        h.model.mode.store(OVER, Ordering::SeqCst);
+        let inflated = h.generate(&tenant, None).await;
+        assert_eq!(inflated.status, 201);
+        assert!(
+            inflated.body["usage"]["prompt_tokens"].as_u64()
+                > honest.body["usage"]["prompt_tokens"].as_u64(),
+            "the reported usage is kept with the generation"
+        );
+        assert_eq!(
+            inflated.body["cost"], honest.body["cost"],
+            "but never billed beyond what was reserved"
         );
         h.assert_reconciled(&tenant).await;
     }

@@ -644,7 +644,12 @@ async fn the_real_client_path_stores_the_models_answer_and_usage() {
             "POST",
             "/v1/generations",
             &key,
-            Some(&generation_body("dr-smith")),
+            // A prompt longer than the 1,000 tokens the fake reports: the reservation's bound
+            // (one token per byte at most) covers the reported usage, so it is billed as is.
+            Some(&json!({
+                "dietitian_id": "dr-smith", "kind": "diet_introduction",
+                "input": {"client": "Ann", "notes": "more energy ".repeat(100)}
+            })),
             &[],
         )
         .await
