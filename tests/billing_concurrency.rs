@@ -20,6 +20,7 @@ use nutripro_shared::domain::billing::{prompt_token_bound, Period, RESERVATION_T
 use nutripro_shared::domain::content::{Consent, DietitianId};
 use nutripro_shared::domain::settings::TenantSettings;
 use nutripro_shared::domain::{KeyId, PlanId, Tenant, TenantId, TenantName, Timestamp};
+use nutripro_shared::http::RateLimiter;
 use nutripro_shared::ports::billing::{ledger_usage, reconcile, sweep_all, BillingStore};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::llm::{
@@ -106,6 +107,12 @@ fn build(
         policy: GenerationPolicy::with_ttl(admin.clone(), Duration::ZERO),
         llm_timeout: Duration::from_secs(25),
         billing: billing.clone(),
+        limiter: Arc::new(RateLimiter::with_ttl(
+            admin.clone(),
+            billing.clone(),
+            clock.clone(),
+            Duration::ZERO,
+        )),
     });
     Harness {
         state,

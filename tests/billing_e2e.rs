@@ -465,3 +465,66 @@ async fn closing_a_period_issues_immutable_invoices_equal_to_the_ledger() {
         .await
         .assert_problem(422);
 }
+
+/// T13: one window per tenant and minute, counted by every `/v1` route alike.
+#[tokio::test]
+async fn every_data_plane_route_counts_against_the_tenants_rate_limit() {
+    let stack = LocalStack::start().await;
+    let boot = stack.bootstrap("Acme").await;
+    let admin = stack.admin_token(Role::PlatformAdmin, None);
+    let settings = stack
+        .call(
+            "PUT",
+            &format!("/admin/tenants/{}/settings", boot.tenant_id),
+            &admin,
+            Some(&json!({"requests_per_minute": 3})),
+            &[],
+        )
+        .await;
+    assert_eq!(settings.status, 200, "{}", settings.body);
+    // Start early in a minute, so the four requests below share one window (a bounded
+    // wait of at most 15 s, not a timing assertion).
+    let second = Timestamp::now().as_millis() / 1000 % 60;
+    if second > 45 {
+        tokio::time::sleep(std::time::Duration::from_secs((61 - second) as u64)).await;
+    }
+    let me = stack.get_as("/v1/me", &boot.api_key).await;
+    assert_eq!(me.status, 200);
+    assert_eq!(me.json()["limits"]["requests_per_minute"], 3);
+    assert_eq!(me.header("ratelimit-remaining"), Some("2"));
+    let usage = stack.get_as("/v1/usage", &boot.api_key).await;
+    assert_eq!(usage.header("ratelimit-remaining"), Some("1"));
+    let samples = stack
+        .get_as("/v1/samples?dietitian_id=dr-smith", &boot.api_key)
+        .await;
+    assert_eq!(samples.header("ratelimit-remaining"), Some("0"));
+    let refused = stack
+        .call(
+            "POST",
+            "/v1/generations",
+            &boot.api_key,
+            Some(&generation_body()),
+            &[],
+        )
+        .await;
+    let problem = refused.assert_problem(429);
+    assert_eq!(
+        problem["type"],
+        "https://nutripro.dev/problems/rate-limited"
+    );
+    let retry: u64 = refused.header("retry-after").unwrap().parse().unwrap();
+    assert!((1..=60).contains(&retry));
+    assert_eq!(refused.header("ratelimit-remaining"), Some("0"));
+    // The control plane is not the tenant's API: admins are unaffected.
+    let admin_view = stack
+        .call(
+            "GET",
+            &format!("/admin/tenants/{}/usage", boot.tenant_id),
+            &admin,
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(admin_view.status, 200);
+    assert!(admin_view.header("ratelimit-limit").is_none());
+}

@@ -352,6 +352,24 @@ fn function_policies_are_least_privilege() {
     }
 }
 
+/// Functions serving `/v1` routes.
+fn data_plane_functions(t: &Value) -> BTreeSet<&str> {
+    of_type(t, "AWS::Serverless::Function")
+        .filter(|(_, f)| {
+            f["Properties"]["Events"]
+                .as_mapping()
+                .is_some_and(|events| {
+                    events.values().any(|e| {
+                        e["Properties"]["Path"]
+                            .as_str()
+                            .is_some_and(|p| p.starts_with("/v1/"))
+                    })
+                })
+        })
+        .map(|(id, _)| id)
+        .collect()
+}
+
 /// Functions that touch `table`, by any action.
 fn functions_touching<'a>(t: &'a Value, table: &str) -> BTreeSet<&'a str> {
     statements(t)
@@ -385,16 +403,14 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
         .map(|(id, _)| id)
         .collect();
     assert_eq!(admin_functions.len(), 22);
-    // CreateGenerationFunction reads settings (GetItem only; asserted below); the
-    // usage endpoint and the billing jobs read tenants, settings and plans.
+    // Every data-plane function reads its tenant's rate limit (tenant, settings, plan;
+    // GetItem only, asserted below); the billing jobs read tenants and plans.
     let mut expected = BTreeSet::from([
         "ApiKeyAuthorizerFunction",
-        "GetMeFunction",
-        "CreateGenerationFunction",
-        "GetUsageFunction",
         "ClosePeriodScheduledFunction",
         "SweepReservationsFunction",
     ]);
+    expected.extend(data_plane_functions(&t));
     // Every admin function but the audit readers and the invoice lookup (billing only).
     expected.extend(
         admin_functions
@@ -413,18 +429,22 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
             .iter()
             .any(|r| referenced(r) == Some("ControlPlaneTable"));
         if on_control_plane && content.contains(id) {
-            assert_eq!(id, "CreateGenerationFunction");
             assert_eq!(
                 actions(statement),
                 ["dynamodb:GetItem"],
-                "settings are read-only"
+                "{id}: the control plane is read-only for the data plane"
             );
             let prefixes: Vec<&str> =
                 as_list(&statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
                     .iter()
                     .map(|v| v.as_str().unwrap())
                     .collect();
-            assert_eq!(prefixes, ["SYSTEM", "TENANT#*", "PLAN#*"], "never API keys");
+            let allowed: &[&str] = if id == "CreateGenerationFunction" {
+                &["SYSTEM", "TENANT#*", "PLAN#*"]
+            } else {
+                &["TENANT#*", "PLAN#*"]
+            };
+            assert_eq!(prefixes, allowed, "{id}: never API keys");
         }
     }
     assert!(!functions_touching(&t, "ContentTable").contains("ApiKeyAuthorizerFunction"));
@@ -491,7 +511,8 @@ fn the_authorizer_only_reads_keys_and_tenants_and_get_me_only_tenants() {
     );
     assert_eq!(
         prefixes("GetMeFunction"),
-        BTreeSet::from(["TENANT#*".into()])
+        BTreeSet::from(["TENANT#*".into(), "PLAN#*".into()]),
+        "its tenant, settings and plan; never keys"
     );
 }
 
@@ -670,25 +691,25 @@ fn the_admin_user_pool_requires_mfa_and_binds_tenants_safely() {
 }
 
 /// T13, S12, S15: the billing table is reached only by the functions that meter, show
-/// or invoice usage, always within tenant partitions; only the generation function and
-/// the sweep may update or delete (reservations and aggregates, by conditional
-/// transactions), and invoice issuers only create.
+/// or invoice usage, always within tenant partitions; data-plane functions only update
+/// (the rate window's conditional ADD), only the generation function and the sweep may
+/// also delete (reservations, by conditional transactions), and invoice issuers only
+/// create.
 #[test]
 fn billing_is_tenant_keyed_and_only_metering_changes_it() {
     let t = template();
-    assert_eq!(
-        functions_touching(&t, "BillingTable"),
-        BTreeSet::from([
-            "CreateGenerationFunction",
-            "GetUsageFunction",
-            "GetTenantUsageFunction",
-            "ClosePeriodFunction",
-            "ClosePeriodScheduledFunction",
-            "ListInvoicesFunction",
-            "GetInvoiceFunction",
-            "SweepReservationsFunction",
-        ])
-    );
+    let data_plane = data_plane_functions(&t);
+    let mut expected = BTreeSet::from([
+        "GetTenantUsageFunction",
+        "ClosePeriodFunction",
+        "ClosePeriodScheduledFunction",
+        "ListInvoicesFunction",
+        "GetInvoiceFunction",
+        "SweepReservationsFunction",
+    ]);
+    // Every data-plane function counts its requests in the tenant's rate window.
+    expected.extend(data_plane.iter().copied());
+    assert_eq!(functions_touching(&t, "BillingTable"), expected);
     for (id, statement) in statements(&t) {
         let on_billing = as_list(&statement["Resource"])
             .iter()
@@ -718,6 +739,8 @@ fn billing_is_tenant_keyed_and_only_metering_changes_it() {
                 "ClosePeriodFunction" | "ClosePeriodScheduledFunction" => {
                     &["dynamodb:Query", "dynamodb:GetItem", "dynamodb:PutItem"]
                 }
+                "GetUsageFunction" => &["dynamodb:Query", "dynamodb:UpdateItem"],
+                id if data_plane.contains(id) => &["dynamodb:UpdateItem"],
                 _ => &["dynamodb:Query", "dynamodb:GetItem"],
             };
             assert!(

@@ -6,7 +6,7 @@ use crate::adapters::dynamodb::billing::DynamoBillingStore;
 use crate::adapters::dynamodb::content::DynamoContentStore;
 use crate::adapters::dynamodb::DynamoStore;
 use crate::config::required_env;
-use crate::http::run_http;
+use crate::http::{run_http, RateLimiter};
 use crate::ports::SystemClock;
 use crate::state::{AdminState, BillingAdminState, ContentState};
 use crate::telemetry::{self, LogFormat};
@@ -14,22 +14,37 @@ use lambda_http::{Body, Request, Response};
 use std::future::Future;
 use std::sync::Arc;
 
-/// Serves a content endpoint: JSON logs, the content table from `CONTENT_TABLE`.
+/// Serves a content endpoint: JSON logs, the content table from `CONTENT_TABLE`, the
+/// rate limiter ([`rate_limiter`]).
 pub async fn serve_content<F, Fut>(handler: F) -> Result<(), lambda_http::Error>
 where
     F: Fn(&'static ContentState, Request) -> Fut + Send + Sync + Copy + 'static,
     Fut: Future<Output = Response<Body>> + Send + 'static,
 {
-    telemetry::init(LogFormat::Json);
-    let store = DynamoContentStore::from_env(required_env("CONTENT_TABLE")?).await;
+    let config = aws_config().await;
+    let store = DynamoContentStore::from_sdk_config(&config, required_env("CONTENT_TABLE")?);
     run_http(
         ContentState {
             store: Arc::new(store),
             clock: Arc::new(SystemClock),
+            limiter: rate_limiter(&config)?,
         },
         handler,
     )
     .await
+}
+
+/// The data plane's rate limiter: limits from the control-plane table
+/// (`CONTROL_PLANE_TABLE`, read-only), windows in the billing table (`BILLING_TABLE`).
+pub fn rate_limiter(
+    config: &aws_config::SdkConfig,
+) -> Result<Arc<RateLimiter>, lambda_http::Error> {
+    let store = DynamoStore::from_sdk_config(config, required_env("CONTROL_PLANE_TABLE")?);
+    Ok(Arc::new(RateLimiter::new(
+        Arc::new(store),
+        billing_store(config)?,
+        Arc::new(SystemClock),
+    )))
 }
 
 fn admin_state(config: &aws_config::SdkConfig) -> Result<AdminState, lambda_http::Error> {

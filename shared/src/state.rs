@@ -1,5 +1,6 @@
 //! What content and admin functions are built with, once per cold start.
 
+use crate::http::RateLimiter;
 use crate::ports::billing::BillingStore;
 use crate::ports::content::ContentStore;
 use crate::ports::{AdminStore, AuditStore, Clock, PolicyStore};
@@ -8,6 +9,8 @@ use std::sync::Arc;
 pub struct ContentState {
     pub store: Arc<dyn ContentStore>,
     pub clock: Arc<dyn Clock>,
+    /// The tenant's requests-per-minute limit, shared by every `/v1` function.
+    pub limiter: Arc<RateLimiter>,
 }
 
 /// What control-plane (admin) functions are built with.
@@ -29,4 +32,5 @@ pub struct UsageState {
     pub store: Arc<dyn PolicyStore>,
     pub billing: Arc<dyn BillingStore>,
     pub clock: Arc<dyn Clock>,
+    pub limiter: Arc<RateLimiter>,
 }

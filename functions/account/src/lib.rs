@@ -4,14 +4,17 @@
 //! handler → store → response.
 
 use lambda_http::{Body, Request, Response};
-use nutripro_shared::http::{handle, json, Problem, TenantContext, MAX_BODY_BYTES};
-use nutripro_shared::ports::ControlPlaneStore;
+use nutripro_shared::http::{handle_limited, json, Problem, RateLimiter, MAX_BODY_BYTES};
+use nutripro_shared::ports::billing::tenant_terms;
+use nutripro_shared::ports::PolicyStore;
 use serde::Serialize;
 use std::sync::Arc;
 
 /// What the account functions need, built once per cold start.
 pub struct AccountState {
-    pub store: Arc<dyn ControlPlaneStore>,
+    /// Tenants, settings and plans (read-only).
+    pub store: Arc<dyn PolicyStore>,
+    pub limiter: Arc<RateLimiter>,
 }
 
 #[derive(Debug, Serialize)]
@@ -24,38 +27,50 @@ struct MeResponse<'a> {
     limits: Limits,
 }
 
-/// The limits that apply to this tenant's requests. Rate limits and budgets join this
-/// object when billing lands.
+/// The limits that apply to this tenant's requests (its settings, else its plan's).
 #[derive(Debug, Serialize)]
 struct Limits {
     max_request_body_bytes: usize,
+    requests_per_minute: u32,
+    monthly_budget_micros: i64,
+    currency: String,
 }
 
 /// `GET /v1/me`: the caller's tenant id and name, key id, plan and limits.
 pub async fn get_me(state: &AccountState, request: Request) -> Response<Body> {
-    handle("get_me", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        // The authorizer saw this tenant a moment ago (or within its cache TTL); if it is
-        // gone now, the credential no longer stands for anything.
-        let tenant = state
-            .store
-            .get_tenant(&caller.tenant_id)
-            .await?
-            .ok_or_else(Problem::unauthorized)?;
-        json(
-            200,
-            &MeResponse {
-                tenant_id: tenant.id.as_str(),
-                tenant_name: &tenant.name,
-                key_id: caller.key_id.as_str(),
-                plan: tenant.plan.as_str(),
-                status: tenant.status.as_str(),
-                limits: Limits {
-                    max_request_body_bytes: MAX_BODY_BYTES,
+    handle_limited(
+        "get_me",
+        &state.limiter,
+        request,
+        |_request, caller| async move {
+            // The authorizer saw this tenant a moment ago (or within its cache TTL); if it is
+            // gone now, the credential no longer stands for anything.
+            let tenant = state
+                .store
+                .get_tenant(&caller.tenant_id)
+                .await?
+                .ok_or_else(Problem::unauthorized)?;
+            let terms = tenant_terms(&*state.store, &tenant.id)
+                .await?
+                .ok_or_else(Problem::unauthorized)?;
+            json(
+                200,
+                &MeResponse {
+                    tenant_id: tenant.id.as_str(),
+                    tenant_name: &tenant.name,
+                    key_id: caller.key_id.as_str(),
+                    plan: tenant.plan.as_str(),
+                    status: tenant.status.as_str(),
+                    limits: Limits {
+                        max_request_body_bytes: MAX_BODY_BYTES,
+                        requests_per_minute: terms.requests_per_minute,
+                        monthly_budget_micros: terms.monthly_budget_micros,
+                        currency: terms.plan.currency,
+                    },
                 },
-            },
-        )
-    })
+            )
+        },
+    )
     .await
 }
 
@@ -78,7 +93,12 @@ mod tests {
             Timestamp::from_millis(1),
         );
         store.create_tenant(&tenant).await.unwrap();
-        (AccountState { store }, tenant)
+        let limiter = Arc::new(RateLimiter::new(
+            store.clone(),
+            store.clone(),
+            Arc::new(nutripro_shared::ports::SystemClock),
+        ));
+        (AccountState { store, limiter }, tenant)
     }
 
     /// The sample event with its authorizer context pointed at `tenant_id`.

@@ -22,8 +22,8 @@ use nutripro_shared::domain::billing::{
 };
 use nutripro_shared::domain::{Tenant, TenantId, TenantStatus, Timestamp};
 use nutripro_shared::http::{
-    admin_change, admin_read, handle, json, parse_json, path_param, query_param, AdminCall, Change,
-    HandlerResult, Problem, TenantContext,
+    admin_change, admin_read, handle_limited, json, parse_json, path_param, query_param, AdminCall,
+    Change, HandlerResult, Problem,
 };
 use nutripro_shared::ports::billing::{
     all_plans, find_plan, ledger_usage, tenant_terms, BillingStore, TenantTerms,
@@ -132,11 +132,15 @@ async fn usage_of(
 
 /// `GET /v1/usage?period=`
 pub async fn get_usage(state: &UsageState, request: Request) -> Response<Body> {
-    handle("get_usage", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        let period = period_param(&request, state.clock.now())?;
-        usage_of(&*state.store, &*state.billing, &caller.tenant_id, period).await
-    })
+    handle_limited(
+        "get_usage",
+        &state.limiter,
+        request,
+        |request, caller| async move {
+            let period = period_param(&request, state.clock.now())?;
+            usage_of(&*state.store, &*state.billing, &caller.tenant_id, period).await
+        },
+    )
     .await
 }
 

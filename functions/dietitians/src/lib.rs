@@ -8,9 +8,7 @@
 
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::domain::content::{Consent, DietitianId};
-use nutripro_shared::http::{
-    handle, json, no_content, parse_json, path_param, Problem, TenantContext,
-};
+use nutripro_shared::http::{handle_limited, json, no_content, parse_json, path_param, Problem};
 use nutripro_shared::state::ContentState;
 use serde::{Deserialize, Serialize};
 
@@ -46,54 +44,66 @@ fn dietitian(request: &Request) -> Result<DietitianId, Problem> {
 
 /// `PUT /v1/dietitians/{dietitianId}/consent`
 pub async fn put_consent(state: &ContentState, request: Request) -> Response<Body> {
-    handle("put_consent", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        let dietitian_id = dietitian(&request)?;
-        let input: ConsentInput = parse_json(&request, 1024)?;
-        let consent = Consent {
-            tenant_id: caller.tenant_id,
-            dietitian_id,
-            granted: input.granted,
-            recorded_at: state.clock.now(),
-            key_id: caller.key_id,
-        };
-        state.store.put_consent(&consent).await?;
-        consent_json(&consent, 200)
-    })
+    handle_limited(
+        "put_consent",
+        &state.limiter,
+        request,
+        |request, caller| async move {
+            let dietitian_id = dietitian(&request)?;
+            let input: ConsentInput = parse_json(&request, 1024)?;
+            let consent = Consent {
+                tenant_id: caller.tenant_id,
+                dietitian_id,
+                granted: input.granted,
+                recorded_at: state.clock.now(),
+                key_id: caller.key_id,
+            };
+            state.store.put_consent(&consent).await?;
+            consent_json(&consent, 200)
+        },
+    )
     .await
 }
 
 /// `GET /v1/dietitians/{dietitianId}/consent`
 pub async fn get_consent(state: &ContentState, request: Request) -> Response<Body> {
-    handle("get_consent", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        let dietitian_id = dietitian(&request)?;
-        let consent = state
-            .store
-            .get_consent(&caller.tenant_id, &dietitian_id)
-            .await?
-            .ok_or_else(Problem::not_found)?;
-        consent_json(&consent, 200)
-    })
+    handle_limited(
+        "get_consent",
+        &state.limiter,
+        request,
+        |request, caller| async move {
+            let dietitian_id = dietitian(&request)?;
+            let consent = state
+                .store
+                .get_consent(&caller.tenant_id, &dietitian_id)
+                .await?
+                .ok_or_else(Problem::not_found)?;
+            consent_json(&consent, 200)
+        },
+    )
     .await
 }
 
 /// `DELETE /v1/dietitians/{dietitianId}`
 pub async fn erase_dietitian(state: &ContentState, request: Request) -> Response<Body> {
-    handle("erase_dietitian", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        let dietitian_id = dietitian(&request)?;
-        let erased = state
-            .store
-            .erase_dietitian(&caller.tenant_id, &dietitian_id)
-            .await?;
-        tracing::info!(
-            samples = erased.samples,
-            generations = erased.generations,
-            consent = erased.consent,
-            "dietitian erased"
-        );
-        no_content()
-    })
+    handle_limited(
+        "erase_dietitian",
+        &state.limiter,
+        request,
+        |request, caller| async move {
+            let dietitian_id = dietitian(&request)?;
+            let erased = state
+                .store
+                .erase_dietitian(&caller.tenant_id, &dietitian_id)
+                .await?;
+            tracing::info!(
+                samples = erased.samples,
+                generations = erased.generations,
+                consent = erased.consent,
+                "dietitian erased"
+            );
+            no_content()
+        },
+    )
     .await
 }

@@ -29,8 +29,8 @@ use nutripro_shared::domain::content::{
     Usage, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS, MAX_STYLE_EXAMPLES,
 };
 use nutripro_shared::http::{
-    count_request, handle, is_id, json, pagination, parse_json, path_param, query_param,
-    require_consent, run_idempotently, Problem, RateLimitStatus, TenantContext,
+    handle_limited, is_id, json, pagination, parse_json, path_param, query_param, require_consent,
+    run_idempotently, Problem, RateLimiter, TenantContext,
 };
 use nutripro_shared::ports::billing::{sweep_tenant, BillingStore, Settlement};
 use nutripro_shared::ports::content::ContentStore;
@@ -38,7 +38,7 @@ use nutripro_shared::ports::llm::{ChatMessage, CompletionRequest, LlmError, LlmP
 use nutripro_shared::ports::Clock;
 use nutripro_shared::state::ContentState;
 use serde::{Deserialize, Serialize};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub mod policy;
@@ -59,8 +59,10 @@ pub struct GenerationState {
     /// The control plane's say: kill switch, allowed kinds, caps, model.
     pub policy: GenerationPolicy,
     pub llm_timeout: Duration,
-    /// Rate windows, reservations and the ledger.
+    /// Reservations and the ledger.
     pub billing: Arc<dyn BillingStore>,
+    /// The tenant's requests-per-minute limit, shared with every `/v1` function.
+    pub limiter: Arc<RateLimiter>,
 }
 
 #[derive(Deserialize)]
@@ -239,23 +241,9 @@ async fn release(state: &GenerationState, reservation: &Reservation) {
 
 /// `POST /v1/generations`
 pub async fn create_generation(state: &GenerationState, request: Request) -> Response<Body> {
-    let rate: Arc<Mutex<Option<RateLimitStatus>>> = Arc::default();
-    let seen = rate.clone();
-    let mut response = handle("create_generation", request, |request| async move {
-        let started = Instant::now();
-        let caller = TenantContext::from_request(&request)?;
+    let started = Instant::now();
+    handle_limited("create_generation", &state.limiter, request, |request, caller| async move {
         let terms = state.policy.terms(&caller.tenant_id).await?;
-        let status = count_request(
-            &*state.billing,
-            &caller.tenant_id,
-            terms.requests_per_minute,
-            state.clock.now(),
-        )
-        .await?;
-        *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
-        if !status.allowed {
-            return Err(status.problem());
-        }
         let input: GenerationInput = parse_json(&request, MAX_GENERATION_BODY_BYTES)?;
         let dietitian_id = DietitianId::parse(&input.dietitian_id)?;
         let kind = parse_kind(&input.kind)?;
@@ -394,56 +382,61 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
         )
         .await
     })
-    .await;
-    if let Some(status) = *rate.lock().unwrap_or_else(|p| p.into_inner()) {
-        status.apply(&mut response);
-    }
-    response
+    .await
 }
 
 /// `GET /v1/generations/{generationId}`
 pub async fn get_generation(state: &ContentState, request: Request) -> Response<Body> {
-    handle("get_generation", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        let id = path_param(&request, "generationId")?;
-        if !is_id(&id) {
-            return Err(Problem::not_found());
-        }
-        let generation = state
-            .store
-            .get_generation(&caller.tenant_id, &GenerationId::new(id))
-            .await?
-            .ok_or_else(Problem::not_found)?;
-        if !generation.is_intact() {
-            return Err(integrity_problem(&generation));
-        }
-        json(200, &GenerationOutput::from(&generation))
-    })
+    handle_limited(
+        "get_generation",
+        &state.limiter,
+        request,
+        |request, caller| async move {
+            let id = path_param(&request, "generationId")?;
+            if !is_id(&id) {
+                return Err(Problem::not_found());
+            }
+            let generation = state
+                .store
+                .get_generation(&caller.tenant_id, &GenerationId::new(id))
+                .await?
+                .ok_or_else(Problem::not_found)?;
+            if !generation.is_intact() {
+                return Err(integrity_problem(&generation));
+            }
+            json(200, &GenerationOutput::from(&generation))
+        },
+    )
     .await
 }
 
 /// `GET /v1/generations?dietitian_id=&limit=&cursor=`
 pub async fn list_generations(state: &ContentState, request: Request) -> Response<Body> {
-    handle("list_generations", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        let dietitian = query_param(&request, "dietitian_id")
-            .ok_or_else(|| Problem::validation("the dietitian_id query parameter is required"))?;
-        let dietitian_id = DietitianId::parse(&dietitian)?;
-        let (limit, cursor) = pagination(&request)?;
-        let page = state
-            .store
-            .list_generations(&caller.tenant_id, &dietitian_id, limit, cursor.as_deref())
-            .await?;
-        if let Some(altered) = page.items.iter().find(|g| !g.is_intact()) {
-            return Err(integrity_problem(altered));
-        }
-        json(
-            200,
-            &GenerationPage {
-                items: page.items.iter().map(GenerationOutput::from).collect(),
-                next_cursor: page.next_cursor,
-            },
-        )
-    })
+    handle_limited(
+        "list_generations",
+        &state.limiter,
+        request,
+        |request, caller| async move {
+            let dietitian = query_param(&request, "dietitian_id").ok_or_else(|| {
+                Problem::validation("the dietitian_id query parameter is required")
+            })?;
+            let dietitian_id = DietitianId::parse(&dietitian)?;
+            let (limit, cursor) = pagination(&request)?;
+            let page = state
+                .store
+                .list_generations(&caller.tenant_id, &dietitian_id, limit, cursor.as_deref())
+                .await?;
+            if let Some(altered) = page.items.iter().find(|g| !g.is_intact()) {
+                return Err(integrity_problem(altered));
+            }
+            json(
+                200,
+                &GenerationPage {
+                    items: page.items.iter().map(GenerationOutput::from).collect(),
+                    next_cursor: page.next_cursor,
+                },
+            )
+        },
+    )
     .await
 }

@@ -13,7 +13,7 @@ use nutripro_shared::domain::content::{
     MAX_TITLE_CHARS,
 };
 use nutripro_shared::http::{
-    handle, is_id, json, no_content, pagination, parse_json, path_param, query_param,
+    handle_limited, is_id, json, no_content, pagination, parse_json, path_param, query_param,
     require_consent, run_idempotently, Problem, TenantContext,
 };
 use nutripro_shared::state::ContentState;
@@ -78,8 +78,7 @@ fn sample_id(request: &Request) -> Result<SampleId, Problem> {
 
 /// `POST /v1/samples`
 pub async fn create_sample(state: &ContentState, request: Request) -> Response<Body> {
-    handle("create_sample", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
+    handle_limited("create_sample", &state.limiter, request, |request, caller| async move {
         let input: SampleInput = parse_json(&request, MAX_SAMPLE_BODY_BYTES)?;
         let dietitian_id = DietitianId::parse(&input.dietitian_id)?;
         let kind = parse_kind(&input.kind)?;
@@ -111,33 +110,38 @@ pub async fn create_sample(state: &ContentState, request: Request) -> Response<B
 
 /// `GET /v1/samples?dietitian_id=&kind=&limit=&cursor=`
 pub async fn list_samples(state: &ContentState, request: Request) -> Response<Body> {
-    handle("list_samples", request, |request| async move {
-        let caller = TenantContext::from_request(&request)?;
-        let dietitian = query_param(&request, "dietitian_id")
-            .ok_or_else(|| Problem::validation("the dietitian_id query parameter is required"))?;
-        let dietitian_id = DietitianId::parse(&dietitian)?;
-        let kind = query_param(&request, "kind")
-            .map(|k| parse_kind(&k))
-            .transpose()?;
-        let (limit, cursor) = pagination(&request)?;
-        let page = state
-            .store
-            .list_samples(
-                &caller.tenant_id,
-                &dietitian_id,
-                kind,
-                limit,
-                cursor.as_deref(),
+    handle_limited(
+        "list_samples",
+        &state.limiter,
+        request,
+        |request, caller| async move {
+            let dietitian = query_param(&request, "dietitian_id").ok_or_else(|| {
+                Problem::validation("the dietitian_id query parameter is required")
+            })?;
+            let dietitian_id = DietitianId::parse(&dietitian)?;
+            let kind = query_param(&request, "kind")
+                .map(|k| parse_kind(&k))
+                .transpose()?;
+            let (limit, cursor) = pagination(&request)?;
+            let page = state
+                .store
+                .list_samples(
+                    &caller.tenant_id,
+                    &dietitian_id,
+                    kind,
+                    limit,
+                    cursor.as_deref(),
+                )
+                .await?;
+            json(
+                200,
+                &SamplePage {
+                    items: page.items.iter().map(SampleOutput::from).collect(),
+                    next_cursor: page.next_cursor,
+                },
             )
-            .await?;
-        json(
-            200,
-            &SamplePage {
-                items: page.items.iter().map(SampleOutput::from).collect(),
-                next_cursor: page.next_cursor,
-            },
-        )
-    })
+        },
+    )
     .await
 }
 
@@ -147,26 +151,36 @@ fn caller_and_id(request: &Request) -> Result<(TenantContext, SampleId), Problem
 
 /// `GET /v1/samples/{sampleId}`
 pub async fn get_sample(state: &ContentState, request: Request) -> Response<Body> {
-    handle("get_sample", request, |request| async move {
-        let (caller, id) = caller_and_id(&request)?;
-        let sample = state
-            .store
-            .get_sample(&caller.tenant_id, &id)
-            .await?
-            .ok_or_else(Problem::not_found)?;
-        json(200, &SampleOutput::from(&sample))
-    })
+    handle_limited(
+        "get_sample",
+        &state.limiter,
+        request,
+        |request, _caller| async move {
+            let (caller, id) = caller_and_id(&request)?;
+            let sample = state
+                .store
+                .get_sample(&caller.tenant_id, &id)
+                .await?
+                .ok_or_else(Problem::not_found)?;
+            json(200, &SampleOutput::from(&sample))
+        },
+    )
     .await
 }
 
 /// `DELETE /v1/samples/{sampleId}`
 pub async fn delete_sample(state: &ContentState, request: Request) -> Response<Body> {
-    handle("delete_sample", request, |request| async move {
-        let (caller, id) = caller_and_id(&request)?;
-        if !state.store.delete_sample(&caller.tenant_id, &id).await? {
-            return Err(Problem::not_found());
-        }
-        no_content()
-    })
+    handle_limited(
+        "delete_sample",
+        &state.limiter,
+        request,
+        |request, _caller| async move {
+            let (caller, id) = caller_and_id(&request)?;
+            if !state.store.delete_sample(&caller.tenant_id, &id).await? {
+                return Err(Problem::not_found());
+            }
+            no_content()
+        },
+    )
     .await
 }

@@ -11,6 +11,7 @@ use nutripro_generations::GenerationState;
 use nutripro_shared::adapters::jwt::{IdpConfig, TokenVerifier};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
+use nutripro_shared::http::RateLimiter;
 use nutripro_shared::ports::Clock;
 use nutripro_shared::state::{AdminState, BillingAdminState, ContentState, UsageState};
 use std::collections::BTreeMap;
@@ -57,12 +58,22 @@ impl Registry {
         llm: LlmChoice,
         admin_idp: IdpConfig,
     ) -> Self {
+        // One limiter for every /v1 function, as they share one window per tenant in
+        // AWS; local mode reads limits on every request, so changes apply at once.
+        let limiter = Arc::new(RateLimiter::with_ttl(
+            store.clone(),
+            store.clone(),
+            clock.clone(),
+            std::time::Duration::ZERO,
+        ));
         let account = leak(nutripro_account::AccountState {
             store: store.clone(),
+            limiter: limiter.clone(),
         });
         let content = leak(ContentState {
             store: store.clone(),
             clock: clock.clone(),
+            limiter: limiter.clone(),
         });
         let generation = leak(GenerationState {
             store: store.clone(),
@@ -76,6 +87,7 @@ impl Registry {
             ),
             llm_timeout: llm.timeout,
             billing: store.clone(),
+            limiter: limiter.clone(),
         });
         let admin = leak(AdminState {
             store: store.clone(),
@@ -94,6 +106,7 @@ impl Registry {
             store: store.clone(),
             billing: store.clone(),
             clock: clock.clone(),
+            limiter,
         });
         let handlers = BTreeMap::from([
             ("get_me", http_handler(account, nutripro_account::get_me)),

@@ -21,5 +21,5 @@ pub use context::{
 pub use idempotency::{idempotency_key, run_idempotently, IDEMPOTENCY_HEADER, REPLAY_HEADER};
 pub use params::{is_id, pagination, path_param, query_param, DEFAULT_PAGE_SIZE};
 pub use problem::Problem;
-pub use ratelimit::{count_request, RateLimitStatus};
+pub use ratelimit::{count_request, handle_limited, RateLimitStatus, RateLimiter, LIMIT_TTL};
 pub use respond::{handle, json, no_content, run_http, HandlerResult};

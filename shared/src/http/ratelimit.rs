@@ -4,11 +4,115 @@
 //! Answers carry `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`; a
 //! refused request gets 429 `rate-limited` with `Retry-After`.
 
-use super::Problem;
+use super::{handle, HandlerResult, Problem, TenantContext};
 use crate::domain::billing::RATE_WINDOW_SECONDS;
 use crate::domain::{TenantId, Timestamp};
-use crate::ports::billing::BillingStore;
-use lambda_http::{Body, Response};
+use crate::ports::billing::{tenant_terms, BillingStore};
+use crate::ports::{Clock, PolicyStore};
+use lambda_http::{Body, Request, Response};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How long an instance trusts a tenant's limit it has read.
+pub const LIMIT_TTL: Duration = Duration::from_secs(10);
+/// Bound on cached tenants per instance.
+const MAX_CACHED_TENANTS: usize = 1_000;
+
+/// The per-tenant rate limit of the data plane: every `/v1` request of a tenant counts
+/// in the same window, whichever function serves it.
+pub struct RateLimiter {
+    store: Arc<dyn PolicyStore>,
+    billing: Arc<dyn BillingStore>,
+    clock: Arc<dyn Clock>,
+    ttl: Duration,
+    limits: Mutex<HashMap<TenantId, (Instant, u32)>>,
+}
+
+impl RateLimiter {
+    /// Limits read from `store` (settings, else the plan), cached for [`LIMIT_TTL`].
+    pub fn new(
+        store: Arc<dyn PolicyStore>,
+        billing: Arc<dyn BillingStore>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self::with_ttl(store, billing, clock, LIMIT_TTL)
+    }
+
+    pub fn with_ttl(
+        store: Arc<dyn PolicyStore>,
+        billing: Arc<dyn BillingStore>,
+        clock: Arc<dyn Clock>,
+        ttl: Duration,
+    ) -> Self {
+        Self {
+            store,
+            billing,
+            clock,
+            ttl,
+            limits: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, (Instant, u32)>> {
+        self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    async fn limit(&self, tenant: &TenantId) -> Result<u32, Problem> {
+        if let Some((at, limit)) = self.cache().get(tenant) {
+            if at.elapsed() < self.ttl {
+                return Ok(*limit);
+            }
+        }
+        // The authorizer vouched for this tenant; if it is gone, so is the credential.
+        let terms = tenant_terms(&*self.store, tenant)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
+        let mut cache = self.cache();
+        if cache.len() >= MAX_CACHED_TENANTS {
+            cache.clear();
+        }
+        cache.insert(tenant.clone(), (Instant::now(), terms.requests_per_minute));
+        Ok(terms.requests_per_minute)
+    }
+
+    /// Counts one request of `tenant` now.
+    pub async fn check(&self, tenant: &TenantId) -> Result<RateLimitStatus, Problem> {
+        let limit = self.limit(tenant).await?;
+        count_request(&*self.billing, tenant, limit, self.clock.now()).await
+    }
+}
+
+/// [`handle`] for the data plane: reads the caller from the authorizer context, counts
+/// the request against the tenant's rate limit (429 `rate-limited` when full, before any
+/// other work), runs `logic`, and puts the `RateLimit-*` headers on whatever it answers.
+pub async fn handle_limited<F, Fut>(
+    function: &'static str,
+    limiter: &RateLimiter,
+    request: Request,
+    logic: F,
+) -> Response<Body>
+where
+    F: FnOnce(Request, TenantContext) -> Fut,
+    Fut: Future<Output = HandlerResult>,
+{
+    let seen: Mutex<Option<RateLimitStatus>> = Mutex::new(None);
+    let mut response = handle(function, request, |request| async {
+        let caller = TenantContext::from_request(&request)?;
+        let status = limiter.check(&caller.tenant_id).await?;
+        *seen.lock().unwrap_or_else(|p| p.into_inner()) = Some(status);
+        if !status.allowed {
+            return Err(status.problem());
+        }
+        logic(request, caller).await
+    })
+    .await;
+    if let Some(status) = *seen.lock().unwrap_or_else(|p| p.into_inner()) {
+        status.apply(&mut response);
+    }
+    response
+}
 
 /// Where a request stands in its tenant's window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use nutripro_shared::adapters::dynamodb::DynamoStore;
 use nutripro_shared::config::required_env;
 use nutripro_shared::http::run_http;
-use nutripro_shared::lambda::{aws_config, billing_store};
+use nutripro_shared::lambda::{aws_config, billing_store, rate_limiter};
 use nutripro_shared::ports::SystemClock;
 use nutripro_shared::state::UsageState;
 use std::sync::Arc;
@@ -19,6 +19,7 @@ async fn main() -> Result<(), lambda_http::Error> {
         )),
         billing: billing_store(&config)?,
         clock: Arc::new(SystemClock),
+        limiter: rate_limiter(&config)?,
     };
     run_http(state, nutripro_billing::get_usage).await
 }

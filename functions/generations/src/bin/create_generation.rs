@@ -14,6 +14,7 @@ use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
 use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
 use nutripro_shared::config::required_env;
 use nutripro_shared::http::run_http;
+use nutripro_shared::lambda::rate_limiter;
 use nutripro_shared::ports::SystemClock;
 use nutripro_shared::telemetry::{self, LogFormat};
 use std::sync::Arc;
@@ -42,6 +43,7 @@ async fn main() -> Result<(), lambda_http::Error> {
             &aws,
             required_env("BILLING_TABLE")?,
         )),
+        limiter: rate_limiter(&aws)?,
     };
     run_http(state, create_generation).await
 }

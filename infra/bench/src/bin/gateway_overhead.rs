@@ -13,6 +13,7 @@ use hyper_util::rt::TokioExecutor;
 use nutripro_bench::{flag, millis, percentile};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::Timestamp;
+use nutripro_shared::ports::SettingsStore;
 use std::time::{Duration, Instant};
 
 #[tokio::main]
@@ -38,6 +39,17 @@ async fn main() {
     .expect("gateway starts");
     let store = SqliteStore::open(data_dir.path()).unwrap();
     let (boot, _) = nutripro_local::bootstrap::bootstrap(&store, "bench", Timestamp::now())
+        .await
+        .unwrap();
+    // Every /v1 request counts against the tenant's rate limit: lift it above the run.
+    store
+        .put_tenant_settings(
+            &nutripro_shared::domain::TenantId::new(boot.tenant_id.clone()),
+            &nutripro_shared::domain::settings::TenantSettings {
+                requests_per_minute: Some(100_000),
+                ..Default::default()
+            },
+        )
         .await
         .unwrap();
     let authorization = format!("Bearer {}", boot.api_key);
