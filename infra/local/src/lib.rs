@@ -16,6 +16,8 @@ use gateway::{Gateway, GatewayError};
 use llm::LlmChoice;
 use nutripro_shared::adapters::local_idp::{LocalIdp, LocalIdpError};
 use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::Timestamp;
+use nutripro_shared::ports::billing::sweep_all;
 use nutripro_shared::ports::{StoreError, SystemClock};
 use registry::Registry;
 use std::net::SocketAddr;
@@ -56,6 +58,35 @@ pub fn open_gateway(
 pub struct RunningGateway {
     pub addr: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The background jobs run while this lives.
+    _jobs: Arc<()>,
+}
+
+/// How often local mode releases expired budget reservations (in AWS: the
+/// `SweepReservationsFunction` schedule, every 5 minutes).
+pub const LOCAL_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The scheduled billing job of the template, locally: release expired reservations
+/// every [`LOCAL_SWEEP_INTERVAL`] until `alive` is dropped. (The monthly close is
+/// `POST /admin/billing/periods/{period}/close` locally.)
+fn spawn_reservation_sweep(data_dir: &Path, alive: std::sync::Weak<()>) -> Result<(), LocalError> {
+    let store = SqliteStore::open(data_dir)?;
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LOCAL_SWEEP_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if alive.upgrade().is_none() {
+                return;
+            }
+            match sweep_all(&store, &store, Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(released, "released expired reservations"),
+                Err(error) => tracing::warn!(%error, "reservation sweep failed"),
+            }
+        }
+    });
+    Ok(())
 }
 
 impl RunningGateway {
@@ -90,8 +121,11 @@ pub async fn start(
     tokio::spawn(gateway.serve(listener, async move {
         let _ = stopped.await;
     }));
+    let jobs = Arc::new(());
+    spawn_reservation_sweep(data_dir, Arc::downgrade(&jobs))?;
     Ok(RunningGateway {
         addr,
         stop: Some(stop),
+        _jobs: jobs,
     })
 }
