@@ -7,11 +7,36 @@ use nutripro_shared::domain::billing::{LedgerEntry, Period, Reservation, RESERVA
 use nutripro_shared::domain::{ApiKey, PlanId, Tenant, TenantId, TenantName, Timestamp};
 use nutripro_shared::ports::billing::BillingStore;
 use nutripro_shared::ports::{ApiKeyStore, TenantStore};
-use nutripro_tests::LocalStack;
+use nutripro_tests::{LocalStack, TestResponse};
 use serde_json::{json, Value};
 
 fn generation_body() -> Value {
     json!({"dietitian_id": "dr-smith", "kind": "diet_introduction", "input": {"client": "Ann"}})
+}
+
+async fn generate(stack: &LocalStack, key: &str) -> TestResponse {
+    stack
+        .call(
+            "POST",
+            "/v1/generations",
+            key,
+            Some(&generation_body()),
+            &[],
+        )
+        .await
+}
+
+async fn put_settings(stack: &LocalStack, admin: &str, tenant: &str, settings: Value) {
+    let answer = stack
+        .call(
+            "PUT",
+            &format!("/admin/tenants/{tenant}/settings"),
+            admin,
+            Some(&settings),
+            &[],
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{}", answer.body);
 }
 
 async fn consent(stack: &LocalStack, key: &str) {
@@ -78,15 +103,7 @@ async fn usage_is_the_same_for_the_tenant_and_its_admins_and_generations_carry_r
     consent(&stack, &boot.api_key).await;
     let mut cost = 0;
     for _ in 0..2 {
-        let answer = stack
-            .call(
-                "POST",
-                "/v1/generations",
-                &boot.api_key,
-                Some(&generation_body()),
-                &[],
-            )
-            .await;
+        let answer = generate(&stack, &boot.api_key).await;
         assert_eq!(answer.status, 201, "{}", answer.body);
         assert_eq!(
             answer.header("ratelimit-limit"),
@@ -141,25 +158,14 @@ async fn an_exhausted_budget_is_402_and_bills_nothing() {
     let boot = stack.bootstrap("Acme").await;
     consent(&stack, &boot.api_key).await;
     let admin = stack.admin_token(Role::PlatformAdmin, None);
-    let settings = stack
-        .call(
-            "PUT",
-            &format!("/admin/tenants/{}/settings", boot.tenant_id),
-            &admin,
-            Some(&json!({"monthly_budget_micros": 10})),
-            &[],
-        )
-        .await;
-    assert_eq!(settings.status, 200, "{}", settings.body);
-    let refused = stack
-        .call(
-            "POST",
-            "/v1/generations",
-            &boot.api_key,
-            Some(&generation_body()),
-            &[],
-        )
-        .await;
+    put_settings(
+        &stack,
+        &admin,
+        &boot.tenant_id,
+        json!({"monthly_budget_micros": 10}),
+    )
+    .await;
+    let refused = generate(&stack, &boot.api_key).await;
     let problem = refused.assert_problem(402);
     assert_eq!(
         problem["type"],
@@ -472,16 +478,13 @@ async fn every_data_plane_route_counts_against_the_tenants_rate_limit() {
     let stack = LocalStack::start().await;
     let boot = stack.bootstrap("Acme").await;
     let admin = stack.admin_token(Role::PlatformAdmin, None);
-    let settings = stack
-        .call(
-            "PUT",
-            &format!("/admin/tenants/{}/settings", boot.tenant_id),
-            &admin,
-            Some(&json!({"requests_per_minute": 3})),
-            &[],
-        )
-        .await;
-    assert_eq!(settings.status, 200, "{}", settings.body);
+    put_settings(
+        &stack,
+        &admin,
+        &boot.tenant_id,
+        json!({"requests_per_minute": 3}),
+    )
+    .await;
     // Start early in a minute, so the four requests below share one window (a bounded
     // wait of at most 15 s, not a timing assertion).
     let second = Timestamp::now().as_millis() / 1000 % 60;
@@ -498,15 +501,7 @@ async fn every_data_plane_route_counts_against_the_tenants_rate_limit() {
         .get_as("/v1/samples?dietitian_id=dr-smith", &boot.api_key)
         .await;
     assert_eq!(samples.header("ratelimit-remaining"), Some("0"));
-    let refused = stack
-        .call(
-            "POST",
-            "/v1/generations",
-            &boot.api_key,
-            Some(&generation_body()),
-            &[],
-        )
-        .await;
+    let refused = generate(&stack, &boot.api_key).await;
     let problem = refused.assert_problem(429);
     assert_eq!(
         problem["type"],
