@@ -346,6 +346,21 @@ pub struct Reservation {
     pub expires_at: Timestamp,
 }
 
+impl Reservation {
+    /// The most the period's committed spend may be for this reservation to fit in
+    /// `budget_micros` (the bound of the reserve condition); `None` if it never fits.
+    pub fn most_committed_before(&self, budget_micros: i64) -> Option<i64> {
+        budget_micros
+            .checked_sub(self.amount_micros)
+            .filter(|most| *most >= 0)
+    }
+
+    /// Whether `entry` may settle this reservation: same period, and no dearer.
+    pub fn covers(&self, entry: &LedgerEntry) -> bool {
+        entry.period == self.period && entry.amount_micros() <= self.amount_micros
+    }
+}
+
 /// One billed generation. Entries are only ever appended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LedgerEntry {
@@ -805,6 +820,32 @@ mod tests {
         assert_eq!(csv.lines().count(), 1 + invoice.lines.len());
         assert!(csv.contains("\"base_fee\""));
         assert!(csv.contains(&format_micros(plan.monthly_fee_micros)));
+    }
+
+    #[test]
+    fn reservations_bound_the_budget_condition_and_their_settlement() {
+        let at = Period::parse("2026-11").unwrap().start();
+        let r = Reservation {
+            id: "r".into(),
+            tenant_id: tenant(),
+            period: Period::of(at),
+            amount_micros: 700,
+            currency: "USD".into(),
+            expires_at: at.plus_seconds(RESERVATION_TTL_SECONDS),
+        };
+        assert_eq!(r.most_committed_before(1_000), Some(300));
+        assert_eq!(r.most_committed_before(700), Some(0));
+        assert_eq!(r.most_committed_before(699), None);
+        assert_eq!(r.most_committed_before(i64::MIN), None);
+        let mut e = entry("r", "m", at, 100, 100);
+        e.prompt_micros = 400;
+        e.completion_micros = 300;
+        assert!(r.covers(&e));
+        e.completion_micros = 301;
+        assert!(!r.covers(&e), "dearer than reserved");
+        e.completion_micros = 0;
+        e.period = r.period.next();
+        assert!(!r.covers(&e), "another period");
     }
 
     #[test]

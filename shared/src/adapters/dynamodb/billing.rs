@@ -399,12 +399,9 @@ impl BillingStore for DynamoBillingStore {
         reservation: &Reservation,
         budget_micros: i64,
     ) -> Result<bool, StoreError> {
-        let Some(most_before) = budget_micros.checked_sub(reservation.amount_micros) else {
+        let Some(most_before) = reservation.most_committed_before(budget_micros) else {
             return Ok(false);
         };
-        if most_before < 0 {
-            return Ok(false);
-        }
         let hold = self.add(
             tenant_pk(&reservation.tenant_id),
             usage_sk(reservation.period),
@@ -443,7 +440,7 @@ impl BillingStore for DynamoBillingStore {
         entry: &LedgerEntry,
         now: Timestamp,
     ) -> Result<Settlement, StoreError> {
-        if entry.amount_micros() > reservation.amount_micros || entry.period != reservation.period {
+        if !reservation.covers(entry) {
             return Err(StoreError::Unavailable(
                 "settlement exceeds its reservation".into(),
             ));

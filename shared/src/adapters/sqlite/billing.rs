@@ -210,11 +210,6 @@ impl BillingStore for SqliteStore {
         expires_at: Timestamp,
     ) -> Result<Option<u32>, StoreError> {
         self.immediate(|tx| {
-            // Old windows are dead weight; the tenant's own are pruned as it goes.
-            tx.execute(
-                "DELETE FROM rate_windows WHERE tenant_id = ?1 AND expires_at < ?2",
-                params![tenant.as_str(), expires_at.plus_seconds(-3_600).as_millis()],
-            )?;
             let count: Option<u32> = tx
                 .query_row(
                     "INSERT INTO rate_windows (tenant_id, window_start, count, expires_at)
@@ -226,7 +221,14 @@ impl BillingStore for SqliteStore {
                     |row| row.get(0),
                 )
                 .optional()?;
-            Ok(count.filter(|_| limit > 0))
+            if count == Some(1) {
+                // A new window: the tenant's old ones are dead weight (DynamoDB's TTL).
+                tx.execute(
+                    "DELETE FROM rate_windows WHERE tenant_id = ?1 AND expires_at < ?2",
+                    params![tenant.as_str(), expires_at.plus_seconds(-3_600).as_millis()],
+                )?;
+            }
+            Ok(count)
         })
     }
 
@@ -235,12 +237,9 @@ impl BillingStore for SqliteStore {
         reservation: &Reservation,
         budget_micros: i64,
     ) -> Result<bool, StoreError> {
-        let Some(most_before) = budget_micros.checked_sub(reservation.amount_micros) else {
+        let Some(most_before) = reservation.most_committed_before(budget_micros) else {
             return Ok(false);
         };
-        if most_before < 0 {
-            return Ok(false);
-        }
         self.immediate(|tx| {
             let (tenant, period) = (
                 reservation.tenant_id.as_str(),
@@ -281,7 +280,7 @@ impl BillingStore for SqliteStore {
         entry: &LedgerEntry,
         now: Timestamp,
     ) -> Result<Settlement, StoreError> {
-        if entry.amount_micros() > reservation.amount_micros || entry.period != reservation.period {
+        if !reservation.covers(entry) {
             return Err(StoreError::Unavailable(
                 "settlement exceeds its reservation".into(),
             ));
