@@ -243,7 +243,8 @@ async fn release(state: &GenerationState, reservation: &Reservation) {
 pub async fn create_generation(state: &GenerationState, request: Request) -> Response<Body> {
     let started = Instant::now();
     handle_limited("create_generation", &state.limiter, request, |request, caller| async move {
-        let terms = state.policy.terms(&caller.tenant_id).await?;
+        // Read (or cached) a moment ago by the rate check.
+        let terms = state.limiter.terms(&caller.tenant_id).await?;
         let input: GenerationInput = parse_json(&request, MAX_GENERATION_BODY_BYTES)?;
         let dietitian_id = DietitianId::parse(&input.dietitian_id)?;
         let kind = parse_kind(&input.kind)?;

@@ -1,25 +1,20 @@
 //! What the control plane's settings allow a generation: the system kill switch, the
-//! tenant's allowed kinds, the `max_tokens` caps and the model, and the tenant's billing
-//! terms (its plan, rate limit and monthly budget: the settings' values, else the
-//! plan's). Settings, tenant and plan are read through a short per-instance cache, so a
-//! change (the kill switch included) takes effect within [`SETTINGS_TTL`] without adding
-//! store reads to every generation.
+//! tenant's allowed kinds, the `max_tokens` caps and the model. System settings are read
+//! through a short per-instance cache, so a change (the kill switch included) takes
+//! effect within [`SETTINGS_TTL`] without adding store reads to every generation. The
+//! tenant's settings arrive in its [`TenantTerms`], which the rate limiter has just read
+//! (and caches for as long).
 
 use nutripro_shared::domain::content::{ContentKind, DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS};
 use nutripro_shared::domain::settings::SystemSettings;
-use nutripro_shared::domain::TenantId;
 use nutripro_shared::http::Problem;
-use nutripro_shared::ports::billing::tenant_terms;
 pub use nutripro_shared::ports::billing::TenantTerms;
 use nutripro_shared::ports::{PolicyStore, StoreError};
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long an instance trusts settings it has read.
 pub const SETTINGS_TTL: Duration = Duration::from_secs(10);
-/// Bound on cached tenants per instance (one Lambda instance serves a few tenants).
-const MAX_CACHED_TENANTS: usize = 1_000;
 
 type Cached<T> = Option<(Instant, T)>;
 
@@ -27,7 +22,6 @@ pub struct GenerationPolicy {
     store: Arc<dyn PolicyStore>,
     ttl: Duration,
     system: Mutex<Cached<SystemSettings>>,
-    tenants: Mutex<HashMap<TenantId, (Instant, TenantTerms)>>,
 }
 
 /// What one generation may do.
@@ -48,7 +42,6 @@ impl GenerationPolicy {
             store,
             ttl,
             system: Mutex::new(None),
-            tenants: Mutex::new(HashMap::new()),
         }
     }
 
@@ -61,24 +54,6 @@ impl GenerationPolicy {
         let settings = self.store.get_system_settings().await?.unwrap_or_default();
         *lock(&self.system) = Some((Instant::now(), settings.clone()));
         Ok(settings)
-    }
-
-    /// The tenant's settings and billing terms (cached for the TTL).
-    pub async fn terms(&self, tenant: &TenantId) -> Result<TenantTerms, Problem> {
-        if let Some((at, terms)) = lock(&self.tenants).get(tenant) {
-            if at.elapsed() < self.ttl {
-                return Ok(terms.clone());
-            }
-        }
-        let terms = tenant_terms(&*self.store, tenant)
-            .await?
-            .ok_or_else(Problem::unauthorized)?;
-        let mut cache = lock(&self.tenants);
-        if cache.len() >= MAX_CACHED_TENANTS {
-            cache.clear();
-        }
-        cache.insert(tenant.clone(), (Instant::now(), terms.clone()));
-        Ok(terms)
     }
 
     /// Decides a request for `kind` with `requested` max tokens (if given) under the
@@ -136,7 +111,11 @@ mod tests {
     use super::*;
     use nutripro_shared::adapters::sqlite::SqliteStore;
     use nutripro_shared::domain::settings::TenantSettings;
+    use nutripro_shared::domain::TenantId;
     use nutripro_shared::domain::{PlanId, Tenant, TenantName, Timestamp};
+    use nutripro_shared::http::RateLimiter;
+    use nutripro_shared::ports::billing::tenant_terms;
+    use nutripro_shared::ports::SystemClock;
     use nutripro_shared::ports::{SettingsStore, TenantStore};
 
     fn tenant() -> TenantId {
@@ -160,7 +139,9 @@ mod tests {
         kind: ContentKind,
         requested: Option<u32>,
     ) -> Result<Allowance, Problem> {
-        let terms = policy.terms(&tenant()).await?;
+        let terms = tenant_terms(&*policy.store, &tenant())
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
         policy.allow(&terms, kind, requested).await
     }
 
@@ -276,8 +257,15 @@ mod tests {
     #[tokio::test]
     async fn billing_terms_come_from_the_settings_else_the_plan() {
         let store = store().await;
-        let policy = GenerationPolicy::with_ttl(store.clone(), Duration::ZERO);
-        let terms = policy.terms(&tenant()).await.unwrap();
+        // The generation takes its terms from the rate limiter, which read them for the
+        // request's rate check (cached like the system settings in AWS).
+        let limiter = RateLimiter::with_ttl(
+            store.clone(),
+            store.clone(),
+            Arc::new(SystemClock),
+            Duration::ZERO,
+        );
+        let terms = limiter.terms(&tenant()).await.unwrap();
         assert_eq!(terms.plan.id, "standard");
         assert_eq!(
             (terms.requests_per_minute, terms.monthly_budget_micros),
@@ -297,12 +285,12 @@ mod tests {
             )
             .await
             .unwrap();
-        let terms = policy.terms(&tenant()).await.unwrap();
+        let terms = limiter.terms(&tenant()).await.unwrap();
         assert_eq!(
             (terms.requests_per_minute, terms.monthly_budget_micros),
             (7, 1_234)
         );
-        let unknown = policy
+        let unknown = limiter
             .terms(&TenantId::new("ffffffffffffffffffffffffffffffff"))
             .await
             .unwrap_err();

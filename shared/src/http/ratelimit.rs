@@ -7,7 +7,7 @@
 use super::{handle, HandlerResult, Problem, TenantContext};
 use crate::domain::billing::RATE_WINDOW_SECONDS;
 use crate::domain::{TenantId, Timestamp};
-use crate::ports::billing::{tenant_terms, BillingStore};
+use crate::ports::billing::{tenant_terms, BillingStore, TenantTerms};
 use crate::ports::{Clock, PolicyStore};
 use lambda_http::{Body, Request, Response};
 use std::collections::HashMap;
@@ -27,7 +27,7 @@ pub struct RateLimiter {
     billing: Arc<dyn BillingStore>,
     clock: Arc<dyn Clock>,
     ttl: Duration,
-    limits: Mutex<HashMap<TenantId, (Instant, u32)>>,
+    terms: Mutex<HashMap<TenantId, (Instant, TenantTerms)>>,
 }
 
 impl RateLimiter {
@@ -51,18 +51,20 @@ impl RateLimiter {
             billing,
             clock,
             ttl,
-            limits: Mutex::new(HashMap::new()),
+            terms: Mutex::new(HashMap::new()),
         }
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, (Instant, u32)>> {
-        self.limits.lock().unwrap_or_else(|p| p.into_inner())
+    fn cache(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, (Instant, TenantTerms)>> {
+        self.terms.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    async fn limit(&self, tenant: &TenantId) -> Result<u32, Problem> {
-        if let Some((at, limit)) = self.cache().get(tenant) {
+    /// The tenant's settings and billing terms (its rate limit among them), cached for
+    /// the TTL: a handler that needs them after the rate check reads no store again.
+    pub async fn terms(&self, tenant: &TenantId) -> Result<TenantTerms, Problem> {
+        if let Some((at, terms)) = self.cache().get(tenant) {
             if at.elapsed() < self.ttl {
-                return Ok(*limit);
+                return Ok(terms.clone());
             }
         }
         // The authorizer vouched for this tenant; if it is gone, so is the credential.
@@ -73,13 +75,13 @@ impl RateLimiter {
         if cache.len() >= MAX_CACHED_TENANTS {
             cache.clear();
         }
-        cache.insert(tenant.clone(), (Instant::now(), terms.requests_per_minute));
-        Ok(terms.requests_per_minute)
+        cache.insert(tenant.clone(), (Instant::now(), terms.clone()));
+        Ok(terms)
     }
 
     /// Counts one request of `tenant` now.
     pub async fn check(&self, tenant: &TenantId) -> Result<RateLimitStatus, Problem> {
-        let limit = self.limit(tenant).await?;
+        let limit = self.terms(tenant).await?.requests_per_minute;
         count_request(&*self.billing, tenant, limit, self.clock.now()).await
     }
 }
