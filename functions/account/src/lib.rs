@@ -5,15 +5,14 @@
 
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::http::{handle_limited, json, Problem, RateLimiter, MAX_BODY_BYTES};
-use nutripro_shared::ports::billing::tenant_terms;
-use nutripro_shared::ports::PolicyStore;
+use nutripro_shared::ports::TenantStore;
 use serde::Serialize;
 use std::sync::Arc;
 
 /// What the account functions need, built once per cold start.
 pub struct AccountState {
-    /// Tenants, settings and plans (read-only).
-    pub store: Arc<dyn PolicyStore>,
+    /// Tenants (read-only); limits come from the rate limiter.
+    pub store: Arc<dyn TenantStore>,
     pub limiter: Arc<RateLimiter>,
 }
 
@@ -50,9 +49,8 @@ pub async fn get_me(state: &AccountState, request: Request) -> Response<Body> {
                 .get_tenant(&caller.tenant_id)
                 .await?
                 .ok_or_else(Problem::unauthorized)?;
-            let terms = tenant_terms(&*state.store, &tenant.id)
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
+            // The limits in force are the ones the rate check just applied.
+            let terms = state.limiter.terms(&tenant.id).await?;
             json(
                 200,
                 &MeResponse {
