@@ -3,6 +3,10 @@
 //! `Unauthorized` out), builds the REST (v1) proxy event with the authorizer context,
 //! hands it to the same handler code the Lambda runs, and writes its response back.
 
+use crate::admin_page;
+use crate::oauth::{
+    self, AuthorizationServer, AuthorizeError, AuthorizeRequest, AUTHORIZE_PATH, TOKEN_PATH,
+};
 use crate::registry::Registry;
 use crate::router::{RouteMatch, Router};
 use crate::template::{self, TemplateError};
@@ -19,7 +23,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::request::LambdaRequest;
 use lambda_http::Body;
 use nutripro_authorizers::UNAUTHORIZED;
-use nutripro_shared::adapters::local_idp::LOCAL_JWKS_PATH;
+use nutripro_shared::adapters::local_idp::{LOCAL_CLIENT_ID, LOCAL_JWKS_PATH};
 use nutripro_shared::domain::new_id;
 use nutripro_shared::http::Problem;
 use std::collections::HashMap;
@@ -59,9 +63,20 @@ pub struct Gateway {
     router: Router,
     registry: Registry,
     openapi: &'static str,
-    /// The local identity provider's JWKS, served at [`LOCAL_JWKS_PATH`].
-    jwks: Option<Bytes>,
+    /// The local identity provider: its JWKS (served at [`LOCAL_JWKS_PATH`]) and its
+    /// OAuth2 endpoints, which the admin page signs in with.
+    identity: Option<LocalIdentity>,
 }
+
+struct LocalIdentity {
+    jwks: Bytes,
+    oauth: Arc<AuthorizationServer>,
+    /// `config.json` of the admin page in local mode.
+    page_config: Bytes,
+}
+
+/// Largest form the OAuth2 endpoints read.
+const MAX_FORM_BYTES: usize = 16 * 1024;
 
 type HttpResponse = hyper::Response<Full<Bytes>>;
 
@@ -103,13 +118,28 @@ impl Gateway {
             router: Router::new(routes),
             registry,
             openapi,
-            jwks: None,
+            identity: None,
         })
     }
 
-    /// Publishes the local identity provider's keys (what Cognito serves for a pool).
-    pub fn with_jwks(mut self, jwks_json: String) -> Self {
-        self.jwks = Some(Bytes::from(jwks_json));
+    /// Runs the local identity provider: publishes its keys (what Cognito serves for a
+    /// pool), its OAuth2 authorization-code + PKCE endpoints, and the admin page's
+    /// `config.json` pointing at them.
+    pub fn with_identity(mut self, oauth: Arc<AuthorizationServer>) -> Self {
+        let page_config = serde_json::json!({
+            "environment": "local",
+            "apiBase": "",
+            "authorizeUrl": AUTHORIZE_PATH,
+            "tokenUrl": TOKEN_PATH,
+            "clientId": LOCAL_CLIENT_ID,
+            "scope": "openid",
+            "logoutUrl": null,
+        });
+        self.identity = Some(LocalIdentity {
+            jwks: Bytes::from(oauth.idp().jwks_json()),
+            page_config: Bytes::from(page_config.to_string()),
+            oauth,
+        });
         self
     }
 
@@ -177,12 +207,25 @@ impl Gateway {
                 Bytes::from_static(self.openapi.as_bytes()),
             );
         }
-        if let (Some(jwks), true) = (&self.jwks, parts.method == http::Method::GET) {
-            if parts.uri.path() == LOCAL_JWKS_PATH {
-                return static_response("application/json", jwks.clone());
+        if let Some(identity) = &self.identity {
+            let path = parts.uri.path();
+            if parts.method == http::Method::GET && path == LOCAL_JWKS_PATH {
+                return static_response("application/json", identity.jwks.clone());
+            }
+            if parts.method == http::Method::GET && path == "/config.json" {
+                return page_response("application/json", identity.page_config.clone());
+            }
+            if path == AUTHORIZE_PATH || path == TOKEN_PATH {
+                return oauth_endpoint(&identity.oauth, parts, body).await;
             }
         }
         let Some(route) = self.router.find(parts.method.as_str(), parts.uri.path()) else {
+            // The admin page, where no API route matches (it never shadows one).
+            if parts.method == http::Method::GET || parts.method == http::Method::HEAD {
+                if let Some(file) = admin_page::file(parts.uri.path()) {
+                    return page_response(file.content_type, Bytes::from_static(file.body));
+                }
+            }
             return problem(
                 Problem::new(404, "not-found", "Not Found", "No such route."),
                 request_id,
@@ -399,6 +442,132 @@ fn problem(problem: Problem, request_id: &str) -> HttpResponse {
             .insert("www-authenticate", http::HeaderValue::from_static("Bearer"));
     }
     response
+}
+
+/// A response of the admin page or the sign-in flow: with the page's security headers
+/// (CSP, HSTS, no framing, no referrer, no sniffing), never cached (config and code
+/// change together on a redeploy).
+fn page_response(content_type: &'static str, body: Bytes) -> HttpResponse {
+    let mut response = static_response(content_type, body);
+    add_page_headers(&mut response);
+    response
+}
+
+fn add_page_headers(response: &mut HttpResponse) {
+    let headers = response.headers_mut();
+    for (name, value) in admin_page::security_headers() {
+        if let Ok(value) = http::HeaderValue::from_str(&value) {
+            headers.insert(name, value);
+        }
+    }
+    headers.insert("cache-control", http::HeaderValue::from_static("no-store"));
+}
+
+/// The local identity provider's `/oauth2/authorize` (GET form, POST submission) and
+/// `/oauth2/token` (POST).
+async fn oauth_endpoint(
+    server: &AuthorizationServer,
+    parts: http::request::Parts,
+    body: Incoming,
+) -> HttpResponse {
+    let query_pairs = |text: &[u8]| -> HashMap<String, String> {
+        form_urlencoded::parse(text)
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect()
+    };
+    let form = if parts.method == http::Method::POST {
+        let is_form = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        match Limited::new(body, MAX_FORM_BYTES).collect().await {
+            Ok(collected) if is_form => Some(query_pairs(&collected.to_bytes())),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    let path = parts.uri.path();
+    let html = |status: u16, page: String| {
+        let mut response = page_response("text/html; charset=utf-8", Bytes::from(page));
+        *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+        response
+    };
+    let redirect = |location: String| {
+        let mut response = page_response("text/plain; charset=utf-8", Bytes::new());
+        *response.status_mut() = http::StatusCode::SEE_OTHER;
+        if let Ok(value) = http::HeaderValue::from_str(&location) {
+            response.headers_mut().insert(http::header::LOCATION, value);
+        }
+        response
+    };
+    let refused = |error: AuthorizeError| match error.location() {
+        Some(location) => redirect(location),
+        None => match error {
+            AuthorizeError::NoRedirect(message) => html(400, oauth::error_page(message)),
+            AuthorizeError::Redirect { .. } => html(400, oauth::error_page("Bad request.")),
+        },
+    };
+    match (path, &parts.method, form) {
+        (AUTHORIZE_PATH, &http::Method::GET, _) => {
+            let request = AuthorizeRequest::from_pairs(&query_pairs(
+                parts.uri.query().unwrap_or("").as_bytes(),
+            ));
+            match server.check(&request) {
+                Ok(()) => {
+                    let tenants = server.tenant_choices().await;
+                    html(200, server.sign_in_form(&request, &tenants))
+                }
+                Err(error) => refused(error),
+            }
+        }
+        (AUTHORIZE_PATH, &http::Method::POST, Some(form)) => {
+            let request = AuthorizeRequest::from_pairs(&form);
+            let field = |name: &str| form.get(name).map(String::as_str).unwrap_or("");
+            match server
+                .approve(&request, field("role"), field("tenant"))
+                .await
+            {
+                Ok(location) => redirect(location),
+                Err(error) => refused(error),
+            }
+        }
+        (TOKEN_PATH, &http::Method::POST, Some(form)) => {
+            let (status, body) = match server.exchange(&form) {
+                Ok(body) => (http::StatusCode::OK, body),
+                Err(error) => (
+                    if error.error == "invalid_client" {
+                        http::StatusCode::UNAUTHORIZED
+                    } else {
+                        http::StatusCode::BAD_REQUEST
+                    },
+                    serde_json::json!({"error": error.error, "error_description": error.description})
+                        .to_string(),
+                ),
+            };
+            let mut response = page_response("application/json", Bytes::from(body));
+            *response.status_mut() = status;
+            response
+                .headers_mut()
+                .insert("pragma", http::HeaderValue::from_static("no-cache"));
+            response
+        }
+        (_, &http::Method::POST, None) => {
+            let body = serde_json::json!({
+                "error": "invalid_request",
+                "error_description": "Send an application/x-www-form-urlencoded body of at most 16 KiB."
+            });
+            let mut response = page_response("application/json", Bytes::from(body.to_string()));
+            *response.status_mut() = http::StatusCode::BAD_REQUEST;
+            response
+        }
+        _ => {
+            let mut response = page_response("text/plain; charset=utf-8", Bytes::new());
+            *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
+            response
+        }
+    }
 }
 
 fn static_response(content_type: &'static str, body: Bytes) -> HttpResponse {

@@ -4,10 +4,12 @@
 //! template it was built with); authorizers and handlers are the same library code the
 //! Lambda binaries run.
 
+pub mod admin_page;
 pub mod bootstrap;
 pub mod gateway;
 pub mod idp;
 pub mod llm;
+pub mod oauth;
 pub mod registry;
 pub mod router;
 pub mod template;
@@ -49,9 +51,14 @@ pub fn open_gateway(
     base_url: &str,
 ) -> Result<Gateway, LocalError> {
     let store = Arc::new(SqliteStore::open(data_dir)?);
-    let identity = LocalIdp::load_or_create(data_dir)?;
+    let identity = Arc::new(LocalIdp::load_or_create(data_dir)?);
+    let oauth = Arc::new(oauth::AuthorizationServer::new(
+        identity,
+        store.clone(),
+        base_url,
+    ));
     let registry = Registry::new(store, Arc::new(SystemClock), llm, idp::config(base_url));
-    Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?.with_jwks(identity.jwks_json()))
+    Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?.with_identity(oauth))
 }
 
 /// A gateway serving in the background (tests, benchmarks); stops when dropped.

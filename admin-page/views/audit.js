@@ -1,0 +1,83 @@
+// The audit log: filters, pages, and (platform-admin) verification of the hash chain.
+import { query } from '../api.js';
+import { h, replace, busy, empty, problemBox, dateTime, status, table, loading } from '../ui.js';
+
+function isoOrEmpty(input) {
+  if (!input.value) return '';
+  const date = new Date(input.value);
+  return Number.isNaN(date.getTime()) ? input.value : date.toISOString();
+}
+
+export async function render(container, context) {
+  const { api } = context;
+  const platformAdmin = context.is('platform-admin');
+  const tenant = h('input', { id: 'audit-tenant', maxlength: 64, placeholder: 'any', value: platformAdmin ? '' : context.claims.tenantId || '', disabled: !platformAdmin });
+  const actor = h('input', { id: 'audit-actor', maxlength: 200, placeholder: 'any' });
+  const action = h('input', { id: 'audit-action', maxlength: 64, placeholder: 'e.g. key.rotate', list: 'audit-actions' });
+  const from = h('input', { id: 'audit-from', type: 'datetime-local' });
+  const to = h('input', { id: 'audit-to', type: 'datetime-local' });
+  const actions = h('datalist', { id: 'audit-actions' },
+    ['tenant.create', 'tenant.update', 'tenant.offboard', 'key.issue', 'key.rotate', 'key.revoke', 'key.anomaly', 'tenant_settings.update', 'system_settings.update', 'plan.put', 'billing.close']
+      .map((value) => h('option', { value })));
+  const list = h('div', { id: 'audit-list' });
+  const verification = h('div', { id: 'audit-verification' });
+  let cursor = null;
+  let rows = [];
+
+  async function refresh(more = false) {
+    if (!more) {
+      cursor = null;
+      rows = [];
+    }
+    replace(list, loading());
+    try {
+      const page = await api.get(`/admin/audit${query({
+        tenant_id: platformAdmin ? tenant.value.trim() : '', actor: actor.value.trim(), action: action.value.trim(),
+        from: isoOrEmpty(from), to: isoOrEmpty(to), cursor,
+      })}`);
+      rows = rows.concat(page.items);
+      cursor = page.next_cursor;
+      replace(list,
+        rows.length ? entryTable(rows) : empty('No audit entries match these filters.'),
+        cursor ? h('button', { class: 'secondary', type: 'button', id: 'audit-more', text: 'Load more', on: { click: () => refresh(true) } }) : null);
+    } catch (error) {
+      replace(list, problemBox(error));
+    }
+  }
+
+  const filters = h('form', { class: 'card', id: 'audit-filters' },
+    h('div', { class: 'form-grid' },
+      h('label', {}, 'Tenant id', tenant), h('label', {}, 'Actor', actor), h('label', {}, 'Action', action, actions),
+      h('label', {}, 'From', from), h('label', {}, 'To', to)),
+    h('button', { type: 'submit', id: 'audit-apply', text: 'Apply filters' }));
+  filters.addEventListener('submit', (event) => {
+    event.preventDefault();
+    refresh();
+  });
+  const parts = [h('h1', { text: 'Audit log' }), filters];
+  if (platformAdmin) {
+    const verify = h('button', { id: 'verify-chain', type: 'button', class: 'secondary', text: 'Verify chain' });
+    verify.addEventListener('click', () => busy(verify, verification, async () => {
+      const result = await api.get('/admin/audit/verify');
+      replace(verification, h('div', { class: result.ok ? 'notice' : 'problem', id: 'verify-result', dataset: { ok: String(result.ok) } },
+        h('strong', { text: result.ok ? `Chain intact: ${result.checked} entries checked.` : `Chain broken at entry ${result.first_broken && result.first_broken.seq}.` }),
+        h('div', { class: 'mono', text: `head seq ${result.head_seq}, head hash ${result.head_hash || '—'}` }),
+        result.ok ? null : h('div', { text: JSON.stringify(result.first_broken) })));
+    }));
+    parts.push(h('div', { class: 'toolbar' }, verify, verification));
+  }
+  replace(container, ...parts, list);
+  await refresh();
+}
+
+function entryTable(rows) {
+  return table(['#', 'Time', 'Actor', 'Action', 'Outcome', 'Target', 'Tenant', 'Details'], rows.map((entry) => h('tr', { dataset: { action: entry.action, seq: String(entry.seq) } },
+    h('td', { class: 'num', text: String(entry.seq) }),
+    h('td', { text: dateTime(entry.at) }),
+    h('td', {}, entry.actor, h('div', { class: 'muted', text: entry.roles })),
+    h('td', {}, h('code', { class: 'audit-action', text: entry.action })),
+    h('td', {}, status(entry.outcome)),
+    h('td', {}, h('code', { text: entry.target })),
+    h('td', {}, entry.tenant_id ? h('code', { text: entry.tenant_id }) : '—'),
+    h('td', {}, h('div', { class: 'mono details-json', text: JSON.stringify(entry.details) })))));
+}

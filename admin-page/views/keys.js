@@ -1,0 +1,103 @@
+// API keys: issue (the secret is shown once, with a copy button), list with last use,
+// rotate with a grace period, revoke.
+import { tenantPath } from '../api.js';
+import { h, replace, busy, empty, dateTime, status, table, confirmDialog, copyButton, load } from '../ui.js';
+import { withTenant } from './tenants.js';
+
+const DEFAULT_GRACE_SECONDS = 86400;
+
+export function render(container, context) {
+  return withTenant(container, context, 'API keys', (tenantId, content) => renderKeys(tenantId, content, context));
+}
+
+async function renderKeys(tenantId, content, context) {
+  const { api } = context;
+  const mayChange = context.is('platform-admin') || context.is('tenant-manager');
+  const errors = h('div', { id: 'key-errors' });
+  const secretSlot = h('div', { id: 'secret-slot' });
+  const list = h('div', { id: 'key-list' });
+
+  const showSecret = (issued, verb) => {
+    replace(secretSlot, h('div', { class: 'secret', id: 'new-secret' },
+      h('strong', { text: `${verb} key "${issued.name}". Copy the secret now: it is shown only this once and cannot be retrieved later.` }),
+      h('code', { id: 'secret-value', text: issued.api_key }),
+      h('div', { class: 'actions' },
+        copyButton(issued.api_key, 'Copy secret'),
+        h('button', { class: 'secondary small', type: 'button', id: 'secret-done', text: 'I have stored it', on: { click: () => secretSlot.replaceChildren() } }))));
+  };
+
+  const refresh = () => load(list, () => api.get(tenantPath(tenantId, '/keys')), (page) => {
+    if (page.items.length === 0) return empty('This tenant has no API keys yet.');
+    return table(['Name', 'Status', 'Created', 'Last used', 'Expires', 'Old secret valid until', 'Key id', ''], page.items.map((key) => {
+      const actions = h('div', { class: 'actions' });
+      if (mayChange && key.status === 'active') {
+        actions.append(h('button', {
+          class: 'secondary small', type: 'button', text: 'Rotate', dataset: { action: 'rotate' },
+          on: {
+            click: (event) => busy(event.currentTarget, errors, async () => {
+              const answer = await confirmDialog({
+                title: `Rotate "${key.name}"?`,
+                message: 'A new secret replaces the current one under the same key id. The current secret keeps working for the grace period, then stops.',
+                confirmLabel: 'Rotate',
+                danger: false,
+                input: { label: 'Grace period (seconds, 0 ends the old secret now)', type: 'number', value: String(DEFAULT_GRACE_SECONDS) },
+              });
+              if (!answer) return;
+              const grace = Number.parseInt(answer.value, 10);
+              const rotated = await api.post(tenantPath(tenantId, `/keys/${encodeURIComponent(key.key_id)}/rotate`),
+                { grace_seconds: Number.isNaN(grace) ? DEFAULT_GRACE_SECONDS : grace });
+              showSecret(rotated, 'Rotated');
+              await refresh();
+            }),
+          },
+        }));
+        actions.append(h('button', {
+          class: 'danger small', type: 'button', text: 'Revoke', dataset: { action: 'revoke' },
+          on: {
+            click: (event) => busy(event.currentTarget, errors, async () => {
+              const confirmed = await confirmDialog({
+                title: `Revoke "${key.name}"?`,
+                message: 'Every request with this key (and any old secret still in its grace period) is refused from now on.',
+                confirmLabel: 'Revoke',
+              });
+              if (!confirmed) return;
+              await api.del(tenantPath(tenantId, `/keys/${encodeURIComponent(key.key_id)}`));
+              await refresh();
+            }),
+          },
+        }));
+      }
+      return h('tr', { dataset: { keyId: key.key_id, status: key.status } },
+        h('td', {}, h('strong', { text: key.name })),
+        h('td', {}, status(key.status)),
+        h('td', { text: dateTime(key.created_at) }),
+        h('td', { class: 'last-used', text: key.last_used_at ? dateTime(key.last_used_at) : 'never' }),
+        h('td', { text: key.expires_at ? dateTime(key.expires_at) : 'never' }),
+        h('td', { text: key.previous_secret_valid_until ? dateTime(key.previous_secret_valid_until) : '—' }),
+        h('td', {}, h('code', { text: key.key_id })),
+        h('td', {}, actions));
+    }));
+  });
+
+  const name = h('input', { id: 'new-key-name', required: true, maxlength: 100, placeholder: 'production' });
+  const expires = h('input', { id: 'new-key-expires', type: 'date' });
+  const issue = h('button', { id: 'issue-key', type: 'submit', text: 'Issue key' });
+  const form = h('form', { class: 'card', id: 'issue-key-form' },
+    h('h2', { text: 'Issue a key' }),
+    h('div', { class: 'form-grid' }, h('label', {}, 'Name', name), h('label', {}, 'Expires (optional)', expires)),
+    issue);
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    busy(issue, errors, async () => {
+      const body = { name: name.value.trim() };
+      if (expires.value) body.expires_at = new Date(`${expires.value}T23:59:59Z`).toISOString();
+      const issued = await api.post(tenantPath(tenantId, '/keys'), body);
+      name.value = '';
+      expires.value = '';
+      showSecret(issued, 'Issued');
+      await refresh();
+    });
+  });
+  replace(content, form, errors, secretSlot, h('h2', { text: 'Keys' }), list);
+  await refresh();
+}

@@ -1,0 +1,365 @@
+// The admin page in a real browser: Debian's chromium driven by playwright-core against
+// the local gateway (`nutripro-local serve` on 127.0.0.1 with a fresh data directory).
+//
+// Environment: NUTRIPRO_LOCAL_BIN (the gateway binary; default target/debug/nutripro-local),
+// CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (default screenshots/ at the root).
+// A missing browser or binary fails the run: nothing here is skipped.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const BIN = process.env.NUTRIPRO_LOCAL_BIN || join(ROOT, 'target/debug/nutripro-local');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SHOTS = process.env.SCREENSHOT_DIR || join(ROOT, 'screenshots');
+const STEP_TIMEOUT_MS = 15000;
+
+let gateway;
+let dataDir;
+let base;
+let browser;
+const problems = [];
+
+function startGateway() {
+  dataDir = mkdtempSync(join(tmpdir(), 'nutripro-browser-'));
+  gateway = spawn(BIN, ['serve', '--port', '0', '--data-dir', dataDir], {
+    env: { ...process.env, OPENAI_API_KEY: '', RUST_LOG: 'warn' },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  return new Promise((resolvePromise, reject) => {
+    let output = '';
+    const timer = setTimeout(() => reject(new Error(`the gateway did not start in 30 s:\n${output}`)), 30000);
+    gateway.on('error', (error) => reject(new Error(`cannot run ${BIN}: ${error.message}`)));
+    gateway.on('exit', (code) => reject(new Error(`the gateway exited (${code}):\n${output}`)));
+    gateway.stderr.on('data', (chunk) => {
+      output += chunk;
+      const match = output.match(/serving on (http:\/\/127\.0\.0\.1:\d+)/);
+      if (match) {
+        clearTimeout(timer);
+        resolvePromise(match[1]);
+      }
+    });
+  });
+}
+
+before(async () => {
+  assert.ok(existsSync(CHROMIUM), `no browser at ${CHROMIUM}: install Debian's chromium (scripts/test does)`);
+  assert.ok(existsSync(BIN), `no gateway binary at ${BIN}: cargo build -p nutripro-local`);
+  mkdirSync(SHOTS, { recursive: true });
+  base = await startGateway();
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+after(async () => {
+  if (browser) await browser.close();
+  if (gateway) gateway.kill('SIGTERM');
+  if (dataDir) rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** A fresh browser context (its own sessionStorage), watched for errors and CSP reports. */
+async function newPage(label) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 860 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(STEP_TIMEOUT_MS);
+  page.on('console', (message) => {
+    // Expected: the browser logs the 4xx answers the tests provoke on purpose.
+    if (message.type() === 'error' && !/Failed to load resource: the server responded with a status of (4\d\d)/.test(message.text())) {
+      problems.push(`${label}: console error: ${message.text()}`);
+    }
+  });
+  page.on('pageerror', (error) => problems.push(`${label}: page error: ${error.message}`));
+  return page;
+}
+
+async function shot(page, name) {
+  await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Signs in through the page's own flow: the page → the local identity provider → back. */
+async function signIn(page, role, tenantId) {
+  await page.goto(`${base}/`);
+  await page.click('#sign-in');
+  await page.waitForURL(/\/local-idp\/oauth2\/authorize\?/);
+  const url = new URL(page.url());
+  assert.equal(url.searchParams.get('code_challenge_method'), 'S256');
+  assert.match(url.searchParams.get('code_challenge'), /^[A-Za-z0-9_-]{43}$/);
+  assert.ok(url.searchParams.get('state').length >= 16);
+  await page.check(`input[name=role][value=${role}]`);
+  if (tenantId) await page.selectOption('#tenant', tenantId);
+  await page.click('button[type=submit]');
+  await page.waitForSelector('#sign-out', { state: 'visible' });
+  assert.ok(!page.url().includes('code='), 'the code is removed from the address bar');
+}
+
+async function navTexts(page) {
+  return page.$$eval('#nav a', (links) => links.map((a) => a.dataset.screen));
+}
+
+async function callMe(apiKey) {
+  const response = await fetch(`${base}/v1/me`, { headers: { authorization: `Bearer ${apiKey}` } });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Answers the page's confirmation dialog (typing `typed` first, or filling `value`). */
+async function confirm(page, { typed, value } = {}) {
+  await page.waitForSelector('#confirm-dialog[open]');
+  if (typed !== undefined || value !== undefined) await page.fill('#confirm-input', typed ?? value);
+  await page.click('#confirm-ok');
+  await page.waitForSelector('#confirm-dialog', { state: 'detached' });
+}
+
+const state = {};
+
+test('page and sign-in responses carry the security headers', async () => {
+  for (const path of ['/', '/app.js', '/config.json', '/local-idp/oauth2/authorize?client_id=x']) {
+    const response = await fetch(`${base}${path}`);
+    const csp = response.headers.get('content-security-policy') || '';
+    assert.match(csp, /default-src 'none'/, path);
+    assert.match(csp, /script-src 'self';/, path);
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/, path);
+    assert.match(csp, /frame-ancestors 'none'/, path);
+    assert.match(response.headers.get('strict-transport-security') || '', /max-age=63072000/, path);
+    assert.equal(response.headers.get('x-frame-options'), 'DENY', path);
+    assert.equal(response.headers.get('referrer-policy'), 'no-referrer', path);
+    assert.equal(response.headers.get('x-content-type-options'), 'nosniff', path);
+  }
+  const config = await (await fetch(`${base}/config.json`)).json();
+  assert.equal(config.clientId, 'nutripro-local-admin');
+  assert.equal(config.authorizeUrl, '/local-idp/oauth2/authorize');
+});
+
+test('the identity provider insists on PKCE and a registered redirect URI', async () => {
+  const page = await newPage('pkce');
+  // No code_challenge: refused, and the page shows why.
+  await page.goto(`${base}/local-idp/oauth2/authorize?response_type=code&client_id=nutripro-local-admin&redirect_uri=${encodeURIComponent(`${base}/`)}&state=s1`);
+  await page.waitForSelector('#banner:not([hidden])');
+  assert.match(await page.textContent('#banner'), /PKCE is required/);
+  // A foreign redirect URI is never redirected to.
+  const response = await page.goto(`${base}/local-idp/oauth2/authorize?response_type=code&client_id=nutripro-local-admin&redirect_uri=${encodeURIComponent('https://evil.example/')}&state=s&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`);
+  assert.equal(response.status(), 400);
+  assert.equal(new URL(page.url()).host, new URL(base).host);
+  // A code that this tab did not ask for is refused (state mismatch).
+  await page.goto(`${base}/?code=forged&state=forged`);
+  await page.waitForSelector('#banner:not([hidden])');
+  assert.match(await page.textContent('#banner'), /state mismatch/);
+  await shot(page, '01-signed-out');
+  await page.context().close();
+});
+
+test('platform-admin: create a tenant, issue, use, rotate and revoke a key', async () => {
+  const page = await newPage('platform-admin');
+  await signIn(page, 'platform-admin');
+  assert.deepEqual(await navTexts(page), ['tenants', 'keys', 'settings', 'usage', 'invoices', 'audit', 'system']);
+  assert.equal(await page.evaluate(() => window.localStorage.length), 0, 'nothing in localStorage');
+
+  await page.waitForSelector('#tenant-list .state.empty');
+  await page.fill('#new-tenant-name', 'Acme Meal Plans');
+  await page.fill('#new-tenant-contact', 'ops@acme.example');
+  await page.selectOption('#new-tenant-plan', 'pro');
+  await page.click('#create-tenant');
+  await page.waitForSelector('#tenant-created');
+  const row = page.locator('#tenant-list tr', { hasText: 'Acme Meal Plans' });
+  await row.waitFor();
+  state.tenantId = await row.getAttribute('data-tenant-id');
+  assert.match(state.tenantId, /^[0-9a-f]{32}$/);
+
+  // Names are shown as text, never run as markup.
+  const hostile = '<img src=x onerror="window.__pwned=1">';
+  await page.fill('#new-tenant-name', hostile);
+  await page.click('#create-tenant');
+  await page.locator('#tenant-list .tenant-name', { hasText: hostile }).waitFor();
+  assert.equal(await page.evaluate(() => window.__pwned), undefined);
+
+  // Bad input: the problem+json detail is shown.
+  await page.fill('#new-tenant-name', 'x'.repeat(100));
+  await page.evaluate(() => document.getElementById('new-tenant-name').removeAttribute('maxlength'));
+  await page.fill('#new-tenant-name', 'x'.repeat(101));
+  await page.click('#create-tenant');
+  await page.waitForSelector('#tenant-errors .problem');
+  assert.match(await page.textContent('#tenant-errors .problem'), /422/);
+  await page.fill('#new-tenant-name', '');
+
+  // Search filters by name.
+  await page.fill('#tenant-search', 'acme');
+  await page.press('#tenant-search', 'Enter');
+  await page.waitForFunction(() => document.querySelectorAll('#tenant-list tbody tr').length === 1);
+  await shot(page, '02-tenants');
+
+  // Suspend and reactivate.
+  await row.locator('button[data-action=suspend]').click();
+  await page.locator('#tenant-list tr', { hasText: 'Acme Meal Plans' }).locator('.status.suspended').waitFor();
+  await page.locator('#tenant-list tr', { hasText: 'Acme Meal Plans' }).locator('button[data-action=reactivate]').click();
+  await page.locator('#tenant-list tr', { hasText: 'Acme Meal Plans' }).locator('.status.active').waitFor();
+
+  // Keys of the tenant: issue one and use it.
+  await page.locator('#tenant-list tr', { hasText: 'Acme Meal Plans' }).locator('button[data-action=manage]').click();
+  await page.waitForSelector('#issue-key-form');
+  assert.equal(await page.inputValue('#tenant-picker'), state.tenantId);
+  await page.waitForSelector('#key-list .state.empty');
+  await page.fill('#new-key-name', 'production');
+  await page.click('#issue-key');
+  await page.waitForSelector('#secret-value');
+  const first = await page.textContent('#secret-value');
+  assert.match(first, /^nutripro_[0-9a-f]{32}_/);
+  await shot(page, '03-key-issued');
+  const me = await callMe(first);
+  assert.equal(me.status, 200);
+  assert.equal(me.body.tenant_id, state.tenantId);
+  assert.equal(me.body.tenant_name, 'Acme Meal Plans');
+  const stored = await page.evaluate(() => JSON.stringify(Object.entries(window.sessionStorage)));
+  assert.ok(!stored.includes(first.split('_')[2]), 'the API key secret is not kept in storage');
+  await page.click('#secret-done');
+  assert.equal(await page.locator('#secret-value').count(), 0, 'the secret is gone once dismissed');
+
+  // A generation, so that usage has something to show.
+  const headers = { authorization: `Bearer ${first}`, 'content-type': 'application/json' };
+  assert.equal((await fetch(`${base}/v1/dietitians/dr-smith/consent`, { method: 'PUT', headers, body: JSON.stringify({ granted: true }) })).status, 200);
+  const generation = await fetch(`${base}/v1/generations`, {
+    method: 'POST', headers, body: JSON.stringify({ dietitian_id: 'dr-smith', kind: 'diet_introduction', input: { client: 'Ann' } }),
+  });
+  assert.equal(generation.status, 201, await generation.text());
+
+  // Rotate with no grace: the old secret stops at once, the new one works.
+  await page.click('#key-list button[data-action=rotate]');
+  await confirm(page, { value: '0' });
+  await page.waitForSelector('#secret-value');
+  const second = await page.textContent('#secret-value');
+  assert.notEqual(second, first);
+  assert.equal((await callMe(first)).status, 401, 'the rotated-out secret is refused');
+  assert.equal((await callMe(second)).status, 200, 'the new secret works');
+  await page.click('#secret-done');
+
+  // Revoke: the new secret stops too.
+  await page.reload();
+  await page.waitForSelector('#key-list tr[data-status=active]');
+  assert.notEqual(await page.textContent('#key-list tr[data-status=active] .last-used'), 'never', 'last use is shown');
+  await page.click('#key-list button[data-action=revoke]');
+  await confirm(page);
+  await page.waitForSelector('#key-list tr[data-status=revoked]');
+  assert.equal((await callMe(second)).status, 401, 'the revoked key is refused');
+  await shot(page, '04-keys');
+
+  // Settings: a tighter rate limit, saved.
+  await page.click('#nav-settings');
+  await page.waitForSelector('#settings-form');
+  await page.fill('#setting-rpm', '30');
+  await page.click('#save-settings');
+  await page.waitForSelector('#settings-saved');
+  await shot(page, '05-settings');
+
+  // Usage for this month: the generation is counted, the chart has a day per date.
+  await page.click('#nav-usage');
+  await page.waitForSelector('#usage-chart');
+  assert.equal(await page.textContent('#usage-generations .value'), '1');
+  const days = await page.locator('#usage-chart g.day').count();
+  assert.ok(days >= 28 && days <= 31, `${days} days in the chart`);
+  await shot(page, '06-usage');
+
+  // Invoices: none yet; closing the running month is refused with the API's problem.
+  await page.click('#nav-invoices');
+  await page.waitForSelector('#invoice-list .state.empty');
+  const month = new Date().toISOString().slice(0, 7);
+  await page.fill('#close-period', month);
+  await page.click('#close-period-button');
+  await confirm(page);
+  await page.waitForSelector('#invoice-errors .problem');
+  assert.match(await page.getAttribute('#invoice-errors .problem', 'data-problem-type'), /period-not-closable/);
+  await shot(page, '07-invoices');
+
+  // The audit log has what this session did; the chain verifies.
+  await page.click('#nav-audit');
+  await page.waitForSelector('#audit-list table');
+  const actions = await page.$$eval('#audit-list .audit-action', (cells) => cells.map((c) => c.textContent));
+  for (const action of ['tenant.create', 'tenant.update', 'key.issue', 'key.rotate', 'key.revoke', 'tenant_settings.update', 'billing.close']) {
+    assert.ok(actions.includes(action), `audit has ${action}: ${actions}`);
+  }
+  await page.fill('#audit-action', 'key.rotate');
+  await page.fill('#audit-tenant', state.tenantId);
+  await page.click('#audit-apply');
+  await page.waitForFunction(() => [...document.querySelectorAll('#audit-list .audit-action')].every((c) => c.textContent === 'key.rotate')
+    && document.querySelectorAll('#audit-list .audit-action').length === 1);
+  await page.click('#verify-chain');
+  await page.waitForSelector('#verify-result[data-ok=true]');
+  assert.match(await page.textContent('#verify-result'), /Chain intact/);
+  await shot(page, '08-audit');
+
+  await page.click('#nav-system');
+  await page.waitForSelector('#save-system');
+  await shot(page, '09-system');
+
+  await page.click('#sign-out');
+  await page.waitForSelector('#signed-out:not([hidden])');
+  assert.equal(await page.evaluate(() => window.sessionStorage.getItem('nutripro.session')), null);
+  await page.context().close();
+});
+
+test('onboarding-manager: tenants, keys and settings only; no rotate or revoke', async () => {
+  assert.ok(state.tenantId, 'runs after the platform-admin test');
+  const page = await newPage('onboarding-manager');
+  await signIn(page, 'onboarding-manager');
+  assert.deepEqual(await navTexts(page), ['tenants', 'keys', 'settings']);
+  await page.locator('#tenant-list tr', { hasText: 'Acme Meal Plans' }).waitFor();
+  assert.equal(await page.locator('#tenant-list button[data-action=offboard]').count(), 0);
+  await page.click('#nav-keys');
+  await page.selectOption('#tenant-picker', state.tenantId);
+  await page.waitForSelector('#key-list tr[data-status=revoked]');
+  assert.equal(await page.locator('#key-list button[data-action=rotate], #key-list button[data-action=revoke]').count(), 0);
+  await page.fill('#new-key-name', 'onboarding');
+  await page.click('#issue-key');
+  await page.waitForSelector('#secret-value');
+  assert.equal((await callMe(await page.textContent('#secret-value'))).status, 200);
+  await page.click('#nav-settings');
+  await page.waitForSelector('#settings-form');
+  assert.ok(await page.isDisabled('#setting-rpm'), 'read-only settings');
+  assert.equal(await page.isVisible('#save-settings'), false);
+  await shot(page, '10-onboarding-manager');
+  await page.context().close();
+});
+
+test('tenant-manager: its own tenant only, with usage and its audit entries', async () => {
+  const page = await newPage('tenant-manager');
+  await signIn(page, 'tenant-manager', state.tenantId);
+  assert.deepEqual(await navTexts(page), ['keys', 'settings', 'usage', 'invoices', 'audit']);
+  assert.equal(await page.locator('#tenant-picker').count(), 0, 'no tenant choice');
+  await page.waitForSelector('#key-list tr[data-status=revoked]');
+  assert.ok(await page.locator('#key-list button[data-action=rotate]').count() >= 1, 'may rotate its keys');
+  await page.click('#nav-usage');
+  await page.waitForSelector('#usage-chart');
+  assert.equal(await page.textContent('#usage-generations .value'), '1');
+  await page.click('#nav-audit');
+  await page.waitForSelector('#audit-list table');
+  const tenants = await page.$$eval('#audit-list tbody tr td:nth-child(7)', (cells) => cells.map((c) => c.textContent));
+  assert.ok(tenants.length > 0 && tenants.every((t) => t === state.tenantId), `only its own entries: ${tenants}`);
+  assert.equal(await page.locator('#verify-chain').count(), 0, 'verification is for platform-admins');
+  await shot(page, '11-tenant-manager-audit');
+  await page.context().close();
+});
+
+test('platform-admin: offboarding asks for the name, then revokes every key', async () => {
+  const page = await newPage('offboard');
+  await signIn(page, 'platform-admin');
+  const row = () => page.locator('#tenant-list tr', { hasText: 'Acme Meal Plans' });
+  await row().waitFor();
+  await row().locator('button[data-action=offboard]').click();
+  await page.waitForSelector('#confirm-dialog[open]');
+  assert.ok(await page.isDisabled('#confirm-ok'), 'not before the name is typed');
+  await page.fill('#confirm-input', 'Acme Meal Plan');
+  assert.ok(await page.isDisabled('#confirm-ok'));
+  await shot(page, '12-offboard-confirmation');
+  await confirm(page, { typed: 'Acme Meal Plans' });
+  await row().locator('.status.offboarded').waitFor();
+  await page.context().close();
+});
+
+test('no console errors, page errors or CSP violations in any step', () => {
+  assert.deepEqual(problems, []);
+});
