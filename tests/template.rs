@@ -757,3 +757,182 @@ fn billing_is_tenant_keyed_and_only_metering_changes_it() {
         "TTL removes old rate windows; reservations use another attribute"
     );
 }
+
+fn sub_text(value: &Value) -> &str {
+    match value {
+        Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().expect("!Sub of a string"),
+        other => other.as_str().expect("a string"),
+    }
+}
+
+/// T10 and the admin page: private, encrypted, versioned bucket read only by the
+/// distribution through origin access control; TLS 1.2+ to viewers and to the API origin;
+/// the security headers equal the local gateway's, and Cognito returns codes only there.
+#[test]
+fn the_admin_page_is_private_behind_cloudfront_with_tls12_and_security_headers() {
+    let t = template();
+    let r = resources(&t);
+    let bucket = &r["AdminPageBucket"]["Properties"];
+    let block = &bucket["PublicAccessBlockConfiguration"];
+    for setting in [
+        "BlockPublicAcls",
+        "BlockPublicPolicy",
+        "IgnorePublicAcls",
+        "RestrictPublicBuckets",
+    ] {
+        assert_eq!(block[setting], true, "{setting}");
+    }
+    assert_eq!(bucket["VersioningConfiguration"]["Status"], "Enabled");
+    assert!(
+        bucket["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
+            ["ServerSideEncryptionByDefault"]["SSEAlgorithm"]
+            .as_str()
+            .is_some(),
+        "encrypted at rest"
+    );
+    assert_eq!(
+        bucket["OwnershipControls"]["Rules"][0]["ObjectOwnership"], "BucketOwnerEnforced",
+        "no object ACLs on the page bucket"
+    );
+    assert!(
+        bucket.get("WebsiteConfiguration").is_none(),
+        "not a public website"
+    );
+
+    // The bucket policy: only CloudFront, only GetObject, only this distribution; TLS only.
+    let policy = &r["AdminPageBucketPolicy"]["Properties"]["PolicyDocument"];
+    let allows: Vec<&Value> = as_list(&policy["Statement"])
+        .into_iter()
+        .filter(|s| s["Effect"] == "Allow")
+        .collect();
+    assert_eq!(allows.len(), 1);
+    assert_eq!(
+        allows[0]["Principal"]["Service"],
+        "cloudfront.amazonaws.com"
+    );
+    assert_eq!(actions(allows[0]), ["s3:GetObject"]);
+    assert!(
+        sub_text(&allows[0]["Condition"]["StringEquals"]["AWS:SourceArn"])
+            .ends_with(":distribution/${AdminPageDistribution}"),
+        "scoped to this distribution"
+    );
+    assert!(
+        as_list(&policy["Statement"])
+            .iter()
+            .any(|s| s["Effect"] == "Deny"
+                && s["Condition"]["Bool"]["aws:SecureTransport"] == "false")
+    );
+
+    let oac = &r["AdminPageOriginAccessControl"]["Properties"]["OriginAccessControlConfig"];
+    assert_eq!(oac["SigningBehavior"], "always");
+    assert_eq!(oac["SigningProtocol"], "sigv4");
+
+    let config = &r["AdminPageDistribution"]["Properties"]["DistributionConfig"];
+    assert_eq!(
+        config["ViewerCertificate"]["MinimumProtocolVersion"],
+        "TLSv1.2_2021"
+    );
+    assert_eq!(config["ViewerCertificate"]["SslSupportMethod"], "sni-only");
+    assert!(config["ViewerCertificate"]
+        .get("CloudFrontDefaultCertificate")
+        .is_none());
+    let origins = as_list(&config["Origins"]);
+    let page_origin = origins.iter().find(|o| o["Id"] == "admin-page").unwrap();
+    assert_eq!(
+        referenced(&page_origin["OriginAccessControlId"]),
+        Some("AdminPageOriginAccessControl")
+    );
+    assert_eq!(page_origin["S3OriginConfig"]["OriginAccessIdentity"], "");
+    let api_origin = origins.iter().find(|o| o["Id"] == "api").unwrap();
+    assert_eq!(
+        api_origin["CustomOriginConfig"]["OriginProtocolPolicy"],
+        "https-only"
+    );
+    assert_eq!(
+        as_list(&api_origin["CustomOriginConfig"]["OriginSSLProtocols"]),
+        [&Value::from("TLSv1.2")]
+    );
+    let mut behaviors = as_list(&config["CacheBehaviors"]);
+    behaviors.push(&config["DefaultCacheBehavior"]);
+    for behavior in &behaviors {
+        assert!(
+            ["redirect-to-https", "https-only"]
+                .contains(&behavior["ViewerProtocolPolicy"].as_str().unwrap()),
+            "no plain HTTP"
+        );
+        assert_eq!(
+            referenced(&behavior["ResponseHeadersPolicyId"]),
+            Some("AdminPageSecurityHeaders"),
+            "every behavior sends the security headers"
+        );
+    }
+    // Only the control plane goes through the page's origin, never cached.
+    let api_behaviors: Vec<_> = behaviors
+        .iter()
+        .filter(|b| b["TargetOriginId"] == "api")
+        .collect();
+    assert_eq!(api_behaviors.len(), 1);
+    assert_eq!(api_behaviors[0]["PathPattern"], "/admin/*");
+    assert_eq!(
+        api_behaviors[0]["CachePolicyId"], "4135ea2d-6df8-44a3-9df3-4b5a84be39ad",
+        "managed CachingDisabled"
+    );
+
+    // The headers: the same as the local gateway's, with Cognito's token endpoint added.
+    let headers = &r["AdminPageSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+        ["SecurityHeadersConfig"];
+    assert_eq!(
+        sub_text(&headers["ContentSecurityPolicy"]["ContentSecurityPolicy"]),
+        nutripro_local::admin_page::content_security_policy(&[
+            "https://${AdminDomainPrefix}.auth.${AWS::Region}.amazoncognito.com"
+        ])
+    );
+    let hsts = &headers["StrictTransportSecurity"];
+    assert_eq!(
+        format!(
+            "max-age={}; includeSubDomains; preload",
+            hsts["AccessControlMaxAgeSec"].as_u64().unwrap()
+        ),
+        nutripro_local::admin_page::STRICT_TRANSPORT_SECURITY
+    );
+    assert_eq!(hsts["IncludeSubdomains"], true);
+    assert_eq!(hsts["Preload"], true);
+    assert_eq!(
+        headers["FrameOptions"]["FrameOption"],
+        nutripro_local::admin_page::FRAME_OPTIONS
+    );
+    assert_eq!(
+        headers["ReferrerPolicy"]["ReferrerPolicy"],
+        nutripro_local::admin_page::REFERRER_POLICY
+    );
+    assert_eq!(headers["ContentTypeOptions"]["Override"], true);
+    for header in [
+        "ContentSecurityPolicy",
+        "StrictTransportSecurity",
+        "FrameOptions",
+        "ReferrerPolicy",
+    ] {
+        assert_eq!(
+            headers[header]["Override"], true,
+            "{header} overrides the origin's"
+        );
+    }
+
+    // Cognito sends codes only to the page, over HTTPS.
+    let client = &r["AdminAppClient"]["Properties"];
+    for list in ["CallbackURLs", "LogoutURLs"] {
+        let urls = as_list(&client[list]);
+        assert_eq!(urls.len(), 1);
+        assert_eq!(sub_text(urls[0]), "https://${AdminPageDomainName}/");
+    }
+    // What scripts/deploy-admin-page reads.
+    for output in [
+        "AdminPageUrl",
+        "AdminPageBucketName",
+        "AdminPageDistributionId",
+        "AdminSignInDomain",
+        "AdminAppClientId",
+    ] {
+        assert!(t["Outputs"].get(output).is_some(), "output {output}");
+    }
+}

@@ -56,3 +56,31 @@ wait_for_port() {
     sleep 0.2
   done
 }
+
+# ensure_chromium -> prints the path of Debian's chromium, installing it (apt, as root)
+# when it is missing. Fails loudly when it cannot: the browser tests are never skipped.
+ensure_chromium() {
+  local browser="${CHROMIUM:-/usr/bin/chromium}"
+  if [[ ! -x "$browser" ]]; then
+    [[ "$(id -u)" == 0 ]] || die "$browser is missing; install Debian's chromium (apt-get install chromium) or set CHROMIUM"
+    printf 'installing Debian chromium with apt (once)\n' >&2
+    { apt-get install -y --no-install-recommends chromium >&2 \
+      || { apt-get update >&2 && apt-get install -y --no-install-recommends chromium >&2; }; } \
+      || die "apt-get could not install chromium"
+  fi
+  [[ -x "$browser" ]] || die "no chromium at $browser after installing it"
+  printf '%s\n' "$browser"
+}
+
+# ensure_node_modules DIR: npm ci from DIR's lockfile, skipped when it already matches.
+ensure_node_modules() {
+  local dir=$1 want
+  require_command node "Node.js 20+"
+  require_command npm "npm"
+  want=$(sha256sum "$dir/package-lock.json" | cut -c1-16)
+  if [[ "$(cat "$dir/node_modules/.lock-hash" 2>/dev/null)" == "$want" ]]; then
+    return
+  fi
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed in $dir"
+  printf '%s\n' "$want" >"$dir/node_modules/.lock-hash"
+}

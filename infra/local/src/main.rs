@@ -260,6 +260,7 @@ async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
     let dir = data_dir.display();
     say(&format!(
         "\nAI Nutrition-Pro is serving on {url} (data in {dir})\n\n\
+         Admin page:     {url}/  (sign in with the local identity provider: pick a role)\n\
          OpenAPI:        {url}/openapi.yaml\n\
          LLM:            {llm_description}\n\
          First API key:  cargo run -p nutripro-local -- bootstrap --tenant-name \"My Meal Planner\" --data-dir {dir}\n\
