@@ -176,8 +176,10 @@ async fn suspended_tenant_gets_403() {
 async fn unknown_routes_are_404_without_reaching_authorizer_or_handler() {
     let stack = LocalStack::start().await;
     let boot = stack.bootstrap("Acme").await;
+    // (GET / is the admin page; tests/admin_page.rs covers what the page may serve.)
     for (method, path) in [
-        ("GET", "/"),
+        ("POST", "/"),
+        ("GET", "/index.htm"),
         ("GET", "/v1"),
         ("GET", "/v1/me/"),
         ("GET", "/v1/me/extra"),

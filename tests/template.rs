@@ -925,6 +925,13 @@ fn the_admin_page_is_private_behind_cloudfront_with_tls12_and_security_headers()
         assert_eq!(urls.len(), 1);
         assert_eq!(sub_text(urls[0]), "https://${AdminPageDomainName}/");
     }
+    // Managed login serves the client's sign-in pages only once it has a style.
+    let branding = of_type(&t, "AWS::Cognito::ManagedLoginBranding")
+        .find(|(_, b)| referenced(&b["Properties"]["ClientId"]) == Some("AdminAppClient"));
+    assert!(
+        branding.is_some(),
+        "the admin app client has a managed login style"
+    );
     // What scripts/deploy-admin-page reads.
     for output in [
         "AdminPageUrl",
