@@ -147,7 +147,11 @@ test('the identity provider insists on PKCE and a registered redirect URI', asyn
   const response = await page.goto(`${base}/local-idp/oauth2/authorize?response_type=code&client_id=nutripro-local-admin&redirect_uri=${encodeURIComponent('https://evil.example/')}&state=s&code_challenge=${'a'.repeat(43)}&code_challenge_method=S256`);
   assert.equal(response.status(), 400);
   assert.equal(new URL(page.url()).host, new URL(base).host);
-  // A code that this tab did not ask for is refused (state mismatch).
+  // A code that this tab did not ask for is refused (state mismatch), also while a
+  // sign-in of this tab is pending.
+  await page.goto(`${base}/`);
+  await page.click('#sign-in');
+  await page.waitForURL(/\/local-idp\/oauth2\/authorize\?/);
   await page.goto(`${base}/?code=forged&state=forged`);
   await page.waitForSelector('#banner:not([hidden])');
   assert.match(await page.textContent('#banner'), /state mismatch/);
@@ -312,11 +316,14 @@ test('onboarding-manager: tenants, keys and settings only; no rotate or revoke',
   await page.click('#nav-keys');
   await page.selectOption('#tenant-picker', state.tenantId);
   await page.waitForSelector('#key-list tr[data-status=revoked]');
-  assert.equal(await page.locator('#key-list button[data-action=rotate], #key-list button[data-action=revoke]').count(), 0);
   await page.fill('#new-key-name', 'onboarding');
   await page.click('#issue-key');
   await page.waitForSelector('#secret-value');
-  assert.equal((await callMe(await page.textContent('#secret-value'))).status, 200);
+  await page.waitForSelector('#key-list tr[data-status=active]');
+  assert.equal(await page.locator('#key-list button[data-action=rotate], #key-list button[data-action=revoke]').count(), 0,
+    'an onboarding-manager may not rotate or revoke, so the page offers neither');
+  state.onboardingKey = await page.textContent('#secret-value');
+  assert.equal((await callMe(state.onboardingKey)).status, 200);
   await page.click('#nav-settings');
   await page.waitForSelector('#settings-form');
   assert.ok(await page.isDisabled('#setting-rpm'), 'read-only settings');
@@ -344,6 +351,41 @@ test('tenant-manager: its own tenant only, with usage and its audit entries', as
   await page.context().close();
 });
 
+test('invoices render with their lines and download as CSV', async () => {
+  // A tenant created minutes ago has no closed period, so the list answer is a fixture in
+  // the API's shape (docs/openapi.yaml Invoice); the CSV comes from the real API route,
+  // answered here the way the handler answers it. tests/billing_e2e.rs covers real ones.
+  const page = await newPage('invoices');
+  await signIn(page, 'tenant-manager', state.tenantId);
+  const invoice = {
+    id: `inv-202610-${state.tenantId}`, tenant_id: state.tenantId, period: '2026-10', plan_id: 'pro', currency: 'USD',
+    lines: [
+      { kind: 'base_fee', model: null, description: 'Pro plan, 2026-10', quantity: 1, amount_micros: 199000000 },
+      { kind: 'prompt_tokens', model: 'gpt-4o-mini', description: 'Prompt tokens, gpt-4o-mini', quantity: 120000, amount_micros: 36000 },
+      { kind: 'completion_tokens', model: 'gpt-4o-mini', description: 'Completion tokens, gpt-4o-mini', quantity: 40000, amount_micros: 48000 },
+    ],
+    total_micros: 199084000, generations: 312, issued_at: '2026-11-01T00:15:02.000Z',
+  };
+  await page.route(`**/admin/tenants/${state.tenantId}/invoices`, (route) => route.fulfill({ json: { items: [invoice] } }));
+  await page.route(`**/admin/invoices/${invoice.id}?format=csv`, (route) => {
+    assert.match(route.request().headers().authorization, /^Bearer /);
+    return route.fulfill({ status: 200, contentType: 'text/csv', body: 'kind,model,description,quantity,amount_micros\r\n' });
+  });
+  await page.click('#nav-invoices');
+  const card = page.locator(`details.invoice[data-invoice-id="${invoice.id}"]`);
+  await card.waitFor();
+  await card.locator('summary').click();
+  const rows = await card.locator('tbody tr').allTextContents();
+  assert.equal(rows.length, 3);
+  assert.match(rows[0], /Pro plan, 2026-10.*\$199\.00/);
+  assert.match(rows[1], /gpt-4o-mini.*120,000/);
+  assert.match(await card.textContent(), /Total \$199\.08/);
+  const [download] = await Promise.all([page.waitForEvent('download'), card.locator('button', { hasText: 'Download CSV' }).click()]);
+  assert.equal(download.suggestedFilename(), `${invoice.id}.csv`);
+  await shot(page, '13-invoice-lines');
+  await page.context().close();
+});
+
 test('platform-admin: offboarding asks for the name, then revokes every key', async () => {
   const page = await newPage('offboard');
   await signIn(page, 'platform-admin');
@@ -357,6 +399,7 @@ test('platform-admin: offboarding asks for the name, then revokes every key', as
   await shot(page, '12-offboard-confirmation');
   await confirm(page, { typed: 'Acme Meal Plans' });
   await row().locator('.status.offboarded').waitFor();
+  assert.equal((await callMe(state.onboardingKey)).status, 401, 'its keys were revoked with it');
   await page.context().close();
 });
 
