@@ -85,6 +85,34 @@ export async function load(container, fetcher, render) {
   }
 }
 
+/**
+ * A cursor-paged list in `container`: `fetchPage(cursor)` returns `{items, next_cursor}`,
+ * `render(rows)` draws every row loaded so far, `emptyText()` says why there are none.
+ * Returns `refresh(more)`: from the first page, or (more = true) the next one appended.
+ */
+export function pagedList(container, { fetchPage, render, emptyText, moreId }) {
+  let cursor = null;
+  let rows = [];
+  async function refresh(more = false) {
+    if (!more) {
+      cursor = null;
+      rows = [];
+    }
+    replace(container, loading());
+    try {
+      const page = await fetchPage(cursor);
+      rows = rows.concat(page.items);
+      cursor = page.next_cursor;
+      replace(container,
+        rows.length ? render(rows) : empty(emptyText()),
+        cursor ? h('button', { class: 'secondary', type: 'button', id: moreId, text: 'Load more', on: { click: () => refresh(true) } }) : null);
+    } catch (error) {
+      replace(container, problemBox(error));
+    }
+  }
+  return refresh;
+}
+
 export function dateTime(iso) {
   if (!iso) return '—';
   const date = new Date(iso);

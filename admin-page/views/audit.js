@@ -1,6 +1,6 @@
 // The audit log: filters, pages, and (platform-admin) verification of the hash chain.
 import { query } from '../api.js';
-import { h, replace, busy, empty, problemBox, dateTime, status, table, loading } from '../ui.js';
+import { h, replace, busy, dateTime, status, table, pagedList } from '../ui.js';
 
 function isoOrEmpty(input) {
   if (!input.value) return '';
@@ -21,29 +21,15 @@ export async function render(container, context) {
       .map((value) => h('option', { value })));
   const list = h('div', { id: 'audit-list' });
   const verification = h('div', { id: 'audit-verification' });
-  let cursor = null;
-  let rows = [];
-
-  async function refresh(more = false) {
-    if (!more) {
-      cursor = null;
-      rows = [];
-    }
-    replace(list, loading());
-    try {
-      const page = await api.get(`/admin/audit${query({
-        tenant_id: platformAdmin ? tenant.value.trim() : '', actor: actor.value.trim(), action: action.value.trim(),
-        from: isoOrEmpty(from), to: isoOrEmpty(to), cursor,
-      })}`);
-      rows = rows.concat(page.items);
-      cursor = page.next_cursor;
-      replace(list,
-        rows.length ? entryTable(rows) : empty('No audit entries match these filters.'),
-        cursor ? h('button', { class: 'secondary', type: 'button', id: 'audit-more', text: 'Load more', on: { click: () => refresh(true) } }) : null);
-    } catch (error) {
-      replace(list, problemBox(error));
-    }
-  }
+  const refresh = pagedList(list, {
+    fetchPage: (cursor) => api.get(`/admin/audit${query({
+      tenant_id: platformAdmin ? tenant.value.trim() : '', actor: actor.value.trim(), action: action.value.trim(),
+      from: isoOrEmpty(from), to: isoOrEmpty(to), cursor,
+    })}`),
+    render: entryTable,
+    emptyText: () => 'No audit entries match these filters.',
+    moreId: 'audit-more',
+  });
 
   const filters = h('form', { class: 'card', id: 'audit-filters' },
     h('div', { class: 'form-grid' },

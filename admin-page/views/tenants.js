@@ -1,7 +1,7 @@
 // Tenants: list and search, create, suspend / reactivate, offboard (with confirmation);
 // and the tenant picker the per-tenant screens share.
 import { tenantPath, query } from '../api.js';
-import { h, replace, busy, empty, problemBox, dateTime, status, table, confirmDialog, loading } from '../ui.js';
+import { h, replace, busy, empty, problemBox, dateTime, status, table, confirmDialog, pagedList } from '../ui.js';
 
 export async function render(container, context) {
   const { api } = context;
@@ -9,25 +9,12 @@ export async function render(container, context) {
   const errors = h('div', { id: 'tenant-errors' });
   const list = h('div', { id: 'tenant-list' });
   const search = h('input', { id: 'tenant-search', type: 'search', placeholder: 'Part of the name', maxlength: 100 });
-  let cursor = null;
-  let rows = [];
-
-  async function refresh(append = false) {
-    if (!append) {
-      cursor = null;
-      rows = [];
-    }
-    replace(list, loading());
-    try {
-      const page = await api.get(`/admin/tenants${query({ q: search.value.trim(), cursor, limit: 50 })}`);
-      rows = rows.concat(page.items);
-      cursor = page.next_cursor;
-      replace(list, rows.length ? tenantTable(rows, context, refresh, errors) : empty(search.value ? 'No tenant matches this search.' : 'No tenants yet. Create the first one above.'),
-        cursor ? h('button', { class: 'secondary', type: 'button', text: 'Load more', on: { click: () => refresh(true) } }) : null);
-    } catch (error) {
-      replace(list, problemBox(error));
-    }
-  }
+  const refresh = pagedList(list, {
+    fetchPage: (cursor) => api.get(`/admin/tenants${query({ q: search.value.trim(), cursor, limit: 50 })}`),
+    render: (rows) => tenantTable(rows, context, () => refresh(), errors),
+    emptyText: () => (search.value ? 'No tenant matches this search.' : 'No tenants yet. Create the first one above.'),
+    moreId: 'tenants-more',
+  });
 
   const name = h('input', { id: 'new-tenant-name', required: true, maxlength: 100 });
   const contact = h('input', { id: 'new-tenant-contact', maxlength: 200, placeholder: 'ops@meal-planner.example' });

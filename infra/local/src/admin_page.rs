@@ -97,18 +97,34 @@ pub const STRICT_TRANSPORT_SECURITY: &str = "max-age=63072000; includeSubDomains
 pub const REFERRER_POLICY: &str = "no-referrer";
 pub const FRAME_OPTIONS: &str = "DENY";
 
-/// The security headers of every page, sign-in and configuration response.
-pub fn security_headers() -> [(&'static str, String); 5] {
-    [
-        ("content-security-policy", content_security_policy(&[])),
-        (
-            "strict-transport-security",
-            STRICT_TRANSPORT_SECURITY.to_owned(),
-        ),
-        ("x-frame-options", FRAME_OPTIONS.to_owned()),
-        ("referrer-policy", REFERRER_POLICY.to_owned()),
-        ("x-content-type-options", "nosniff".to_owned()),
-    ]
+/// The security headers of every page, sign-in and configuration response, built once
+/// (the policy is fixed for the life of the process).
+pub fn security_headers() -> &'static [(&'static str, http::HeaderValue)] {
+    static HEADERS: std::sync::LazyLock<Vec<(&'static str, http::HeaderValue)>> =
+        std::sync::LazyLock::new(|| {
+            let csp = http::HeaderValue::from_str(&content_security_policy(&[]))
+                .expect("the policy is a valid header value");
+            vec![
+                ("content-security-policy", csp),
+                (
+                    "strict-transport-security",
+                    http::HeaderValue::from_static(STRICT_TRANSPORT_SECURITY),
+                ),
+                (
+                    "x-frame-options",
+                    http::HeaderValue::from_static(FRAME_OPTIONS),
+                ),
+                (
+                    "referrer-policy",
+                    http::HeaderValue::from_static(REFERRER_POLICY),
+                ),
+                (
+                    "x-content-type-options",
+                    http::HeaderValue::from_static("nosniff"),
+                ),
+            ]
+        });
+    &HEADERS
 }
 
 #[cfg(test)]

@@ -453,12 +453,16 @@ fn page_response(content_type: &'static str, body: Bytes) -> HttpResponse {
     response
 }
 
+fn page_answer(status: http::StatusCode, content_type: &'static str, body: Bytes) -> HttpResponse {
+    let mut response = page_response(content_type, body);
+    *response.status_mut() = status;
+    response
+}
+
 fn add_page_headers(response: &mut HttpResponse) {
     let headers = response.headers_mut();
     for (name, value) in admin_page::security_headers() {
-        if let Ok(value) = http::HeaderValue::from_str(&value) {
-            headers.insert(name, value);
-        }
+        headers.insert(*name, value.clone());
     }
     headers.insert("cache-control", http::HeaderValue::from_static("no-store"));
 }
@@ -489,14 +493,29 @@ async fn oauth_endpoint(
         None
     };
     let path = parts.uri.path();
-    let html = |status: u16, page: String| {
-        let mut response = page_response("text/html; charset=utf-8", Bytes::from(page));
-        *response.status_mut() = http::StatusCode::from_u16(status).unwrap_or_default();
+    let html = |status: http::StatusCode, page: String| {
+        page_answer(status, "text/html; charset=utf-8", Bytes::from(page))
+    };
+    // Token endpoint answers and errors (RFC 6749 §5.1-5.2): JSON, never cached.
+    let token_answer = |status: http::StatusCode, body: String| {
+        let mut response = page_answer(status, "application/json", Bytes::from(body));
+        response
+            .headers_mut()
+            .insert("pragma", http::HeaderValue::from_static("no-cache"));
         response
     };
+    let token_error = |status, error: &str, description: &str| {
+        token_answer(
+            status,
+            serde_json::json!({"error": error, "error_description": description}).to_string(),
+        )
+    };
     let redirect = |location: String| {
-        let mut response = page_response("text/plain; charset=utf-8", Bytes::new());
-        *response.status_mut() = http::StatusCode::SEE_OTHER;
+        let mut response = page_answer(
+            http::StatusCode::SEE_OTHER,
+            "text/plain; charset=utf-8",
+            Bytes::new(),
+        );
         if let Ok(value) = http::HeaderValue::from_str(&location) {
             response.headers_mut().insert(http::header::LOCATION, value);
         }
@@ -505,8 +524,13 @@ async fn oauth_endpoint(
     let refused = |error: AuthorizeError| match error.location() {
         Some(location) => redirect(location),
         None => match error {
-            AuthorizeError::NoRedirect(message) => html(400, oauth::error_page(message)),
-            AuthorizeError::Redirect { .. } => html(400, oauth::error_page("Bad request.")),
+            AuthorizeError::NoRedirect(message) => {
+                html(http::StatusCode::BAD_REQUEST, oauth::error_page(message))
+            }
+            AuthorizeError::Redirect { .. } => html(
+                http::StatusCode::BAD_REQUEST,
+                oauth::error_page("Bad request."),
+            ),
         },
     };
     match (path, &parts.method, form) {
@@ -517,7 +541,10 @@ async fn oauth_endpoint(
             match server.check(&request) {
                 Ok(()) => {
                     let tenants = server.tenant_choices().await;
-                    html(200, server.sign_in_form(&request, &tenants))
+                    html(
+                        http::StatusCode::OK,
+                        server.sign_in_form(&request, &tenants),
+                    )
                 }
                 Err(error) => refused(error),
             }
@@ -533,40 +560,28 @@ async fn oauth_endpoint(
                 Err(error) => refused(error),
             }
         }
-        (TOKEN_PATH, &http::Method::POST, Some(form)) => {
-            let (status, body) = match server.exchange(&form) {
-                Ok(body) => (http::StatusCode::OK, body),
-                Err(error) => (
-                    if error.error == "invalid_client" {
-                        http::StatusCode::UNAUTHORIZED
-                    } else {
-                        http::StatusCode::BAD_REQUEST
-                    },
-                    serde_json::json!({"error": error.error, "error_description": error.description})
-                        .to_string(),
-                ),
-            };
-            let mut response = page_response("application/json", Bytes::from(body));
-            *response.status_mut() = status;
-            response
-                .headers_mut()
-                .insert("pragma", http::HeaderValue::from_static("no-cache"));
-            response
-        }
-        (_, &http::Method::POST, None) => {
-            let body = serde_json::json!({
-                "error": "invalid_request",
-                "error_description": "Send an application/x-www-form-urlencoded body of at most 16 KiB."
-            });
-            let mut response = page_response("application/json", Bytes::from(body.to_string()));
-            *response.status_mut() = http::StatusCode::BAD_REQUEST;
-            response
-        }
-        _ => {
-            let mut response = page_response("text/plain; charset=utf-8", Bytes::new());
-            *response.status_mut() = http::StatusCode::METHOD_NOT_ALLOWED;
-            response
-        }
+        (TOKEN_PATH, &http::Method::POST, Some(form)) => match server.exchange(&form) {
+            Ok(body) => token_answer(http::StatusCode::OK, body),
+            Err(error) => token_error(
+                if error.error == "invalid_client" {
+                    http::StatusCode::UNAUTHORIZED
+                } else {
+                    http::StatusCode::BAD_REQUEST
+                },
+                error.error,
+                error.description,
+            ),
+        },
+        (_, &http::Method::POST, None) => token_error(
+            http::StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "Send an application/x-www-form-urlencoded body of at most 16 KiB.",
+        ),
+        _ => page_answer(
+            http::StatusCode::METHOD_NOT_ALLOWED,
+            "text/plain; charset=utf-8",
+            Bytes::new(),
+        ),
     }
 }
 

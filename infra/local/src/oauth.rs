@@ -58,6 +58,16 @@ impl AuthorizeRequest {
             scope: get("scope"),
         }
     }
+
+    /// An error to send back to the (already checked) redirect URI with the state.
+    fn refuse(&self, error: &'static str, description: &'static str) -> AuthorizeError {
+        AuthorizeError::Redirect {
+            redirect_uri: self.redirect_uri.clone(),
+            error,
+            description,
+            state: self.state.clone(),
+        }
+    }
 }
 
 /// The outcome of checking an authorization request.
@@ -147,13 +157,10 @@ fn random_code() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Constant-time comparison of two strings (codes, challenges).
+/// Constant-time comparison of two strings (client, redirect URI, challenge), as the
+/// project compares key hashes (`subtle`).
 fn same(a: &str, b: &str) -> bool {
-    a.len() == b.len()
-        && a.bytes()
-            .zip(b.bytes())
-            .fold(0u8, |acc, (x, y)| acc | (x ^ y))
-            == 0
+    bool::from(subtle::ConstantTimeEq::ct_eq(a.as_bytes(), b.as_bytes()))
 }
 
 impl AuthorizationServer {
@@ -190,12 +197,7 @@ impl AuthorizationServer {
                 "redirect_uri is not registered for this client.",
             ));
         }
-        let redirect = |error, description| AuthorizeError::Redirect {
-            redirect_uri: request.redirect_uri.clone(),
-            error,
-            description,
-            state: request.state.clone(),
-        };
+        let redirect = |error, description| request.refuse(error, description);
         if request.response_type != "code" {
             return Err(redirect(
                 "unsupported_response_type",
@@ -239,12 +241,7 @@ impl AuthorizationServer {
         tenant: &str,
     ) -> Result<String, AuthorizeError> {
         self.check(request)?;
-        let refuse = |error, description| AuthorizeError::Redirect {
-            redirect_uri: request.redirect_uri.clone(),
-            error,
-            description,
-            state: request.state.clone(),
-        };
+        let refuse = |error, description| request.refuse(error, description);
         let role = Role::parse(role).ok_or_else(|| refuse("access_denied", "Unknown role."))?;
         let tenant = match role {
             Role::TenantManager => {
