@@ -173,6 +173,23 @@ fn unknown_routes_answer_404_problems() {
     }
 }
 
+/// Issue 12: every answer the gateway writes itself is never sniffed and never cached,
+/// like every answer a handler writes.
+#[test]
+fn gateway_responses_are_nosniff_and_no_store() {
+    let t = template();
+    let (_, api) = of_type(&t, "AWS::Serverless::Api").next().unwrap();
+    let responses = api["Properties"]["GatewayResponses"]
+        .as_mapping()
+        .expect("GatewayResponses");
+    assert!(responses.len() >= 7);
+    for (kind, response) in responses {
+        let headers = &response["ResponseParameters"]["Headers"];
+        assert_eq!(headers["X-Content-Type-Options"], "'nosniff'", "{kind:?}");
+        assert_eq!(headers["Cache-Control"], "'no-store'", "{kind:?}");
+    }
+}
+
 #[test]
 fn api_logs_traces_and_throttles() {
     let t = template();

@@ -1,6 +1,8 @@
 //! Helpers for the cross-function tests: a local gateway on a free loopback port over a
 //! temporary data directory, direct access to its store, and a small HTTP client.
 
+pub mod admin_routes;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::{connect::HttpConnector, Client};
@@ -167,6 +169,44 @@ impl LocalStack {
             .expect("sign a local token")
     }
 
+    /// Every row the API's changes could touch, as text: all tables of the embedded
+    /// store except the ones every request writes by design (the audit chain, rate
+    /// windows, idempotency claims). Equal before and after means nothing changed.
+    pub fn state_snapshot(&self) -> String {
+        const WRITTEN_BY_EVERY_REQUEST: [&str; 3] = ["audit_log", "rate_windows", "idempotency"];
+        let db = rusqlite::Connection::open(self.data_dir.path().join("nutripro.sqlite3"))
+            .expect("open the gateway's database");
+        let mut tables: Vec<String> = db
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect();
+        tables.retain(|t| !WRITTEN_BY_EVERY_REQUEST.contains(&t.as_str()));
+        let mut dump = String::new();
+        for table in tables {
+            let mut statement = db
+                .prepare(&format!("SELECT * FROM \"{table}\" ORDER BY rowid"))
+                .unwrap();
+            let columns = statement.column_count();
+            let rows = statement
+                .query_map([], |row| {
+                    (0..columns)
+                        .map(|i| {
+                            row.get::<_, rusqlite::types::Value>(i)
+                                .map(|v| format!("{v:?}"))
+                        })
+                        .collect::<Result<Vec<_>, _>>()
+                })
+                .unwrap();
+            for row in rows {
+                dump.push_str(&format!("{table}: {}\n", row.unwrap().join(" | ")));
+            }
+        }
+        dump
+    }
+
     /// The number of entries in the audit chain (its head's sequence number).
     pub async fn audit_len(&self) -> u64 {
         self.store()
@@ -174,6 +214,14 @@ impl LocalStack {
             .await
             .expect("read the audit head")
             .map_or(0, |head| head.seq)
+    }
+
+    /// Every entry of the audit chain, oldest first.
+    pub async fn audit_entries(&self) -> Vec<nutripro_shared::domain::audit::AuditEntry> {
+        self.store()
+            .audit_after(0, 10_000)
+            .await
+            .expect("read the audit chain")
     }
 
     /// `GET` with an API key.

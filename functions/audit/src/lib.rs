@@ -11,8 +11,7 @@ use lambda_http::{Body, Request, Response};
 use nutripro_shared::domain::admin::Action;
 use nutripro_shared::domain::audit::{AuditEntry, BrokenLink, ChainVerifier};
 use nutripro_shared::domain::Timestamp;
-use nutripro_shared::http::{admin_read, json, query_param, Problem, DEFAULT_PAGE_SIZE};
-use nutripro_shared::ports::MAX_PAGE_SIZE;
+use nutripro_shared::http::{admin_read, invalid_cursor, json, pagination, query_param, Problem};
 use nutripro_shared::state::AdminState;
 use serde::Serialize;
 
@@ -111,24 +110,6 @@ pub async fn list_audit(state: &AdminState, request: Request) -> Response<Body> 
         Action::AuditRead,
         |call| async move {
             let request = &call.request;
-            let limit = match query_param(request, "limit") {
-                None => DEFAULT_PAGE_SIZE as usize,
-                Some(text) => text
-                    .parse::<u32>()
-                    .ok()
-                    .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                    .ok_or_else(|| {
-                        Problem::validation(format!("limit must be 1 to {MAX_PAGE_SIZE}"))
-                    })? as usize,
-            };
-            let mut before = match query_param(request, "cursor").filter(|c| !c.is_empty()) {
-                None => u64::MAX,
-                Some(cursor) => cursor
-                    .parse::<u64>()
-                    .ok()
-                    .filter(|seq| *seq > 0)
-                    .ok_or_else(|| Problem::validation("cursor is not valid"))?,
-            };
             let filter = Filter {
                 // Set by the envelope: the requested tenant (authorized) or, for a
                 // tenant-manager, its own.
@@ -137,6 +118,30 @@ pub async fn list_audit(state: &AdminState, request: Request) -> Response<Body> 
                 action: text_param(request, "action")?,
                 from: time_param(request, "from")?,
                 to: time_param(request, "to")?,
+            };
+            let (from_text, to_text) = (
+                filter.from.map(Timestamp::to_rfc3339).unwrap_or_default(),
+                filter.to.map(Timestamp::to_rfc3339).unwrap_or_default(),
+            );
+            let paging = pagination(
+                request,
+                &[
+                    "audit",
+                    filter.tenant.as_deref().unwrap_or(""),
+                    filter.actor.as_deref().unwrap_or(""),
+                    filter.action.as_deref().unwrap_or(""),
+                    &from_text,
+                    &to_text,
+                ],
+            )?;
+            let limit = paging.limit as usize;
+            let mut before = match paging.position.as_deref() {
+                None => u64::MAX,
+                Some(position) => position
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|seq| *seq > 0)
+                    .ok_or_else(invalid_cursor)?,
             };
             let mut matches = Vec::new();
             let mut scanned = 0;
@@ -168,7 +173,8 @@ pub async fn list_audit(state: &AdminState, request: Request) -> Response<Body> 
                     break;
                 }
             }
-            let next_cursor = (!exhausted && before > 1).then(|| before.to_string());
+            let next_cursor =
+                paging.next_cursor((!exhausted && before > 1).then(|| before.to_string()));
             json(
                 200,
                 &EntryPage {

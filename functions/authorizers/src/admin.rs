@@ -10,7 +10,7 @@
 //! - the JWKS cannot be fetched → an error other than `Unauthorized` (the gateway
 //!   answers 500): fail closed, visibly as an outage.
 
-use crate::{bearer_token, policy_response, stage_wildcard, UNAUTHORIZED};
+use crate::{authorization, bearer_token, policy_response, stage_wildcard, UNAUTHORIZED};
 use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerRequestTypeRequest, ApiGatewayCustomAuthorizerResponse,
 };
@@ -45,11 +45,8 @@ impl AdminAuthorizer {
             function = "admin_authorizer",
             subject = tracing::field::Empty,
         );
-        let token = event
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(bearer_token);
+        // A repeated Authorization header counts as no credential at all.
+        let token = authorization(&event).ok().flatten().and_then(bearer_token);
         let resource = event.method_arn.as_deref().and_then(stage_wildcard);
         let outcome = match token {
             None => None,

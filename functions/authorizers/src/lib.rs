@@ -201,14 +201,14 @@ impl ApiKeyAuthorizer {
             tenant_id = tracing::field::Empty,
             key_id = tracing::field::Empty,
         );
-        let authorization = event
-            .headers
-            .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok());
-        let (decision, key) = self
-            .decide_with_key(authorization)
-            .instrument(span.clone())
-            .await;
+        let (decision, key) = match authorization(&event) {
+            Ok(authorization) => {
+                self.decide_with_key(authorization)
+                    .instrument(span.clone())
+                    .await
+            }
+            Err(Ambiguous) => (Decision::Unauthorized("ambiguous_credential"), None),
+        };
         if let (Decision::Unauthorized(reason), Some(key)) = (&decision, &key) {
             if ANOMALIES.contains(reason) {
                 let source_ip = event
@@ -249,6 +249,34 @@ impl ApiKeyAuthorizer {
             }
         }
     }
+}
+
+/// More than one `Authorization` header: which one API Gateway hands over (first or
+/// last) is not something a credential decision may depend on, so it is refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Ambiguous;
+
+/// The one `Authorization` header of an authorizer event. API Gateway puts the last
+/// value of a repeated header in `headers` and every value in `multiValueHeaders`; both
+/// are counted, so a repeated header is refused whichever map carries it.
+pub(crate) fn authorization(
+    event: &ApiGatewayCustomAuthorizerRequestTypeRequest,
+) -> Result<Option<&str>, Ambiguous> {
+    let name = http::header::AUTHORIZATION;
+    let count = event
+        .headers
+        .get_all(&name)
+        .iter()
+        .count()
+        .max(event.multi_value_headers.get_all(&name).iter().count());
+    if count > 1 {
+        return Err(Ambiguous);
+    }
+    Ok(event
+        .headers
+        .get(&name)
+        .or_else(|| event.multi_value_headers.get(&name))
+        .and_then(|v| v.to_str().ok()))
 }
 
 /// `Bearer <token>`, scheme case-insensitive (RFC 9110), exactly one space.

@@ -364,3 +364,40 @@ async fn key_anomalies_raise_one_audit_entry_per_interval() {
         .unwrap_err();
     assert_eq!(f.store.audit_before(u64::MAX, 10).await.unwrap().len(), 2);
 }
+
+/// Issue 12: two `Authorization` headers never authenticate, whichever of them is valid
+/// and whichever map of the event (API Gateway fills both) carries them.
+#[tokio::test]
+async fn a_repeated_authorization_header_is_unauthorized() {
+    let f = fixture().await;
+    let valid = bearer(&f.token);
+    for (first, second) in [
+        (valid.as_str(), "Bearer nutripro_x_y"),
+        ("Bearer nutripro_x_y", valid.as_str()),
+        (valid.as_str(), valid.as_str()),
+    ] {
+        // Local gateway and lambda_http style: both values in `headers`.
+        let mut both_in_headers = event(Some(first));
+        both_in_headers
+            .headers
+            .append(http::header::AUTHORIZATION, second.parse().unwrap());
+        // API Gateway style: the last value in `headers`, all of them in
+        // `multiValueHeaders`.
+        let mut multi_value = event(Some(second));
+        for value in [first, second] {
+            multi_value
+                .multi_value_headers
+                .append(http::header::AUTHORIZATION, value.parse().unwrap());
+        }
+        for event in [both_in_headers, multi_value] {
+            let error = f.authorizer.authorize(event).await.unwrap_err();
+            assert_eq!(error.to_string(), UNAUTHORIZED);
+        }
+    }
+    // One header, also listed in multiValueHeaders, is fine.
+    let mut single = event(Some(&valid));
+    single
+        .multi_value_headers
+        .append(http::header::AUTHORIZATION, valid.parse().unwrap());
+    assert!(f.authorizer.authorize(single).await.is_ok());
+}

@@ -47,7 +47,9 @@ pub use policy::{GenerationPolicy, TenantTerms};
 /// How long the model may take, retries included: inside API Gateway's 29 s with room
 /// for storing the result (the function's timeout in the template is 28 s).
 pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(25);
-const MAX_GENERATION_BODY_BYTES: usize = MAX_INPUT_BYTES + 4 * 1024;
+/// `input` is limited by its compact JSON (8 KiB); the body may escape every byte of it
+/// (`\uXXXX`, six bytes), plus room for the other fields.
+const MAX_GENERATION_BODY_BYTES: usize = MAX_INPUT_BYTES * 6 + 4 * 1024;
 
 /// What `create_generation` is built with, once per cold start.
 pub struct GenerationState {
@@ -422,10 +424,22 @@ pub async fn list_generations(state: &ContentState, request: Request) -> Respons
                 Problem::validation("the dietitian_id query parameter is required")
             })?;
             let dietitian_id = DietitianId::parse(&dietitian)?;
-            let (limit, cursor) = pagination(&request)?;
+            let paging = pagination(
+                &request,
+                &[
+                    "generations",
+                    caller.tenant_id.as_str(),
+                    dietitian_id.as_str(),
+                ],
+            )?;
             let page = state
                 .store
-                .list_generations(&caller.tenant_id, &dietitian_id, limit, cursor.as_deref())
+                .list_generations(
+                    &caller.tenant_id,
+                    &dietitian_id,
+                    paging.limit,
+                    paging.position.as_deref(),
+                )
                 .await?;
             if let Some(altered) = page.items.iter().find(|g| !g.is_intact()) {
                 return Err(integrity_problem(altered));
@@ -434,7 +448,7 @@ pub async fn list_generations(state: &ContentState, request: Request) -> Respons
                 200,
                 &GenerationPage {
                     items: page.items.iter().map(GenerationOutput::from).collect(),
-                    next_cursor: page.next_cursor,
+                    next_cursor: paging.next_cursor(page.next_cursor),
                 },
             )
         },

@@ -10,7 +10,7 @@
 
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::domain::admin::Action;
-use nutripro_shared::domain::{ApiKey, ApiKeyToken, KeyId, TenantId, TenantStatus, Timestamp};
+use nutripro_shared::domain::{ApiKey, ApiKeyToken, KeyId, TenantId, Timestamp};
 use nutripro_shared::http::{
     admin_change, admin_read, is_id, json, no_content, parse_json, path_param, AdminCall, Change,
     Problem,
@@ -91,21 +91,13 @@ fn tenant_of(call: &AdminCall) -> Result<&TenantId, Problem> {
     call.tenant.as_ref().ok_or_else(Problem::not_found)
 }
 
-/// The tenant must exist and still be a customer.
+/// The tenant must exist (an offboarded one never gets here: the envelope answers 409).
 async fn live_tenant(state: &AdminState, id: &TenantId) -> Result<(), Problem> {
-    let tenant = state
+    state
         .store
         .get_tenant(id)
         .await?
         .ok_or_else(Problem::not_found)?;
-    if tenant.status == TenantStatus::Offboarded {
-        return Err(Problem::new(
-            409,
-            "tenant-offboarded",
-            "Conflict",
-            "This tenant has been offboarded; its keys cannot change.",
-        ));
-    }
     Ok(())
 }
 

@@ -19,8 +19,10 @@ use nutripro_shared::http::{
 use nutripro_shared::state::ContentState;
 use serde::{Deserialize, Serialize};
 
-/// Largest `POST /v1/samples` body: the content limit in 4-byte characters plus room.
-const MAX_SAMPLE_BODY_BYTES: usize = MAX_SAMPLE_CHARS * 4 + MAX_TITLE_CHARS * 4 + 1024;
+/// Largest `POST /v1/samples` body: the content and title limits at JSON's worst case
+/// of 12 bytes a character (a `\uXXXX\uXXXX` escaped surrogate pair), plus room, so a
+/// body within the documented limits is never refused for how it was escaped.
+const MAX_SAMPLE_BODY_BYTES: usize = (MAX_SAMPLE_CHARS + MAX_TITLE_CHARS) * 12 + 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -122,22 +124,31 @@ pub async fn list_samples(state: &ContentState, request: Request) -> Response<Bo
             let kind = query_param(&request, "kind")
                 .map(|k| parse_kind(&k))
                 .transpose()?;
-            let (limit, cursor) = pagination(&request)?;
+            let kind_text = kind.map_or("", |k| k.as_str());
+            let paging = pagination(
+                &request,
+                &[
+                    "samples",
+                    caller.tenant_id.as_str(),
+                    dietitian_id.as_str(),
+                    kind_text,
+                ],
+            )?;
             let page = state
                 .store
                 .list_samples(
                     &caller.tenant_id,
                     &dietitian_id,
                     kind,
-                    limit,
-                    cursor.as_deref(),
+                    paging.limit,
+                    paging.position.as_deref(),
                 )
                 .await?;
             json(
                 200,
                 &SamplePage {
                     items: page.items.iter().map(SampleOutput::from).collect(),
-                    next_cursor: page.next_cursor,
+                    next_cursor: paging.next_cursor(page.next_cursor),
                 },
             )
         },

@@ -87,15 +87,6 @@ async fn load(state: &AdminState, id: &TenantId) -> Result<Tenant, Problem> {
         .ok_or_else(Problem::not_found)
 }
 
-fn offboarded() -> Problem {
-    Problem::new(
-        409,
-        "tenant-offboarded",
-        "Conflict",
-        "This tenant has been offboarded and cannot be changed.",
-    )
-}
-
 /// The plan named `id`, which must exist (stored or built in).
 async fn existing_plan(state: &AdminState, id: &str) -> Result<Plan, Problem> {
     let id = parse_plan_id(id)?;
@@ -144,14 +135,17 @@ pub async fn list_tenants(state: &AdminState, request: Request) -> Response<Body
         request,
         Action::TenantList,
         |call| async move {
-            let (limit, cursor) = pagination(&call.request)?;
             let query = query_param(&call.request, "q")
                 .map(|q| q.trim().to_lowercase())
                 .filter(|q| !q.is_empty());
             if query.as_ref().is_some_and(|q| q.chars().count() > 100) {
                 return Err(Problem::validation("q must be at most 100 characters"));
             }
-            let page = state.store.list_tenants(limit, cursor.as_deref()).await?;
+            let paging = pagination(&call.request, &["tenants", query.as_deref().unwrap_or("")])?;
+            let page = state
+                .store
+                .list_tenants(paging.limit, paging.position.as_deref())
+                .await?;
             // The search filters each page (the cursor still walks every tenant), so a page
             // may hold fewer matches than `limit`; follow `next_cursor` for more.
             let items = page
@@ -168,7 +162,7 @@ pub async fn list_tenants(state: &AdminState, request: Request) -> Response<Body
                 200,
                 &TenantPage {
                     items,
-                    next_cursor: page.next_cursor,
+                    next_cursor: paging.next_cursor(page.next_cursor),
                 },
             )
         },
@@ -200,10 +194,8 @@ pub async fn update_tenant(state: &AdminState, request: Request) -> Response<Bod
         Action::TenantUpdate,
         |call| async move {
             let body: UpdateTenant = parse_json(&call.request, MAX_TENANT_BODY_BYTES)?;
+            // An offboarded tenant never gets here (the envelope answers 409).
             let mut tenant = load(state, tenant_of(&call)?).await?;
-            if tenant.status == TenantStatus::Offboarded {
-                return Err(offboarded());
-            }
             let before = serde_json::json!({
                 "name": tenant.name, "contact": tenant.contact,
                 "plan": tenant.plan.as_str(), "status": tenant.status.as_str(),

@@ -182,7 +182,8 @@ impl Gateway {
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let request_id = new_id();
-        let response = self.dispatch(request, peer, &request_id).await;
+        let mut response = self.dispatch(request, peer, &request_id).await;
+        harden(&mut response);
         tracing::info!(
             %request_id,
             %method,
@@ -286,7 +287,7 @@ impl Gateway {
         event.resource = Some(route.route.path.clone());
         event.path = Some(parts.uri.path().to_owned());
         event.http_method = Some(parts.method.clone());
-        event.headers = parts.headers.clone();
+        event.headers = last_values(&parts.headers);
         event.multi_value_headers = parts.headers.clone();
         event.path_parameters = route.path_parameters.clone();
         event.request_context.request_id = Some(request_id.to_owned());
@@ -388,7 +389,7 @@ fn proxy_event(
     event.resource = Some(route.route.path.clone());
     event.path = Some(parts.uri.path().to_owned());
     event.http_method = parts.method.clone();
-    event.headers = parts.headers.clone();
+    event.headers = last_values(&parts.headers);
     event.multi_value_headers = parts.headers.clone();
     event.query_string_parameters = single_query.into();
     event.multi_value_query_string_parameters = query.into();
@@ -419,6 +420,33 @@ fn proxy_event(
     context.request_time_epoch = nutripro_shared::domain::Timestamp::now().as_millis();
     context.authorizer.fields = authorizer_context;
     event
+}
+
+/// What API Gateway puts in an event's `headers`: one value per name, the last one of a
+/// repeated header (every value stays in `multiValueHeaders`).
+fn last_values(headers: &http::HeaderMap) -> http::HeaderMap {
+    let mut last = http::HeaderMap::with_capacity(headers.keys_len());
+    for (name, value) in headers {
+        last.insert(name.clone(), value.clone());
+    }
+    last
+}
+
+/// Every answer of the gateway — a handler's, its own problems, the OpenAPI document,
+/// the identity provider's — is never cached and never content-sniffed (handlers already
+/// set both; the template's `GatewayResponses` do the same in AWS).
+fn harden(response: &mut HttpResponse) {
+    let headers = response.headers_mut();
+    headers.insert(
+        "x-content-type-options",
+        http::HeaderValue::from_static("nosniff"),
+    );
+    if !headers.contains_key(http::header::CACHE_CONTROL) {
+        headers.insert(
+            http::header::CACHE_CONTROL,
+            http::HeaderValue::from_static("no-store"),
+        );
+    }
 }
 
 fn into_http_response(response: lambda_http::Response<Body>) -> HttpResponse {

@@ -5,7 +5,7 @@
 use super::{handle, is_id, path_param, query_param, request_id, source_ip, Problem};
 use crate::domain::admin::{Action, AdminPrincipal, Denial, Scope};
 use crate::domain::audit::{Actor, AuditDraft, Outcome};
-use crate::domain::TenantId;
+use crate::domain::{TenantId, TenantStatus};
 use crate::http::admin_principal;
 use crate::ports::append_audit;
 use crate::state::AdminState;
@@ -81,6 +81,34 @@ fn authorize(
     Ok((principal, tenant))
 }
 
+/// 409 `tenant-offboarded`: the one answer to any change of an offboarded tenant.
+pub fn tenant_offboarded() -> Problem {
+    Problem::new(
+        409,
+        "tenant-offboarded",
+        "Conflict",
+        "This tenant has been offboarded and is read-only; its usage, invoices and audit entries can still be read.",
+    )
+}
+
+/// An offboarded tenant is read-only for every role: every change of it is refused
+/// (and audited as rejected) here, once for every changing route, before the handler
+/// runs. Offboarding itself is the exception: repeating it changes nothing and stays
+/// an idempotent 204. A tenant that does not exist is left to the handler (404).
+async fn writable(
+    state: &AdminState,
+    action: Action,
+    tenant: Option<&TenantId>,
+) -> Result<(), Problem> {
+    let Some(tenant) = tenant.filter(|_| action != Action::TenantOffboard) else {
+        return Ok(());
+    };
+    match state.store.get_tenant(tenant).await? {
+        Some(found) if found.status == TenantStatus::Offboarded => Err(tenant_offboarded()),
+        _ => Ok(()),
+    }
+}
+
 /// A read-only admin endpoint: authorized, not audited.
 pub async fn admin_read<F, Fut>(
     function: &'static str,
@@ -141,13 +169,16 @@ where
         };
         let result = match authorize(&request, action) {
             Err(problem) => Err((Outcome::Denied, problem)),
-            Ok((principal, tenant)) => logic(AdminCall {
-                principal,
-                tenant,
-                request,
-            })
-            .await
-            .map_err(|problem| (Outcome::Rejected, problem)),
+            Ok((principal, tenant)) => match writable(state, action, tenant.as_ref()).await {
+                Err(problem) => Err((Outcome::Rejected, problem)),
+                Ok(()) => logic(AdminCall {
+                    principal,
+                    tenant,
+                    request,
+                })
+                .await
+                .map_err(|problem| (Outcome::Rejected, problem)),
+            },
         };
         let (entry, answer) = match result {
             Ok(change) => (

@@ -1,5 +1,7 @@
 //! Strict request-body parsing: JSON content type (415), a size cap (413), and
-//! `deny_unknown_fields` types whose serde errors become 422 problems.
+//! `deny_unknown_fields` types whose serde errors become 422 problems. Every struct in a
+//! body, the body itself included, must be a JSON object: serde would otherwise fill a
+//! struct from an array by position ([`super::strict`]).
 
 use super::Problem;
 use lambda_http::{Body, Request};
@@ -32,10 +34,14 @@ pub fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> R
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(Problem::validation("a JSON body is required"));
     }
-    serde_json::from_slice(bytes).map_err(|error| {
-        // serde_json's messages name the offending field and position, never our internals.
-        Problem::validation(format!("invalid body: {error}"))
-    })
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    super::strict::from_deserializer(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value))
+        .map_err(|error| {
+            // serde_json's messages name the offending field and position, never our
+            // internals.
+            Problem::validation(format!("invalid body: {error}"))
+        })
 }
 
 #[cfg(test)]
@@ -91,7 +97,18 @@ mod tests {
 
     #[test]
     fn rejects_unknown_fields_and_bad_json_with_422() {
-        for body in [r#"{"name":"a","admin":true}"#, "{", "", r#"{"name":1}"#] {
+        for body in [
+            r#"{"name":"a","admin":true}"#,
+            "{",
+            "",
+            r#"{"name":1}"#,
+            r#"["a"]"#,
+            "[]",
+            r#""a""#,
+            "null",
+            "7",
+            r#"{"name":"a"} {}"#,
+        ] {
             let problem =
                 parse_json::<Input>(&request(Some("application/json"), body), 100).unwrap_err();
             assert_eq!(problem.status, 422, "{body}");

@@ -10,8 +10,9 @@ mod params;
 mod problem;
 mod ratelimit;
 mod respond;
+mod strict;
 
-pub use admin::{admin_change, admin_read, AdminCall, Change, TENANT_PARAM};
+pub use admin::{admin_change, admin_read, tenant_offboarded, AdminCall, Change, TENANT_PARAM};
 pub use body::{parse_json, MAX_BODY_BYTES};
 pub use consent::require_consent;
 pub use context::{
@@ -19,7 +20,9 @@ pub use context::{
     ADMIN_TENANT, ADMIN_USERNAME, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
 };
 pub use idempotency::{idempotency_key, run_idempotently, IDEMPOTENCY_HEADER, REPLAY_HEADER};
-pub use params::{is_id, pagination, path_param, query_param, DEFAULT_PAGE_SIZE};
+pub use params::{
+    invalid_cursor, is_id, pagination, path_param, query_param, PageRequest, DEFAULT_PAGE_SIZE,
+};
 pub use problem::Problem;
 pub use ratelimit::{count_request, handle_limited, RateLimitStatus, RateLimiter, LIMIT_TTL};
 pub use respond::{handle, json, no_content, run_http, HandlerResult};

@@ -141,7 +141,7 @@ impl From<crate::ports::StoreError> for Problem {
                 "Conflict",
                 "The resource changed or already exists; reload and retry.",
             ),
-            StoreError::InvalidCursor => Self::validation("cursor is not valid"),
+            StoreError::InvalidCursor => super::invalid_cursor(),
             StoreError::Unavailable(cause) => {
                 tracing::error!(error = %cause, "store unavailable");
                 Self::unavailable()
