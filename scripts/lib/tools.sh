@@ -16,6 +16,7 @@ require_command() {
 }
 
 # ensure_venv NAME REQUIREMENTS_FILE -> prints the virtualenv's directory
+# (built with $TOOLS_PYTHON when set, else python3)
 ensure_venv() {
   local name=$1 requirements=$2 dir want
   dir="$TOOLS_HOME/$name"
@@ -24,11 +25,12 @@ ensure_venv() {
     printf '%s\n' "$dir"
     return
   fi
-  require_command python3 "Python 3.11+ with venv and pip"
+  local python=${TOOLS_PYTHON:-python3}
+  require_command "$python" "Python 3.11+ with venv and pip"
   printf 'installing %s tools into %s (once)\n' "$name" "$dir" >&2
   rm -rf "$dir"
   mkdir -p "$TOOLS_HOME"
-  python3 -m venv "$dir" >&2
+  "$python" -m venv "$dir" >&2
   "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements" >&2 \
     || die "pip could not install $requirements"
   printf '%s\n' "$want" >"$dir/.requirements"
@@ -83,4 +85,17 @@ ensure_node_modules() {
   fi
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2) || die "npm ci failed in $dir"
   printf '%s\n' "$want" >"$dir/node_modules/.lock-hash"
+}
+
+# find_python312 -> prints a Python 3.12+ interpreter: python3.13/3.12 on PATH, else
+# pyenv's. Fails loudly: the conformance run is never skipped.
+find_python312() {
+  local candidate
+  for candidate in python3.12 python3.13 "$HOME"/.pyenv/versions/3.12*/bin/python3 "$HOME"/.pyenv/versions/3.13*/bin/python3; do
+    if "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 12))' 2>/dev/null; then
+      command -v "$candidate" 2>/dev/null || printf '%s\n' "$candidate"
+      return
+    fi
+  done
+  die "Python 3.12+ is required for schemathesis (install it, e.g. with pyenv)"
 }
