@@ -10,13 +10,13 @@ use nutripro_shared::ports::{SystemClock, TenantStore};
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-/// Every function's binary (`Metadata.BuildProperties.Binary`), routes, authorizers
-/// and triggers alike.
+/// Every function's name (its `Handler`, a row of the endpoint table), routes,
+/// authorizers, triggers and jobs alike.
 fn template_binaries() -> BTreeSet<String> {
-    nutripro_tests::read_repo_file("template.yaml")
-        .lines()
-        .filter_map(|line| line.trim().strip_prefix("Binary: "))
-        .map(str::to_owned)
+    nutripro_local::template::functions(&nutripro_tests::read_repo_file("template.yaml"))
+        .unwrap()
+        .into_iter()
+        .map(|(_, handler)| handler)
         .collect()
 }
 
@@ -57,25 +57,26 @@ async fn every_http_event_replays_through_its_handler() {
     let routes =
         nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
     for route in routes {
-        let text = nutripro_tests::read_repo_file(&format!("events/{}.json", route.binary));
-        let request = lambda_http::request::from_str(&text)
-            .unwrap_or_else(|e| panic!("events/{}.json is not a REST v1 event: {e}", route.binary));
-        assert_eq!(request.method().as_str(), route.method, "{}", route.binary);
-        let response = registry.handlers[route.binary.as_str()](request).await;
+        let text = nutripro_tests::read_repo_file(&format!("events/{}.json", route.handler));
+        let request = lambda_http::request::from_str(&text).unwrap_or_else(|e| {
+            panic!("events/{}.json is not a REST v1 event: {e}", route.handler)
+        });
+        assert_eq!(request.method().as_str(), route.method, "{}", route.handler);
+        let response = registry.handlers[route.handler.as_str()](request).await;
         let status = response.status().as_u16();
         // The sample tenant owns nothing in an empty store: 2xx, 403 (no consent), 404 or
         // 409 are all real answers; a 5xx or a 401 (context not read) is not.
         assert!(
             status < 500 && status != 401,
             "{}: {status} {:?}",
-            route.binary,
+            route.handler,
             response.body()
         );
         assert_eq!(
             response.headers()["x-request-id"],
             "c6af9ac6-7b61-11e6-9a41-93e8deadbeef",
             "{}",
-            route.binary
+            route.handler
         );
     }
 }

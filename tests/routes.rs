@@ -107,7 +107,7 @@ fn gateway_refuses_drift_in_either_direction() {
         Gateway::new(nutripro_local::TEMPLATE, without_get_me, ""),
         Err(GatewayError::MissingHandler { .. })
     ));
-    let renamed = nutripro_local::TEMPLATE.replace("Binary: get_me", "Binary: get_me_renamed");
+    let renamed = nutripro_local::TEMPLATE.replace("Handler: get_me", "Handler: get_me_renamed");
     assert!(matches!(
         Gateway::new(&renamed, registry(), ""),
         Err(GatewayError::MissingHandler { .. })

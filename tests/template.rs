@@ -533,34 +533,41 @@ fn the_authorizer_only_reads_keys_and_tenants_and_get_me_only_tenants() {
     );
 }
 
-/// Every function builds with cargo-lambda from this workspace, with a unique binary
-/// that exists, and logs JSON to a retained, encrypted log group.
+/// Every function builds with cargo-lambda from this workspace — all of them the one
+/// `bootstrap` binary, with identical build properties, so `sam build` compiles it once —
+/// is the row of the endpoint table its unique `Handler` names, and logs JSON to a
+/// retained, encrypted log group.
 #[test]
 fn functions_build_from_workspace_binaries_and_log_properly() {
     let t = template();
     let globals = &t["Globals"]["Function"];
     assert_eq!(globals["Runtime"], "provided.al2023");
     assert_eq!(globals["Tracing"], "Active");
-    let manifests: String = std::fs::read_dir(nutripro_tests::repo_root().join("functions"))
-        .unwrap()
-        .map(|entry| {
-            std::fs::read_to_string(entry.unwrap().path().join("Cargo.toml")).unwrap_or_default()
-        })
-        .collect();
+    assert!(
+        globals["Handler"].is_null(),
+        "no default Handler: every function names its row"
+    );
+    let manifest =
+        std::fs::read_to_string(nutripro_tests::repo_root().join("functions/endpoints/Cargo.toml"))
+            .unwrap();
+    assert!(
+        manifest.contains("name = \"bootstrap\""),
+        "the one Lambda binary is a [[bin]] of functions/endpoints"
+    );
     let mut binaries = BTreeSet::new();
+    let mut build_properties = BTreeSet::new();
     let log_groups: Vec<&Value> = of_type(&t, "AWS::Logs::LogGroup").map(|(_, g)| g).collect();
     for (id, function) in of_type(&t, "AWS::Serverless::Function") {
         assert_eq!(
             function["Metadata"]["BuildMethod"], "rust-cargolambda",
             "{id}"
         );
-        let binary = function["Metadata"]["BuildProperties"]["Binary"]
-            .as_str()
-            .expect("binary");
+        build_properties.insert(serde_yaml::to_string(&function["Metadata"]).unwrap());
+        let binary = function["Properties"]["Handler"].as_str().expect("Handler");
         assert!(binaries.insert(binary), "{binary} used twice");
         assert!(
-            manifests.contains(&format!("name = \"{binary}\"")),
-            "{id}: no [[bin]] named {binary}"
+            nutripro_endpoints::find(binary).is_ok(),
+            "{id}: Handler {binary} is no row of the endpoint table"
         );
         assert_eq!(
             function["Properties"]["CodeUri"], ".",
@@ -586,6 +593,18 @@ fn functions_build_from_workspace_binaries_and_log_properly() {
             "{id} logs encrypted"
         );
     }
+    assert_eq!(
+        build_properties,
+        BTreeSet::from([
+            "BuildMethod: rust-cargolambda\nBuildProperties:\n  Binary: bootstrap\n".to_owned()
+        ]),
+        "one set of build properties: SAM builds the binary once for every function"
+    );
+    assert_eq!(
+        binaries.len(),
+        nutripro_endpoints::ENDPOINTS.len(),
+        "every row is a function"
+    );
 }
 
 /// T15 / T02: every /admin route runs the admin (JWT) authorizer, every other route the

@@ -1,15 +1,46 @@
-//! What content and admin functions are built with, once per cold start.
+//! What each group of functions is built with, once per cold start: the ports (as trait
+//! objects, so the same use cases run on DynamoDB in AWS and SQLite locally) and the
+//! per-instance caches. The endpoint table (`functions/endpoints`) says which function
+//! gets which.
 
-use crate::http::RateLimiter;
+use crate::app::limits::RateLimiter;
+use crate::app::policy::GenerationPolicy;
 use crate::ports::billing::BillingStore;
 use crate::ports::content::ContentStore;
-use crate::ports::{AdminStore, AuditStore, Clock, PolicyStore};
+use crate::ports::llm::LlmProvider;
+use crate::ports::{AdminStore, AuditStore, Clock, PolicyStore, TenantStore};
 use std::sync::Arc;
+use std::time::Duration;
 
+/// `GET /v1/me`.
+pub struct AccountState {
+    /// Tenants (read-only); limits come from the rate limiter.
+    pub store: Arc<dyn TenantStore>,
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// The data plane's content functions: consent, samples, reading generations.
 pub struct ContentState {
     pub store: Arc<dyn ContentStore>,
     pub clock: Arc<dyn Clock>,
     /// The tenant's requests-per-minute limit, shared by every `/v1` function.
+    pub limiter: Arc<RateLimiter>,
+}
+
+/// `POST /v1/generations`.
+pub struct GenerationState {
+    pub store: Arc<dyn ContentStore>,
+    pub clock: Arc<dyn Clock>,
+    pub llm: Arc<dyn LlmProvider>,
+    /// The model requested from the provider unless settings name another.
+    pub model: String,
+    /// The control plane's say: kill switch, allowed kinds, caps, model.
+    pub policy: GenerationPolicy,
+    /// How long the model may take, retries included.
+    pub llm_timeout: Duration,
+    /// Reservations and the ledger.
+    pub billing: Arc<dyn BillingStore>,
+    /// The tenant's requests-per-minute limit, shared with every `/v1` function.
     pub limiter: Arc<RateLimiter>,
 }
 

@@ -1,20 +1,13 @@
 //! Data-plane endpoints about the calling tenant itself.
 //!
 //! `GET /v1/me` proves the whole path: API Gateway event → authorizer context →
-//! handler → store → response.
+//! handler → use case → store → response.
 
 use lambda_http::{Body, Request, Response};
-use nutripro_shared::http::{handle_limited, json, Problem, RateLimiter, MAX_BODY_BYTES};
-use nutripro_shared::ports::TenantStore;
+use nutripro_shared::app::account::{me, Me};
+use nutripro_shared::http::{json, serve, MAX_BODY_BYTES};
+pub use nutripro_shared::state::AccountState;
 use serde::Serialize;
-use std::sync::Arc;
-
-/// What the account functions need, built once per cold start.
-pub struct AccountState {
-    /// Tenants (read-only); limits come from the rate limiter.
-    pub store: Arc<dyn TenantStore>,
-    pub limiter: Arc<RateLimiter>,
-}
 
 #[derive(Debug, Serialize)]
 struct MeResponse<'a> {
@@ -23,52 +16,43 @@ struct MeResponse<'a> {
     key_id: &'a str,
     plan: &'a str,
     status: &'a str,
-    limits: Limits,
+    limits: Limits<'a>,
 }
 
 /// The limits that apply to this tenant's requests (its settings, else its plan's).
 #[derive(Debug, Serialize)]
-struct Limits {
+struct Limits<'a> {
     max_request_body_bytes: usize,
     requests_per_minute: u32,
     monthly_budget_micros: i64,
-    currency: String,
+    currency: &'a str,
+}
+
+impl<'a> From<&'a Me> for MeResponse<'a> {
+    fn from(me: &'a Me) -> Self {
+        Self {
+            tenant_id: me.tenant.id.as_str(),
+            tenant_name: &me.tenant.name,
+            key_id: me.key_id.as_str(),
+            plan: me.tenant.plan.as_str(),
+            status: me.tenant.status.as_str(),
+            limits: Limits {
+                max_request_body_bytes: MAX_BODY_BYTES,
+                requests_per_minute: me.terms.requests_per_minute,
+                monthly_budget_micros: me.terms.monthly_budget_micros,
+                currency: &me.terms.plan.currency,
+            },
+        }
+    }
 }
 
 /// `GET /v1/me`: the caller's tenant id and name, key id, plan and limits.
 pub async fn get_me(state: &AccountState, request: Request) -> Response<Body> {
-    handle_limited(
-        "get_me",
-        &state.limiter,
-        request,
-        |_request, caller| async move {
-            // The authorizer saw this tenant a moment ago (or within its cache TTL); if it is
-            // gone now, the credential no longer stands for anything.
-            let tenant = state
-                .store
-                .get_tenant(&caller.tenant_id)
-                .await?
-                .ok_or_else(Problem::unauthorized)?;
-            // The limits in force are the ones the rate check just applied.
-            let terms = state.limiter.terms(&tenant.id).await?;
-            json(
-                200,
-                &MeResponse {
-                    tenant_id: tenant.id.as_str(),
-                    tenant_name: &tenant.name,
-                    key_id: caller.key_id.as_str(),
-                    plan: tenant.plan.as_str(),
-                    status: tenant.status.as_str(),
-                    limits: Limits {
-                        max_request_body_bytes: MAX_BODY_BYTES,
-                        requests_per_minute: terms.requests_per_minute,
-                        monthly_budget_micros: terms.monthly_budget_micros,
-                        currency: terms.plan.currency,
-                    },
-                },
-            )
-        },
-    )
+    serve("get_me", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let me = me(state, &caller.tenant_id, &caller.key_id).await?;
+        json(200, &MeResponse::from(&me))
+    })
     .await
 }
 
@@ -80,6 +64,7 @@ mod tests {
     use nutripro_shared::adapters::sqlite::SqliteStore;
     use nutripro_shared::domain::{PlanId, Tenant, TenantName, Timestamp};
     use nutripro_shared::ports::TenantStore;
+    use std::sync::Arc;
 
     const EVENT: &str = include_str!("../../../events/get_me.json");
 
@@ -91,7 +76,7 @@ mod tests {
             Timestamp::from_millis(1),
         );
         store.create_tenant(&tenant).await.unwrap();
-        let limiter = Arc::new(RateLimiter::new(
+        let limiter = Arc::new(nutripro_shared::http::RateLimiter::new(
             store.clone(),
             store.clone(),
             Arc::new(nutripro_shared::ports::SystemClock),

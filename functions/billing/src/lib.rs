@@ -15,33 +15,24 @@
 //!   (platform-admin, or the owning tenant-manager); `?format=csv` exports them as CSV.
 
 use lambda_http::{Body, Request, Response};
-use nutripro_shared::domain::admin::{Action, AdminPrincipal};
-use nutripro_shared::domain::audit::{Actor, AuditDraft, Outcome};
-use nutripro_shared::domain::billing::{
-    invoices_csv, parse_invoice_id, parse_plan_id, Invoice, Period, Plan, Tally, UsageReport,
-};
-use nutripro_shared::domain::{Tenant, TenantId, TenantStatus, Timestamp};
-use nutripro_shared::http::{
-    admin_change, admin_read, handle_limited, json, parse_json, path_param, query_param, AdminCall,
-    Change, HandlerResult, Problem,
-};
-use nutripro_shared::ports::billing::{
-    all_plans, find_plan, ledger_usage, tenant_terms, BillingStore, TenantTerms,
-};
-use nutripro_shared::ports::{
-    append_audit, AdminStore, AuditStore, Clock, PolicyStore, MAX_PAGE_SIZE,
-};
+use nutripro_shared::app::billing::{self, Usage};
+pub use nutripro_shared::app::billing::{close, scheduled_close, CloseReport};
+use nutripro_shared::app::AppError;
+use nutripro_shared::domain::billing::{invoices_csv, Invoice, Period, Tally};
+use nutripro_shared::domain::Timestamp;
+use nutripro_shared::http::{json, path_param, query_param, serve, HandlerResult};
+use nutripro_shared::ports::billing::sweep_all;
+use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
 use nutripro_shared::state::{AdminState, BillingAdminState, UsageState};
 use serde::Serialize;
 
 const MAX_PLAN_BODY_BYTES: usize = 16 * 1024;
 
-/// The period named by `?period=`, else the one `now` is in.
-fn period_param(request: &Request, now: Timestamp) -> Result<Period, Problem> {
-    match query_param(request, "period") {
-        Some(text) => Ok(Period::parse(&text)?),
-        None => Ok(Period::of(now)),
-    }
+/// The period named by `?period=` (none: the current one).
+fn period_param(request: &Request) -> Result<Option<Period>, AppError> {
+    query_param(request, "period")
+        .map(|text| Ok(Period::parse(&text)?))
+        .transpose()
 }
 
 #[derive(Serialize)]
@@ -75,12 +66,8 @@ struct UsageView<'a> {
     by_day: Vec<DayUsage>,
 }
 
-fn usage_view(
-    tenant: &TenantId,
-    terms: &TenantTerms,
-    period: Period,
-    usage: &UsageReport,
-) -> HandlerResult {
+fn usage_view(usage: &Usage) -> HandlerResult {
+    let (tenant, terms, period, usage) = (&usage.tenant, &usage.terms, usage.period, &usage.report);
     let days = (period.end().as_millis() - period.start().as_millis()) / 86_400_000;
     let by_day = (1..=days)
         .map(|day| DayUsage {
@@ -117,309 +104,76 @@ fn usage_view(
     )
 }
 
-async fn usage_of(
-    store: &dyn PolicyStore,
-    billing: &dyn BillingStore,
-    tenant: &TenantId,
-    period: Period,
-) -> HandlerResult {
-    let terms = tenant_terms(store, tenant)
-        .await?
-        .ok_or_else(Problem::not_found)?;
-    let usage = billing.usage(tenant, period).await?;
-    usage_view(tenant, &terms, period, &usage)
-}
-
 /// `GET /v1/usage?period=`
 pub async fn get_usage(state: &UsageState, request: Request) -> Response<Body> {
-    handle_limited(
-        "get_usage",
-        &state.limiter,
-        request,
-        |request, caller| async move {
-            let period = period_param(&request, state.clock.now())?;
-            usage_of(&*state.store, &*state.billing, &caller.tenant_id, period).await
-        },
-    )
+    serve("get_usage", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let period = period_param(&call.request)?;
+        usage_view(&billing::tenant_usage(state, &caller.tenant_id, period).await?)
+    })
     .await
 }
 
 /// `GET /admin/tenants/{tenantId}/usage?period=`
 pub async fn get_tenant_usage(state: &BillingAdminState, request: Request) -> Response<Body> {
-    admin_read(
-        "get_tenant_usage",
-        request,
-        Action::UsageRead,
-        |call| async move {
-            let tenant = call.tenant.as_ref().ok_or_else(Problem::not_found)?;
-            let period = period_param(&call.request, state.admin.clock.now())?;
-            usage_of(&*state.admin.store, &*state.billing, tenant, period).await
-        },
-    )
+    serve("get_tenant_usage", request, |call| async move {
+        let admin = call.admin()?;
+        let period = period_param(&call.request);
+        usage_view(&billing::admin_usage(state, &admin, period).await?)
+    })
     .await
 }
 
 #[derive(Serialize)]
 struct PlanList {
-    items: Vec<Plan>,
+    items: Vec<nutripro_shared::domain::billing::Plan>,
 }
 
 /// `GET /admin/plans`
 pub async fn list_plans(state: &AdminState, request: Request) -> Response<Body> {
-    admin_read(
-        "list_plans",
-        request,
-        Action::PlanRead,
-        |_call| async move {
-            json(
-                200,
-                &PlanList {
-                    items: all_plans(&*state.store).await?,
-                },
-            )
-        },
-    )
+    serve("list_plans", request, |call| async move {
+        let items = billing::list_plans(state, &call.admin()?).await?;
+        json(200, &PlanList { items })
+    })
     .await
-}
-
-fn plan_param(call: &AdminCall) -> Result<nutripro_shared::domain::PlanId, Problem> {
-    parse_plan_id(&path_param(&call.request, "planId")?).map_err(|_| Problem::not_found())
 }
 
 /// `GET /admin/plans/{planId}`
 pub async fn get_plan(state: &AdminState, request: Request) -> Response<Body> {
-    admin_read("get_plan", request, Action::PlanRead, |call| async move {
-        let id = plan_param(&call)?;
-        let plan = find_plan(&*state.store, &id)
-            .await?
-            .ok_or_else(Problem::not_found)?;
-        json(200, &plan)
+    serve("get_plan", request, |call| async move {
+        let admin = call.admin()?;
+        let id = path_param(&call.request, "planId")?;
+        json(200, &billing::get_plan(state, &admin, &id).await?)
     })
     .await
 }
 
 /// `PUT /admin/plans/{planId}`
 pub async fn put_plan(state: &AdminState, request: Request) -> Response<Body> {
-    admin_change(
-        "put_plan",
-        "plan.put",
-        state,
-        request,
-        Action::PlanWrite,
-        |call| async move {
-            let id = parse_plan_id(&path_param(&call.request, "planId")?)?;
-            let mut plan: Plan = parse_json(&call.request, MAX_PLAN_BODY_BYTES)?;
-            if !plan.id.is_empty() && plan.id != id.as_str() {
-                return Err(Problem::validation("the body's id must match the path's"));
-            }
-            plan.id = id.to_string();
-            plan.validate()?;
-            let before = find_plan(&*state.store, &id).await?;
-            if let Some(current) = &before {
-                if current.currency != plan.currency {
-                    return Err(Problem::new(
-                        409,
-                        "currency-mismatch",
-                        "Conflict",
-                        format!(
-                            "Plan {id} is priced in {}; a plan's currency never changes (create a new plan instead).",
-                            current.currency
-                        ),
-                    ));
-                }
-            }
-            state.store.put_plan(&plan).await?;
-            Ok(Change {
-                response: json(200, &plan)?,
-                target: format!("plan/{id}"),
-                tenant: None,
-                details: serde_json::json!({"before": before, "after": plan}),
-            })
-        },
-    )
-    .await
-}
-
-/// What closing a period did.
-#[derive(Debug, Default, Serialize, PartialEq, Eq)]
-pub struct CloseReport {
-    pub period: String,
-    /// Invoices this close issued.
-    pub issued: Vec<String>,
-    /// Tenants that already had their invoice (an earlier close).
-    pub already_invoiced: u32,
-    /// Tenants with nothing to invoice (created after the period, or offboarded
-    /// without usage in it).
-    pub skipped: u32,
-    /// Tenants whose stored aggregates differ from their ledger (invoiced from the
-    /// ledger all the same; the difference is logged as an error).
-    pub reconciliation_failures: Vec<String>,
-}
-
-fn period_not_over(period: Period) -> Problem {
-    Problem::new(
-        409,
-        "period-not-closable",
-        "Conflict",
-        format!(
-            "Period {period} can be closed once it has ended and its last reservations have expired."
-        ),
-    )
-}
-
-async fn close_tenant(
-    store: &dyn AdminStore,
-    billing: &dyn BillingStore,
-    tenant: &Tenant,
-    period: Period,
-    now: Timestamp,
-    report: &mut CloseReport,
-) -> Result<(), Problem> {
-    if tenant.created_at >= period.end() {
-        report.skipped += 1;
-        return Ok(());
-    }
-    if billing.get_invoice(&tenant.id, period).await?.is_some() {
-        report.already_invoiced += 1;
-        return Ok(());
-    }
-    let ledger = ledger_usage(billing, &tenant.id, period).await?;
-    if tenant.status == TenantStatus::Offboarded && ledger.total.generations == 0 {
-        report.skipped += 1;
-        return Ok(());
-    }
-    let stored = billing.usage(&tenant.id, period).await?;
-    let mismatches = stored.reconcile(&ledger);
-    if !mismatches.is_empty() {
-        tracing::error!(tenant_id = %tenant.id, %period, ?mismatches, "usage aggregates differ from the ledger; invoicing from the ledger");
-        report.reconciliation_failures.push(tenant.id.to_string());
-    }
-    let Some(plan) = find_plan(store, &tenant.plan).await? else {
-        tracing::error!(tenant_id = %tenant.id, plan = %tenant.plan, "tenant on a missing plan");
-        return Err(Problem::internal());
-    };
-    let invoice = Invoice::issue(&tenant.id, &plan, period, &ledger, now);
-    if billing.create_invoice(&invoice).await? {
-        report.issued.push(invoice.id);
-    } else {
-        report.already_invoiced += 1;
-    }
-    Ok(())
-}
-
-/// Closes `period`: an invoice for every tenant that had one coming and has none yet.
-/// Safe to run twice or concurrently (invoices are create-only).
-pub async fn close(
-    store: &dyn AdminStore,
-    billing: &dyn BillingStore,
-    period: Period,
-    now: Timestamp,
-) -> Result<CloseReport, Problem> {
-    if !period.closable_at(now) {
-        return Err(period_not_over(period));
-    }
-    let mut report = CloseReport {
-        period: period.to_string(),
-        ..Default::default()
-    };
-    let mut cursor: Option<String> = None;
-    loop {
-        let page = store.list_tenants(MAX_PAGE_SIZE, cursor.as_deref()).await?;
-        for tenant in &page.items {
-            close_tenant(store, billing, tenant, period, now, &mut report).await?;
-        }
-        match page.next_cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
-    tracing::info!(%period, issued = report.issued.len(), already = report.already_invoiced, "period closed");
-    Ok(report)
-}
-
-fn close_details(report: &CloseReport) -> serde_json::Value {
-    serde_json::json!({
-        "issued": report.issued.len(),
-        "already_invoiced": report.already_invoiced,
-        "skipped": report.skipped,
-        "reconciliation_failures": report.reconciliation_failures,
+    serve("put_plan", request, |call| async move {
+        let admin = call.admin()?;
+        let id = path_param(&call.request, "planId")?;
+        let input = nutripro_shared::http::parse_json(&call.request, MAX_PLAN_BODY_BYTES);
+        json(200, &billing::put_plan(state, &admin, &id, input).await?)
     })
+    .await
 }
 
 /// `POST /admin/billing/periods/{period}/close`
 pub async fn close_period(state: &BillingAdminState, request: Request) -> Response<Body> {
-    admin_change(
-        "close_period",
-        "billing.close",
-        &state.admin,
-        request,
-        Action::BillingClose,
-        |call| async move {
-            let period = Period::parse(&path_param(&call.request, "period")?)?;
-            let report = close(
-                &*state.admin.store,
-                &*state.billing,
-                period,
-                state.admin.clock.now(),
-            )
-            .await?;
-            Ok(Change {
-                response: json(200, &report)?,
-                target: format!("billing/period/{period}"),
-                tenant: None,
-                details: close_details(&report),
-            })
-        },
-    )
+    serve("close_period", request, |call| async move {
+        let admin = call.admin()?;
+        let period = path_param(&call.request, "period")?;
+        json(200, &billing::close_period(state, &admin, &period).await?)
+    })
     .await
 }
 
-/// The scheduled monthly close: the period that ended before `clock`'s now, audited
-/// with the scheduler as the actor.
-pub async fn scheduled_close(
-    store: &dyn AdminStore,
-    audit: &dyn AuditStore,
-    billing: &dyn BillingStore,
-    clock: &dyn Clock,
-    request_id: &str,
-) -> Result<CloseReport, Problem> {
-    let now = clock.now();
-    let period = Period::of(now).previous();
-    let outcome = close(store, billing, period, now).await;
-    let (result, details) = match &outcome {
-        Ok(report) => (Outcome::Success, close_details(report)),
-        Err(problem) => (
-            Outcome::Rejected,
-            serde_json::json!({"status": problem.status, "problem": problem.slug}),
-        ),
-    };
-    append_audit(
-        audit,
-        AuditDraft {
-            at: now,
-            actor: Actor {
-                subject: "system:billing-scheduler".into(),
-                roles: "scheduler".into(),
-            },
-            action: "billing.close".into(),
-            target: format!("billing/period/{period}"),
-            tenant_id: None,
-            request_id: request_id.to_owned(),
-            source_ip: String::new(),
-            outcome: result,
-            details,
-        },
-    )
-    .await
-    .map_err(Problem::from)?;
-    outcome
-}
-
-fn wants_csv(request: &Request) -> Result<bool, Problem> {
+fn wants_csv(request: &Request) -> Result<bool, AppError> {
     match query_param(request, "format").as_deref() {
         None | Some("json") => Ok(false),
         Some("csv") => Ok(true),
-        Some(_) => Err(Problem::validation("format must be json or csv")),
+        Some(_) => Err(AppError::Validation("format must be json or csv".into())),
     }
 }
 
@@ -432,7 +186,7 @@ fn csv_response(invoices: &[Invoice], filename: &str) -> HandlerResult {
             format!("attachment; filename=\"{filename}.csv\""),
         )
         .body(Body::Text(invoices_csv(invoices)))
-        .map_err(|_| Problem::internal())
+        .map_err(|error| AppError::Internal(format!("csv response: {error}")))
 }
 
 #[derive(Serialize)]
@@ -442,60 +196,52 @@ struct InvoiceList {
 
 /// `GET /admin/tenants/{tenantId}/invoices[?format=csv]`
 pub async fn list_invoices(state: &BillingAdminState, request: Request) -> Response<Body> {
-    admin_read(
-        "list_invoices",
-        request,
-        Action::InvoiceRead,
-        |call| async move {
-            let tenant = call.tenant.as_ref().ok_or_else(Problem::not_found)?;
-            let csv = wants_csv(&call.request)?;
-            state
-                .admin
-                .store
-                .get_tenant(tenant)
-                .await?
-                .ok_or_else(Problem::not_found)?;
-            let invoices = state.billing.list_invoices(tenant).await?;
-            if csv {
-                csv_response(&invoices, &format!("invoices-{tenant}"))
-            } else {
-                json(200, &InvoiceList { items: invoices })
-            }
-        },
-    )
+    serve("list_invoices", request, |call| async move {
+        let (tenant, invoices) = billing::list_invoices(state, &call.admin()?).await?;
+        if wants_csv(&call.request)? {
+            csv_response(&invoices, &format!("invoices-{tenant}"))
+        } else {
+            json(200, &InvoiceList { items: invoices })
+        }
+    })
     .await
-}
-
-/// Whether `principal` may see `tenant`'s billing (a tenant-manager only its own).
-fn reaches(principal: &AdminPrincipal, tenant: &TenantId) -> bool {
-    principal.sees_all_tenants(Action::InvoiceRead) || principal.tenant.as_ref() == Some(tenant)
 }
 
 /// `GET /admin/invoices/{invoiceId}[?format=csv]`
 pub async fn get_invoice(state: &BillingAdminState, request: Request) -> Response<Body> {
-    admin_read(
-        "get_invoice",
-        request,
-        Action::InvoiceRead,
-        |call| async move {
-            let id = path_param(&call.request, "invoiceId")?;
-            let (tenant, period) = parse_invoice_id(&id).ok_or_else(Problem::not_found)?;
-            // Another tenant's invoice is as absent as a missing one (threat S15).
-            if !reaches(&call.principal, &tenant) {
-                return Err(Problem::not_found());
-            }
-            let csv = wants_csv(&call.request)?;
-            let invoice = state
-                .billing
-                .get_invoice(&tenant, period)
-                .await?
-                .ok_or_else(Problem::not_found)?;
-            if csv {
-                csv_response(std::slice::from_ref(&invoice), &invoice.id)
-            } else {
-                json(200, &invoice)
-            }
-        },
-    )
+    serve("get_invoice", request, |call| async move {
+        let admin = call.admin()?;
+        let id = path_param(&call.request, "invoiceId")?;
+        let invoice = billing::get_invoice(state, &admin, &id).await?;
+        if wants_csv(&call.request)? {
+            csv_response(std::slice::from_ref(&invoice), &invoice.id)
+        } else {
+            json(200, &invoice)
+        }
+    })
     .await
+}
+
+/// The monthly close job (EventBridge schedule): what `scheduled_close` reports.
+pub async fn run_scheduled_close(
+    store: &dyn AdminStore,
+    audit: &dyn AuditStore,
+    billing: &dyn nutripro_shared::ports::billing::BillingStore,
+    clock: &dyn Clock,
+    request_id: &str,
+) -> Result<serde_json::Value, AppError> {
+    let report = scheduled_close(store, audit, billing, clock, request_id).await?;
+    serde_json::to_value(report).map_err(|error| AppError::Internal(error.to_string()))
+}
+
+/// The reservation sweep job (EventBridge, every few minutes): releases every tenant's
+/// expired reservations, left by crashed invocations.
+pub async fn run_sweep(
+    billing: &dyn nutripro_shared::ports::billing::BillingStore,
+    tenants: &dyn nutripro_shared::ports::TenantStore,
+    now: Timestamp,
+) -> Result<serde_json::Value, AppError> {
+    let released = sweep_all(billing, tenants, now).await?;
+    tracing::info!(released, "reservation sweep done");
+    Ok(serde_json::json!({ "released": released }))
 }

@@ -7,10 +7,14 @@
 //!   consent and stored responses — of the calling tenant only. Always 204.
 
 use lambda_http::{Body, Request, Response};
+use nutripro_shared::app::dietitians;
+use nutripro_shared::app::AppError;
 use nutripro_shared::domain::content::{Consent, DietitianId};
-use nutripro_shared::http::{handle_limited, json, no_content, parse_json, path_param, Problem};
+use nutripro_shared::http::{json, no_content, parse_json, path_param, serve, HandlerResult};
 use nutripro_shared::state::ContentState;
 use serde::{Deserialize, Serialize};
+
+const MAX_CONSENT_BODY_BYTES: usize = 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,9 +30,9 @@ struct ConsentOutput<'a> {
     key_id: &'a str,
 }
 
-fn consent_json(consent: &Consent, status: u16) -> nutripro_shared::http::HandlerResult {
+fn consent_json(consent: &Consent) -> HandlerResult {
     json(
-        status,
+        200,
         &ConsentOutput {
             dietitian_id: consent.dietitian_id.as_str(),
             granted: consent.granted,
@@ -38,72 +42,46 @@ fn consent_json(consent: &Consent, status: u16) -> nutripro_shared::http::Handle
     )
 }
 
-fn dietitian(request: &Request) -> Result<DietitianId, Problem> {
+fn dietitian(request: &Request) -> Result<DietitianId, AppError> {
     Ok(DietitianId::parse(&path_param(request, "dietitianId")?)?)
 }
 
 /// `PUT /v1/dietitians/{dietitianId}/consent`
 pub async fn put_consent(state: &ContentState, request: Request) -> Response<Body> {
-    handle_limited(
-        "put_consent",
-        &state.limiter,
-        request,
-        |request, caller| async move {
-            let dietitian_id = dietitian(&request)?;
-            let input: ConsentInput = parse_json(&request, 1024)?;
-            let consent = Consent {
-                tenant_id: caller.tenant_id,
-                dietitian_id,
-                granted: input.granted,
-                recorded_at: state.clock.now(),
-                key_id: caller.key_id,
-            };
-            state.store.put_consent(&consent).await?;
-            consent_json(&consent, 200)
-        },
-    )
+    serve("put_consent", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let dietitian_id = dietitian(&call.request)?;
+        let input: ConsentInput = parse_json(&call.request, MAX_CONSENT_BODY_BYTES)?;
+        let consent = dietitians::record_consent(
+            state,
+            &caller.tenant_id,
+            &caller.key_id,
+            dietitian_id,
+            input.granted,
+        )
+        .await?;
+        consent_json(&consent)
+    })
     .await
 }
 
 /// `GET /v1/dietitians/{dietitianId}/consent`
 pub async fn get_consent(state: &ContentState, request: Request) -> Response<Body> {
-    handle_limited(
-        "get_consent",
-        &state.limiter,
-        request,
-        |request, caller| async move {
-            let dietitian_id = dietitian(&request)?;
-            let consent = state
-                .store
-                .get_consent(&caller.tenant_id, &dietitian_id)
-                .await?
-                .ok_or_else(Problem::not_found)?;
-            consent_json(&consent, 200)
-        },
-    )
+    serve("get_consent", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let dietitian_id = dietitian(&call.request)?;
+        consent_json(&dietitians::consent(state, &caller.tenant_id, &dietitian_id).await?)
+    })
     .await
 }
 
 /// `DELETE /v1/dietitians/{dietitianId}`
 pub async fn erase_dietitian(state: &ContentState, request: Request) -> Response<Body> {
-    handle_limited(
-        "erase_dietitian",
-        &state.limiter,
-        request,
-        |request, caller| async move {
-            let dietitian_id = dietitian(&request)?;
-            let erased = state
-                .store
-                .erase_dietitian(&caller.tenant_id, &dietitian_id)
-                .await?;
-            tracing::info!(
-                samples = erased.samples,
-                generations = erased.generations,
-                consent = erased.consent,
-                "dietitian erased"
-            );
-            no_content()
-        },
-    )
+    serve("erase_dietitian", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let dietitian_id = dietitian(&call.request)?;
+        dietitians::erase(state, &caller.tenant_id, &dietitian_id).await?;
+        no_content()
+    })
     .await
 }

@@ -8,21 +8,21 @@
 //! Another tenant's sample is 404, exactly like a sample that does not exist.
 
 use lambda_http::{Body, Request, Response};
+use nutripro_shared::app::samples::{self, NewSample};
+use nutripro_shared::app::AppError;
 use nutripro_shared::domain::content::{
-    ContentKind, DietitianId, Sample, SampleId, MAX_SAMPLES_PER_DIETITIAN, MAX_SAMPLE_CHARS,
-    MAX_TITLE_CHARS,
+    ContentKind, DietitianId, Sample, SampleId, MAX_SAMPLE_CHARS, MAX_TITLE_CHARS,
 };
 use nutripro_shared::http::{
-    handle_limited, is_id, json, no_content, pagination, parse_json, path_param, query_param,
-    require_consent, run_idempotently, Problem, TenantContext,
+    created, is_id, json, no_content, once, pagination, parse_json, path_param, query_param, serve,
 };
 use nutripro_shared::state::ContentState;
 use serde::{Deserialize, Serialize};
 
-/// Largest `POST /v1/samples` body: the content and title limits at JSON's worst case
-/// of 12 bytes a character (a `\uXXXX\uXXXX` escaped surrogate pair), plus room, so a
-/// body within the documented limits is never refused for how it was escaped.
-const MAX_SAMPLE_BODY_BYTES: usize = (MAX_SAMPLE_CHARS + MAX_TITLE_CHARS) * 12 + 1024;
+/// Largest `POST /v1/samples` body: the content and title limits in 4-byte characters
+/// plus room (81,824 bytes). A body that spells its characters as `\uXXXX` escapes can
+/// reach it with less text: the limit is on the bytes sent, and documented so.
+const MAX_SAMPLE_BODY_BYTES: usize = (MAX_SAMPLE_CHARS + MAX_TITLE_CHARS) * 4 + 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -63,135 +63,97 @@ struct SamplePage<'a> {
     next_cursor: Option<String>,
 }
 
-pub fn parse_kind(text: &str) -> Result<ContentKind, Problem> {
-    ContentKind::parse(text).ok_or_else(|| {
-        let kinds: Vec<&str> = ContentKind::ALL.iter().map(|k| k.as_str()).collect();
-        Problem::validation(format!("kind must be one of {}", kinds.join(", ")))
-    })
-}
-
-fn sample_id(request: &Request) -> Result<SampleId, Problem> {
+fn sample_id(request: &Request) -> Result<SampleId, AppError> {
     let id = path_param(request, "sampleId")?;
     if !is_id(&id) {
-        return Err(Problem::not_found());
+        return Err(AppError::NotFound);
     }
     Ok(SampleId::new(id))
 }
 
 /// `POST /v1/samples`
 pub async fn create_sample(state: &ContentState, request: Request) -> Response<Body> {
-    handle_limited("create_sample", &state.limiter, request, |request, caller| async move {
-        let input: SampleInput = parse_json(&request, MAX_SAMPLE_BODY_BYTES)?;
-        let dietitian_id = DietitianId::parse(&input.dietitian_id)?;
-        let kind = parse_kind(&input.kind)?;
-        let sample = Sample::new(
-            caller.tenant_id.clone(),
-            dietitian_id.clone(),
-            kind,
-            input.title.as_deref(),
-            &input.content,
-            state.clock.now(),
-        )?;
-        require_consent(&*state.store, &caller.tenant_id, &dietitian_id).await?;
-        run_idempotently(&*state.store, &*state.clock, &request, "create_sample", &caller.tenant_id, &dietitian_id, || async {
-            if state.store.count_samples(&caller.tenant_id, &dietitian_id).await? >= MAX_SAMPLES_PER_DIETITIAN {
-                return Err(Problem::new(
-                    422,
-                    "sample-limit-reached",
-                    "Sample Limit Reached",
-                    format!("A dietitian may have at most {MAX_SAMPLES_PER_DIETITIAN} samples; delete one first."),
-                ));
-            }
-            state.store.create_sample(&sample).await?;
-            json(201, &SampleOutput::from(&sample))
-        })
-        .await
+    serve("create_sample", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let input: SampleInput = parse_json(&call.request, MAX_SAMPLE_BODY_BYTES)?;
+        let new = NewSample {
+            dietitian_id: DietitianId::parse(&input.dietitian_id)?,
+            kind: ContentKind::parse_or_list(&input.kind)?,
+            title: input.title,
+            content: input.content,
+        };
+        let once = once(
+            &call.request,
+            "create_sample",
+            &caller.tenant_id,
+            &new.dietitian_id,
+        );
+        let outcome = samples::create_sample(state, &caller.tenant_id, new, once).await?;
+        created(outcome, |sample| json(201, &SampleOutput::from(sample))).await
     })
     .await
 }
 
 /// `GET /v1/samples?dietitian_id=&kind=&limit=&cursor=`
 pub async fn list_samples(state: &ContentState, request: Request) -> Response<Body> {
-    handle_limited(
-        "list_samples",
-        &state.limiter,
-        request,
-        |request, caller| async move {
-            let dietitian = query_param(&request, "dietitian_id").ok_or_else(|| {
-                Problem::validation("the dietitian_id query parameter is required")
-            })?;
-            let dietitian_id = DietitianId::parse(&dietitian)?;
-            let kind = query_param(&request, "kind")
-                .map(|k| parse_kind(&k))
-                .transpose()?;
-            let kind_text = kind.map_or("", |k| k.as_str());
-            let paging = pagination(
-                &request,
-                &[
-                    "samples",
-                    caller.tenant_id.as_str(),
-                    dietitian_id.as_str(),
-                    kind_text,
-                ],
-            )?;
-            let page = state
-                .store
-                .list_samples(
-                    &caller.tenant_id,
-                    &dietitian_id,
-                    kind,
-                    paging.limit,
-                    paging.position.as_deref(),
-                )
-                .await?;
-            json(
-                200,
-                &SamplePage {
-                    items: page.items.iter().map(SampleOutput::from).collect(),
-                    next_cursor: paging.next_cursor(page.next_cursor),
-                },
-            )
-        },
-    )
+    serve("list_samples", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let request = &call.request;
+        let dietitian = query_param(request, "dietitian_id").ok_or_else(|| {
+            AppError::Validation("the dietitian_id query parameter is required".into())
+        })?;
+        let dietitian_id = DietitianId::parse(&dietitian)?;
+        let kind = query_param(request, "kind")
+            .map(|k| ContentKind::parse_or_list(&k))
+            .transpose()?;
+        let kind_text = kind.map_or("", |k| k.as_str());
+        let paging = pagination(
+            request,
+            &[
+                "samples",
+                caller.tenant_id.as_str(),
+                dietitian_id.as_str(),
+                kind_text,
+            ],
+        )?;
+        let page = samples::list_samples(
+            state,
+            &caller.tenant_id,
+            &dietitian_id,
+            kind,
+            paging.limit,
+            paging.position.as_deref(),
+        )
+        .await?;
+        json(
+            200,
+            &SamplePage {
+                items: page.items.iter().map(SampleOutput::from).collect(),
+                next_cursor: paging.next_cursor(page.next_cursor),
+            },
+        )
+    })
     .await
-}
-
-fn caller_and_id(request: &Request) -> Result<(TenantContext, SampleId), Problem> {
-    Ok((TenantContext::from_request(request)?, sample_id(request)?))
 }
 
 /// `GET /v1/samples/{sampleId}`
 pub async fn get_sample(state: &ContentState, request: Request) -> Response<Body> {
-    handle_limited(
-        "get_sample",
-        &state.limiter,
-        request,
-        |request, _caller| async move {
-            let (caller, id) = caller_and_id(&request)?;
-            let sample = state
-                .store
-                .get_sample(&caller.tenant_id, &id)
-                .await?
-                .ok_or_else(Problem::not_found)?;
-            json(200, &SampleOutput::from(&sample))
-        },
-    )
+    serve("get_sample", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let id = sample_id(&call.request)?;
+        let sample = samples::get_sample(state, &caller.tenant_id, &id).await?;
+        json(200, &SampleOutput::from(&sample))
+    })
     .await
 }
 
 /// `DELETE /v1/samples/{sampleId}`
 pub async fn delete_sample(state: &ContentState, request: Request) -> Response<Body> {
-    handle_limited(
-        "delete_sample",
-        &state.limiter,
-        request,
-        |request, _caller| async move {
-            let (caller, id) = caller_and_id(&request)?;
-            if !state.store.delete_sample(&caller.tenant_id, &id).await? {
-                return Err(Problem::not_found());
-            }
-            no_content()
-        },
-    )
+    serve("delete_sample", request, |call| async move {
+        let caller = call.admit(&state.limiter).await?;
+        let id = sample_id(&call.request)?;
+        samples::delete_sample(state, &caller.tenant_id, &id).await?;
+        no_content()
+    })
     .await
 }

@@ -43,20 +43,24 @@ const LOCAL_API_ARN: &str = "arn:aws:execute-api:local:000000000000:local";
 pub enum GatewayError {
     #[error(transparent)]
     Template(#[from] TemplateError),
-    #[error("template route {method} {path} runs binary {binary}, which has no local handler")]
+    #[error("template route {method} {path} runs {handler}, which is no HTTP function of the endpoint table")]
     MissingHandler {
         method: String,
         path: String,
-        binary: String,
+        handler: String,
     },
-    #[error("template route {method} {path} uses authorizer {binary}, which has no local implementation")]
+    #[error("template route {method} {path} uses authorizer {handler}, which is no authorizer of the endpoint table")]
     MissingAuthorizer {
         method: String,
         path: String,
-        binary: String,
+        handler: String,
     },
-    #[error("local handler {0} serves no route of the template")]
+    #[error("HTTP function {0} of the endpoint table serves no route of the template")]
     UnusedHandler(String),
+    #[error("template function {function} names Handler {handler}, which is no row of the endpoint table")]
+    UnknownFunction { function: String, handler: String },
+    #[error("endpoint table row {0} is no function of the template")]
+    UnusedFunction(String),
 }
 
 pub struct Gateway {
@@ -90,11 +94,11 @@ impl Gateway {
     ) -> Result<Self, GatewayError> {
         let routes = template::routes(template_text)?;
         for route in &routes {
-            if !registry.handlers.contains_key(route.binary.as_str()) {
+            if !registry.handlers.contains_key(route.handler.as_str()) {
                 return Err(GatewayError::MissingHandler {
                     method: route.method.clone(),
                     path: route.path.clone(),
-                    binary: route.binary.clone(),
+                    handler: route.handler.clone(),
                 });
             }
             if let Some(authorizer) = &route.authorizer {
@@ -102,7 +106,7 @@ impl Gateway {
                     return Err(GatewayError::MissingAuthorizer {
                         method: route.method.clone(),
                         path: route.path.clone(),
-                        binary: authorizer.clone(),
+                        handler: authorizer.clone(),
                     });
                 }
             }
@@ -110,9 +114,26 @@ impl Gateway {
         if let Some(unused) = registry
             .handlers
             .keys()
-            .find(|b| !routes.iter().any(|r| r.binary == **b))
+            .find(|h| !routes.iter().any(|r| r.handler == **h))
         {
             return Err(GatewayError::UnusedHandler((*unused).to_owned()));
+        }
+        let functions = template::functions(template_text)?;
+        if let Some((function, handler)) = functions
+            .iter()
+            .find(|(_, handler)| !registry.names.contains(&handler.as_str()))
+        {
+            return Err(GatewayError::UnknownFunction {
+                function: function.clone(),
+                handler: handler.clone(),
+            });
+        }
+        if let Some(unused) = registry
+            .names
+            .iter()
+            .find(|name| !functions.iter().any(|(_, handler)| handler == *name))
+        {
+            return Err(GatewayError::UnusedFunction((*unused).to_owned()));
         }
         Ok(Self {
             router: Router::new(routes),
@@ -246,7 +267,7 @@ impl Gateway {
             Err(response) => return response,
         };
         let event = proxy_event(&parts, &route, body, peer, request_id, authorizer_context);
-        let Some(handler) = self.registry.handlers.get(route.route.binary.as_str()) else {
+        let Some(handler) = self.registry.handlers.get(route.route.handler.as_str()) else {
             return problem(Problem::internal(), request_id);
         };
         let response = handler(lambda_http::Request::from(LambdaRequest::ApiGatewayV1(
@@ -265,10 +286,10 @@ impl Gateway {
         peer: SocketAddr,
         request_id: &str,
     ) -> Result<HashMap<String, serde_json::Value>, HttpResponse> {
-        let Some(binary) = &route.route.authorizer else {
+        let Some(name) = &route.route.authorizer else {
             return Ok(HashMap::new());
         };
-        let Some(authorizer) = self.registry.authorizers.get(binary.as_str()) else {
+        let Some(authorizer) = self.registry.authorizers.get(name.as_str()) else {
             return Err(problem(Problem::internal(), request_id));
         };
         // The identity source is the Authorization header: without it API Gateway

@@ -2,9 +2,9 @@
 //! (with `OPENAI_BASE_URL` for any OpenAI-compatible server, `OPENAI_MODEL` for the
 //! model), otherwise the offline provider, which says so in every response's `model`.
 
-use nutripro_generations::DEFAULT_LLM_TIMEOUT;
 use nutripro_shared::adapters::offline_llm::{OfflineLlm, OFFLINE_MODEL};
 use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
+use nutripro_shared::app::generations::DEFAULT_LLM_TIMEOUT;
 use nutripro_shared::ports::llm::LlmProvider;
 use nutripro_shared::ports::secrets::{Secret, StaticSecret};
 use std::sync::Arc;

@@ -125,7 +125,7 @@ mod tests {
             method: method.into(),
             path: path.into(),
             function: format!("{method} {path}"),
-            binary: "bin".into(),
+            handler: "handler".into(),
             authorizer: Some("auth".into()),
         }
     }

@@ -1,6 +1,7 @@
-//! Reads the API routes out of `template.yaml`, the single source of routing: each
-//! `AWS::Serverless::Function` event of type `Api` becomes a route, handled by the
-//! function's binary (`Metadata.BuildProperties.Binary`) and guarded by the authorizer
+//! Reads the functions and API routes out of `template.yaml`, the single source of
+//! routing: each `AWS::Serverless::Function` is the row of the endpoint table its
+//! `Handler` names (one Lambda binary serves them all; Lambda passes the `Handler` as
+//! `_HANDLER`), and each of its events of type `Api` a route, guarded by the authorizer
 //! the API assigns it (the route's own `Auth.Authorizer`, else `DefaultAuthorizer`).
 
 use serde_yaml::Value;
@@ -15,9 +16,9 @@ pub struct TemplateRoute {
     pub path: String,
     /// Logical id of the function resource.
     pub function: String,
-    /// Cargo binary that implements the function.
-    pub binary: String,
-    /// Binary of the authorizer function guarding the route; `None` only for routes
+    /// The function's `Handler`: its row of the endpoint table.
+    pub handler: String,
+    /// `Handler` of the authorizer function guarding the route; `None` only for routes
     /// that explicitly opt out with `Authorizer: NONE`.
     pub authorizer: Option<String>,
 }
@@ -42,18 +43,36 @@ fn tagged<'a>(value: &'a Value, tag: &str) -> Option<&'a Value> {
     }
 }
 
-fn binary_of(resources: &serde_yaml::Mapping, logical_id: &str) -> Result<String, TemplateError> {
+fn handler_of(resources: &serde_yaml::Mapping, logical_id: &str) -> Result<String, TemplateError> {
     let resource = resources
         .get(logical_id)
         .ok_or_else(|| invalid(format!("resource {logical_id} does not exist")))?;
-    resource["Metadata"]["BuildProperties"]["Binary"]
+    resource["Properties"]["Handler"]
         .as_str()
+        .filter(|h| !h.is_empty())
         .map(str::to_owned)
-        .ok_or_else(|| {
-            invalid(format!(
-                "function {logical_id} has no Metadata.BuildProperties.Binary"
-            ))
-        })
+        .ok_or_else(|| invalid(format!("function {logical_id} has no Properties.Handler")))
+}
+
+/// Every `AWS::Serverless::Function` of the template: (logical id, `Handler`), sorted by
+/// logical id — routes, authorizers, triggers and scheduled jobs alike.
+pub fn functions(template: &str) -> Result<Vec<(String, String)>, TemplateError> {
+    let document: Value = serde_yaml::from_str(template)?;
+    let resources = document["Resources"]
+        .as_mapping()
+        .ok_or_else(|| invalid("no Resources"))?;
+    let mut functions = Vec::new();
+    for (logical_id, resource) in resources {
+        if resource["Type"].as_str() != Some("AWS::Serverless::Function") {
+            continue;
+        }
+        let id = logical_id
+            .as_str()
+            .ok_or_else(|| invalid("non-string logical id"))?;
+        functions.push((id.to_owned(), handler_of(resources, id)?));
+    }
+    functions.sort();
+    Ok(functions)
 }
 
 /// Every API route declared in the template, sorted by path then method.
@@ -125,14 +144,14 @@ pub fn routes(template: &str) -> Result<Vec<TemplateRoute>, TemplateError> {
                                 "authorizer {name} needs FunctionArn: !GetAtt <Function>.Arn"
                             ))
                         })?;
-                    Some(binary_of(resources, target)?)
+                    Some(handler_of(resources, target)?)
                 }
             };
             routes.push(TemplateRoute {
                 method,
                 path: path.to_owned(),
                 function: function.to_owned(),
-                binary: binary_of(resources, function)?,
+                handler: handler_of(resources, function)?,
                 authorizer,
             });
         }
@@ -166,11 +185,11 @@ Resources:
             FunctionArn: !GetAtt AuthFn.Arn
   AuthFn:
     Type: AWS::Serverless::Function
-    Metadata: { BuildProperties: { Binary: auth_bin } }
+    Properties: { Handler: auth_fn }
   ItemFn:
     Type: AWS::Serverless::Function
-    Metadata: { BuildProperties: { Binary: item_bin } }
     Properties:
+      Handler: item_fn
       Events:
         Get:
           Type: Api
@@ -190,18 +209,34 @@ Resources:
                     method: "GET".into(),
                     path: "/health".into(),
                     function: "ItemFn".into(),
-                    binary: "item_bin".into(),
+                    handler: "item_fn".into(),
                     authorizer: None,
                 },
                 TemplateRoute {
                     method: "GET".into(),
                     path: "/v1/items/{id}".into(),
                     function: "ItemFn".into(),
-                    binary: "item_bin".into(),
-                    authorizer: Some("auth_bin".into()),
+                    handler: "item_fn".into(),
+                    authorizer: Some("auth_fn".into()),
                 },
             ]
         );
+    }
+
+    #[test]
+    fn lists_every_function_with_its_handler() {
+        assert_eq!(
+            functions(TEMPLATE).unwrap(),
+            vec![
+                ("AuthFn".to_owned(), "auth_fn".to_owned()),
+                ("ItemFn".to_owned(), "item_fn".to_owned())
+            ]
+        );
+        let unnamed = TEMPLATE.replace("Properties: { Handler: auth_fn }", "Properties: {}");
+        assert!(functions(&unnamed)
+            .unwrap_err()
+            .to_string()
+            .contains("Handler"));
     }
 
     #[test]

@@ -3,17 +3,17 @@
 //! rejects the cached key because it was rotated). The value is the secret's
 //! `SecretString`, used as is.
 
+use crate::cache::TtlCache;
 use crate::ports::secrets::{Secret, SecretError, SecretSource};
 use async_trait::async_trait;
 use aws_sdk_secretsmanager::Client;
-use std::time::{Duration, Instant};
-use tokio::sync::Mutex;
+use std::time::Duration;
 
 pub struct SecretsManagerSecret {
     client: Client,
     secret_id: String,
-    ttl: Duration,
-    cached: Mutex<Option<(Secret, Instant)>>,
+    /// One entry; concurrent callers share one fetch.
+    cached: TtlCache<(), Secret>,
 }
 
 impl SecretsManagerSecret {
@@ -23,8 +23,7 @@ impl SecretsManagerSecret {
         Self {
             client,
             secret_id: secret_id.into(),
-            ttl,
-            cached: Mutex::new(None),
+            cached: TtlCache::new(ttl, 1),
         }
     }
 
@@ -56,29 +55,17 @@ impl SecretsManagerSecret {
             .ok_or_else(|| SecretError("the secret has no string value".into()))?;
         Ok(Secret::new(value))
     }
-
-    /// Fetches and caches; the lock makes concurrent callers share one fetch.
-    async fn load(&self, force: bool) -> Result<Secret, SecretError> {
-        let mut cached = self.cached.lock().await;
-        if let Some((secret, at)) = cached.as_ref() {
-            if !force && at.elapsed() < self.ttl {
-                return Ok(secret.clone());
-            }
-        }
-        let secret = self.fetch().await?;
-        *cached = Some((secret.clone(), Instant::now()));
-        Ok(secret)
-    }
 }
 
 #[async_trait]
 impl SecretSource for SecretsManagerSecret {
     async fn current(&self) -> Result<Secret, SecretError> {
-        self.load(false).await
+        self.cached.get_or_try_load(&(), || self.fetch()).await
     }
 
     async fn refresh(&self) -> Result<Secret, SecretError> {
-        self.load(true).await
+        self.cached.invalidate(&()).await;
+        self.current().await
     }
 }
 

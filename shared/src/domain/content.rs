@@ -98,6 +98,14 @@ impl ContentKind {
         }
     }
 
+    /// Parses a kind, or says which kinds there are.
+    pub fn parse_or_list(value: &str) -> Result<Self, ValidationError> {
+        Self::parse(value).ok_or_else(|| {
+            let kinds: Vec<&str> = Self::ALL.iter().map(|k| k.as_str()).collect();
+            ValidationError(format!("kind must be one of {}", kinds.join(", ")))
+        })
+    }
+
     pub fn parse(value: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == value)
     }

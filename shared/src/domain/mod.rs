@@ -40,6 +40,14 @@ pub fn validate_label(
     Ok(trimmed.to_owned())
 }
 
+/// Our ids are 32 lowercase hex digits; anything else names nothing (404, no lookup).
+pub fn is_id(value: &str) -> bool {
+    value.len() == 32
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 /// A new time-ordered (UUID v7) identifier in its 32-hex-digit form.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()

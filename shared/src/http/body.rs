@@ -3,7 +3,7 @@
 //! body, the body itself included, must be a JSON object: serde would otherwise fill a
 //! struct from an array by position ([`super::strict`]).
 
-use super::Problem;
+use crate::app::AppError;
 use lambda_http::{Body, Request};
 use serde::de::DeserializeOwned;
 
@@ -12,7 +12,7 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
 /// Parses the body as `T` (which should be `#[serde(deny_unknown_fields)]`), refusing
 /// non-JSON content types and bodies over `max_bytes`.
-pub fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> Result<T, Problem> {
+pub fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> Result<T, AppError> {
     let content_type = request
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -20,19 +20,19 @@ pub fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> R
         .unwrap_or("");
     let media_type = content_type.split(';').next().unwrap_or("").trim();
     if !media_type.eq_ignore_ascii_case("application/json") {
-        return Err(Problem::unsupported_media_type());
+        return Err(AppError::UnsupportedMediaType);
     }
     let bytes: &[u8] = match request.body() {
         Body::Empty => b"",
         Body::Text(text) => text.as_bytes(),
         Body::Binary(bytes) => bytes,
-        _ => return Err(Problem::unsupported_media_type()),
+        _ => return Err(AppError::UnsupportedMediaType),
     };
     if bytes.len() > max_bytes {
-        return Err(Problem::payload_too_large(max_bytes));
+        return Err(AppError::PayloadTooLarge(max_bytes));
     }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(Problem::validation("a JSON body is required"));
+        return Err(AppError::Validation("a JSON body is required".into()));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     super::strict::from_deserializer(&mut deserializer)
@@ -40,13 +40,18 @@ pub fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> R
         .map_err(|error| {
             // serde_json's messages name the offending field and position, never our
             // internals.
-            Problem::validation(format!("invalid body: {error}"))
+            AppError::Validation(format!("invalid body: {error}"))
         })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::Problem;
+
+    fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> Result<T, Problem> {
+        super::parse_json(request, max_bytes).map_err(Problem::from)
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Deserialize, PartialEq)]

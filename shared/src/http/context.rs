@@ -2,7 +2,7 @@
 //! the request id and the source IP. The tenant comes from here only — never from the
 //! path, query or body (threat T03: no context, no access).
 
-use super::Problem;
+use crate::app::AppError;
 use crate::domain::admin::{AdminPrincipal, Role};
 use crate::domain::{KeyId, PlanId, TenantId};
 use lambda_http::request::RequestContext;
@@ -35,8 +35,8 @@ fn authorizer_field(request: &Request, name: &str) -> Option<String> {
 
 /// Reads the admin authorizer's context. Without it (an API key's context, or none) the
 /// request is refused with 401 (threat T15).
-pub fn admin_principal(request: &Request) -> Result<AdminPrincipal, Problem> {
-    let subject = authorizer_field(request, ADMIN_SUBJECT).ok_or_else(Problem::unauthorized)?;
+pub fn admin_principal(request: &Request) -> Result<AdminPrincipal, AppError> {
+    let subject = authorizer_field(request, ADMIN_SUBJECT).ok_or(AppError::Unauthorized)?;
     let roles = authorizer_field(request, ADMIN_ROLES)
         .unwrap_or_default()
         .split(',')
@@ -61,7 +61,7 @@ pub struct TenantContext {
 impl TenantContext {
     /// Reads the authorizer context. A request without one did not pass our authorizer
     /// (misconfigured route, direct invocation): it is refused with 401.
-    pub fn from_request(request: &Request) -> Result<Self, Problem> {
+    pub fn from_request(request: &Request) -> Result<Self, AppError> {
         let field = |name: &str| authorizer_field(request, name);
         match (
             field(AUTHORIZER_TENANT_ID),
@@ -73,7 +73,7 @@ impl TenantContext {
                 key_id: KeyId::new(key_id),
                 plan: PlanId::new(plan),
             }),
-            _ => Err(Problem::unauthorized()),
+            _ => Err(AppError::Unauthorized),
         }
     }
 }

@@ -1,24 +1,23 @@
-//! `Idempotency-Key` for POSTs that create things: a retry with the same key and the same
-//! body gets the stored response (the work runs once, so it is billed once); the same
-//! key with another body is 422; a duplicate while the first is still running is 409.
-//! Only successful (2xx) responses are stored: after a failure the key is released so the
-//! client can retry.
+//! `Idempotency-Key` on the wire: the header (1–255 visible ASCII characters), the hash
+//! of the body it is bound to, and the replay of a stored response with
+//! `idempotent-replayed: true`. The rule itself is a use-case step
+//! ([`crate::app::idempotency`]).
 
-use super::{HandlerResult, Problem};
+use super::HandlerResult;
+use crate::app::idempotency::{Created, Once};
+use crate::app::AppError;
 use crate::domain::content::DietitianId;
 use crate::domain::TenantId;
-use crate::ports::content::{ContentStore, IdempotencyClaim, IdempotencyKey, StoredResponse};
-use crate::ports::Clock;
+use crate::ports::content::{IdempotencyKey, StoredResponse};
 use lambda_http::{Body, Request, Response};
 use sha2::{Digest, Sha256};
-use std::future::Future;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub const REPLAY_HEADER: &str = "idempotent-replayed";
 const MAX_KEY_CHARS: usize = 255;
 
 /// The request's `Idempotency-Key`, validated (1–255 visible ASCII characters).
-pub fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
+pub fn idempotency_key(request: &Request) -> Result<Option<String>, AppError> {
     let Some(value) = request.headers().get(IDEMPOTENCY_HEADER) else {
         return Ok(None);
     };
@@ -26,7 +25,7 @@ pub fn idempotency_key(request: &Request) -> Result<Option<String>, Problem> {
         !t.is_empty() && t.len() <= MAX_KEY_CHARS && t.bytes().all(|b| b.is_ascii_graphic())
     });
     text.map(|t| Some(t.to_owned())).ok_or_else(|| {
-        Problem::validation(format!(
+        AppError::Validation(format!(
             "Idempotency-Key must be 1 to {MAX_KEY_CHARS} visible ASCII characters"
         ))
     })
@@ -44,93 +43,55 @@ fn body_hash(request: &Request) -> String {
         .collect()
 }
 
-fn key_reused() -> Problem {
-    Problem::new(
-        422,
-        "idempotency-key-reused",
-        "Idempotency Key Reused",
-        "This Idempotency-Key was used with a different request body.",
-    )
-}
-
-/// Runs `work` at most once per (tenant, scope, key); see the module docs.
-pub async fn run_idempotently<F, Fut>(
-    store: &dyn ContentStore,
-    clock: &dyn Clock,
+/// The request's key for the use case `scope`, bound to its body (none without the
+/// header).
+pub fn once(
     request: &Request,
     scope: &'static str,
     tenant_id: &TenantId,
     dietitian_id: &DietitianId,
-    work: F,
-) -> HandlerResult
-where
-    F: FnOnce() -> Fut,
-    Fut: Future<Output = HandlerResult>,
-{
-    let Some(key) = idempotency_key(request)? else {
-        return work().await;
-    };
-    let key = IdempotencyKey {
-        tenant_id: tenant_id.clone(),
-        scope,
-        key,
-        dietitian_id: dietitian_id.clone(),
-    };
-    let hash = body_hash(request);
-    match store
-        .claim_idempotency_key(&key, &hash, clock.now())
-        .await?
-    {
-        IdempotencyClaim::Completed {
-            request_hash,
-            response,
-        } if request_hash == hash => {
-            return Response::builder()
-                .status(response.status)
-                .header("content-type", "application/json")
-                .header(REPLAY_HEADER, "true")
-                .body(Body::Text(response.body))
-                .map_err(|_| Problem::internal());
-        }
-        IdempotencyClaim::Completed { .. } => return Err(key_reused()),
-        IdempotencyClaim::InProgress { request_hash } if request_hash != hash => {
-            return Err(key_reused())
-        }
-        IdempotencyClaim::InProgress { .. } => {
-            return Err(Problem::new(
-                409,
-                "idempotency-in-progress",
-                "Request In Progress",
-                "A request with this Idempotency-Key is still running; retry later.",
-            ))
-        }
-        IdempotencyClaim::Claimed => {}
-    }
-    let outcome = work().await;
-    match &outcome {
-        Ok(response) if response.status().is_success() => {
-            let body = match response.body() {
-                Body::Text(text) => text.clone(),
-                _ => String::new(),
-            };
-            let stored = StoredResponse {
-                status: response.status().as_u16(),
-                body,
-            };
-            if let Err(error) = store
-                .complete_idempotency_key(&key, &stored, clock.now())
-                .await
-            {
-                // The work is done and its response goes out; a retry will get 409 until
-                // the lease ends, never a second execution within it.
-                tracing::error!(%error, "could not store the idempotent response");
+) -> Result<Option<Once>, AppError> {
+    Ok(idempotency_key(request)?.map(|key| Once {
+        key: IdempotencyKey {
+            tenant_id: tenant_id.clone(),
+            scope,
+            key,
+            dietitian_id: dietitian_id.clone(),
+        },
+        request_hash: body_hash(request),
+    }))
+}
+
+/// The answer to a creating use case: the new thing rendered by `render` (and kept for
+/// replays when the request had a key), or the stored answer replayed.
+pub async fn created<T>(
+    created: Created<'_, T>,
+    render: impl FnOnce(&T) -> HandlerResult,
+) -> HandlerResult {
+    match created {
+        Created::Fresh(value, held) => {
+            let response = render(&value);
+            match &response {
+                Ok(rendered) => {
+                    let body = match rendered.body() {
+                        Body::Text(text) => text.clone(),
+                        _ => String::new(),
+                    };
+                    held.complete(StoredResponse {
+                        status: rendered.status().as_u16(),
+                        body,
+                    })
+                    .await;
+                }
+                Err(_) => held.release().await,
             }
+            response
         }
-        _ => {
-            if let Err(error) = store.release_idempotency_key(&key).await {
-                tracing::warn!(%error, "could not release an idempotency key");
-            }
-        }
+        Created::Replayed(stored) => Response::builder()
+            .status(stored.status)
+            .header("content-type", "application/json")
+            .header(REPLAY_HEADER, "true")
+            .body(Body::Text(stored.body))
+            .map_err(|error| AppError::Internal(format!("replay: {error}"))),
     }
-    outcome
 }

@@ -1,9 +1,9 @@
-//! HTTP plumbing shared by every endpoint: problem+json errors, authorizer context,
-//! strict body parsing, and the wrapper that turns a handler outcome into a response.
+//! HTTP plumbing shared by every endpoint: the envelope ([`serve`]), problem+json,
+//! authorizer context, strict body parsing, paging, and the wire side of rate limits and
+//! idempotency. Handlers parse with these, call a use case of [`crate::app`], and render
+//! its result; every error is an [`crate::app::AppError`] until the envelope renders it.
 
-mod admin;
 mod body;
-mod consent;
 mod context;
 mod idempotency;
 mod params;
@@ -12,17 +12,18 @@ mod ratelimit;
 mod respond;
 mod strict;
 
-pub use admin::{admin_change, admin_read, tenant_offboarded, AdminCall, Change, TENANT_PARAM};
 pub use body::{parse_json, MAX_BODY_BYTES};
-pub use consent::require_consent;
 pub use context::{
     admin_principal, request_id, source_ip, TenantContext, ADMIN_ROLES, ADMIN_SUBJECT,
     ADMIN_TENANT, ADMIN_USERNAME, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
 };
-pub use idempotency::{idempotency_key, run_idempotently, IDEMPOTENCY_HEADER, REPLAY_HEADER};
-pub use params::{
-    invalid_cursor, is_id, pagination, path_param, query_param, PageRequest, DEFAULT_PAGE_SIZE,
-};
+pub use idempotency::{created, idempotency_key, once, IDEMPOTENCY_HEADER, REPLAY_HEADER};
+pub use params::{is_id, pagination, path_param, query_param, PageRequest, DEFAULT_PAGE_SIZE};
 pub use problem::Problem;
-pub use ratelimit::{count_request, handle_limited, RateLimitStatus, RateLimiter, LIMIT_TTL};
-pub use respond::{handle, json, no_content, run_http, HandlerResult};
+pub use respond::{json, no_content, serve, Call, HandlerResult};
+
+/// The rate limiter lives with the use cases; re-exported for the handlers' states.
+pub use crate::app::limits::{RateLimitStatus, RateLimiter, LIMIT_TTL};
+
+/// The path parameter naming the tenant of tenant-scoped admin routes.
+pub const TENANT_PARAM: &str = "tenantId";

@@ -1,6 +1,6 @@
 //! Path and query parameters, validated into problems.
 
-use super::Problem;
+use crate::app::AppError;
 use crate::ports::MAX_PAGE_SIZE;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -10,13 +10,13 @@ use sha2::{Digest, Sha256};
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 
 /// A path parameter API Gateway extracted for the route (always present when routed).
-pub fn path_param(request: &Request, name: &str) -> Result<String, Problem> {
+pub fn path_param(request: &Request, name: &str) -> Result<String, AppError> {
     request
         .path_parameters_ref()
         .and_then(|p| p.first(name))
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
-        .ok_or_else(Problem::not_found)
+        .ok_or(AppError::NotFound)
 }
 
 pub fn query_param(request: &Request, name: &str) -> Option<String> {
@@ -35,7 +35,7 @@ pub fn query_param(request: &Request, name: &str) -> Option<String> {
 /// (and tenant, and filters) that issued it; anything else, a forged or truncated one
 /// included, is 422 `invalid-cursor`. The tag is not keyed: whoever can compute it can
 /// only name a position in a listing they may read anyway.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PageRequest {
     pub limit: u32,
     /// The store's own position (its cursor), once the caller's cursor checked out.
@@ -83,26 +83,16 @@ impl PageRequest {
     }
 }
 
-/// 422 `invalid-cursor`.
-pub fn invalid_cursor() -> Problem {
-    Problem::new(
-        422,
-        "invalid-cursor",
-        "Invalid Cursor",
-        "cursor is not one this listing issued; start again without it",
-    )
-}
-
 /// `limit` and `cursor` of a listing whose scope is `scope` (the listing's name, then
 /// the tenant and the filters, in a fixed order).
-pub fn pagination(request: &Request, scope: &[&str]) -> Result<PageRequest, Problem> {
+pub fn pagination(request: &Request, scope: &[&str]) -> Result<PageRequest, AppError> {
     let limit = match query_param(request, "limit") {
         None => DEFAULT_PAGE_SIZE,
         Some(text) => text
             .parse::<u32>()
             .ok()
             .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-            .ok_or_else(|| Problem::validation(format!("limit must be 1 to {MAX_PAGE_SIZE}")))?,
+            .ok_or_else(|| AppError::Validation(format!("limit must be 1 to {MAX_PAGE_SIZE}")))?,
     };
     let mut encoded_scope = Vec::new();
     for part in scope {
@@ -115,18 +105,12 @@ pub fn pagination(request: &Request, scope: &[&str]) -> Result<PageRequest, Prob
         scope: encoded_scope,
     };
     if let Some(cursor) = query_param(request, "cursor").filter(|c| !c.is_empty()) {
-        page.position = Some(page.position_of(&cursor).ok_or_else(invalid_cursor)?);
+        page.position = Some(page.position_of(&cursor).ok_or(AppError::InvalidCursor)?);
     }
     Ok(page)
 }
 
-/// Our ids are 32 lowercase hex digits; anything else names nothing (404, no lookup).
-pub fn is_id(value: &str) -> bool {
-    value.len() == 32
-        && value
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-}
+pub use crate::domain::is_id;
 
 #[cfg(test)]
 mod tests {
@@ -164,8 +148,8 @@ mod tests {
             ["samples", "tenant-a", "dr-x", "meal_plan_summary"],
             ["generations", "tenant-a", "dr-x", ""],
         ] {
-            let problem = pagination(&request(&format!("cursor={cursor}")), &other).unwrap_err();
-            assert_eq!((problem.status, problem.slug), (422, "invalid-cursor"));
+            let error = pagination(&request(&format!("cursor={cursor}")), &other).unwrap_err();
+            assert_eq!(error, AppError::InvalidCursor);
         }
     }
 
@@ -185,8 +169,8 @@ mod tests {
             cursor[..cursor.len() - 2].to_owned(),
             URL_SAFE_NO_PAD.encode(altered),
         ] {
-            let problem = pagination(&request(&format!("cursor={forged}")), &scope).unwrap_err();
-            assert_eq!(problem.slug, "invalid-cursor", "{forged}");
+            let error = pagination(&request(&format!("cursor={forged}")), &scope).unwrap_err();
+            assert_eq!(error, AppError::InvalidCursor, "{forged}");
         }
     }
 }

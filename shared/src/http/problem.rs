@@ -1,6 +1,9 @@
 //! RFC 9457 problem details. Every error a caller sees is one of these; the `detail` is
-//! written for the caller and never carries internal error text.
+//! written for the caller and never carries internal error text. Handlers never build
+//! one: they return an [`AppError`], which the envelope turns into its problem here. The
+//! constructors below are for answers the gateway writes itself.
 
+use crate::app::AppError;
 use lambda_http::{Body, Response};
 use serde::Serialize;
 
@@ -42,12 +45,7 @@ impl Problem {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(
-            401,
-            "unauthorized",
-            "Unauthorized",
-            "A valid credential is required.",
-        )
+        AppError::Unauthorized.into()
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -55,52 +53,24 @@ impl Problem {
     }
 
     pub fn not_found() -> Self {
-        Self::new(404, "not-found", "Not Found", "No such resource.")
-    }
-
-    pub fn bad_request(detail: impl Into<String>) -> Self {
-        Self::new(400, "bad-request", "Bad Request", detail)
+        AppError::NotFound.into()
     }
 
     pub fn validation(detail: impl Into<String>) -> Self {
-        Self::new(422, "validation-failed", "Unprocessable Content", detail)
+        AppError::Validation(detail.into()).into()
     }
 
     pub fn payload_too_large(max_bytes: usize) -> Self {
-        Self::new(
-            413,
-            "payload-too-large",
-            "Content Too Large",
-            format!("The body exceeds {max_bytes} bytes."),
-        )
-    }
-
-    pub fn unsupported_media_type() -> Self {
-        Self::new(
-            415,
-            "unsupported-media-type",
-            "Unsupported Media Type",
-            "Send the body as application/json.",
-        )
+        AppError::PayloadTooLarge(max_bytes).into()
     }
 
     /// A dependency failed. The cause goes to the log, never to the caller.
     pub fn unavailable() -> Self {
-        Self::new(
-            503,
-            "service-unavailable",
-            "Service Unavailable",
-            "The service could not complete the request; retry later.",
-        )
+        AppError::Unavailable(String::new()).into()
     }
 
     pub fn internal() -> Self {
-        Self::new(
-            500,
-            "internal-error",
-            "Internal Server Error",
-            "An unexpected error occurred.",
-        )
+        AppError::Internal(String::new()).into()
     }
 
     pub fn type_uri(&self) -> String {
@@ -124,29 +94,23 @@ impl Problem {
     }
 }
 
-impl From<crate::domain::ValidationError> for Problem {
-    fn from(error: crate::domain::ValidationError) -> Self {
-        Self::validation(error.0)
+/// The one mapping from what went wrong to what the caller is told (the table itself is
+/// [`AppError::describe`]).
+impl From<AppError> for Problem {
+    fn from(error: AppError) -> Self {
+        let described = error.describe();
+        Self {
+            status: described.status,
+            slug: described.slug,
+            title: described.title,
+            detail: described.detail,
+        }
     }
 }
 
 impl From<crate::ports::StoreError> for Problem {
     fn from(error: crate::ports::StoreError) -> Self {
-        use crate::ports::StoreError;
-        match error {
-            StoreError::NotFound => Self::not_found(),
-            StoreError::AlreadyExists | StoreError::Conflict => Self::new(
-                409,
-                "conflict",
-                "Conflict",
-                "The resource changed or already exists; reload and retry.",
-            ),
-            StoreError::InvalidCursor => super::invalid_cursor(),
-            StoreError::Unavailable(cause) => {
-                tracing::error!(error = %cause, "store unavailable");
-                Self::unavailable()
-            }
-        }
+        AppError::from(error).into()
     }
 }
 

@@ -1,43 +1,97 @@
-//! The envelope around every handler: request-scoped logging, problem mapping, panic
-//! containment, `x-request-id` and hardening headers. The Lambda binaries and the local
-//! gateway both go through [`handle`], so they answer identically.
+//! The envelope around every handler: request-scoped logging, the one mapping of
+//! [`AppError`] to problem+json, panic containment, `x-request-id`, the hardening
+//! headers and, on the data plane, the `RateLimit-*` headers. The Lambda host and the
+//! local gateway both go through [`serve`], so they answer identically.
 
-use super::{context, Problem};
+use super::{context, Problem, TenantContext};
+use crate::app::admin::AdminCall;
+use crate::app::limits::{RateLimitStatus, RateLimiter};
+use crate::app::AppError;
 use futures_util::FutureExt;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 use tracing::Instrument;
 
-/// What an endpoint's logic returns: a response, or a problem to render.
-pub type HandlerResult = Result<Response<Body>, Problem>;
+/// What a handler returns: a response, or what went wrong.
+pub type HandlerResult = Result<Response<Body>, AppError>;
+
+/// One request, as a handler gets it from [`serve`].
+pub struct Call {
+    pub request: Request,
+    /// Where the request stood in its tenant's rate window, once admitted: the envelope
+    /// puts it on whatever the handler answers.
+    rate: Arc<OnceLock<RateLimitStatus>>,
+}
+
+impl Call {
+    /// The data plane's first step: the tenant from the authorizer context (401 without
+    /// one, threat T03), counted against its rate limit (429 `rate-limited` when the
+    /// window is full, before any other work).
+    pub async fn admit(&self, limiter: &RateLimiter) -> Result<TenantContext, AppError> {
+        let caller = TenantContext::from_request(&self.request)?;
+        let admitted = limiter.admit(&caller.tenant_id).await;
+        if let Ok(status) | Err(AppError::RateLimited(status)) = &admitted {
+            let _ = self.rate.set(*status);
+        }
+        admitted.map(|_| caller)
+    }
+
+    /// The control plane's first step: the administrator from the admin authorizer's
+    /// context (401 without one, threat T15) and what the request names.
+    pub fn admin(&self) -> Result<AdminCall, AppError> {
+        let request = &self.request;
+        Ok(AdminCall {
+            principal: context::admin_principal(request)?,
+            path_tenant: super::path_param(request, super::TENANT_PARAM).ok(),
+            query_tenant: super::query_param(request, "tenant_id"),
+            target: request.uri().path().to_owned(),
+            request_id: context::request_id(request),
+            source_ip: context::source_ip(request).unwrap_or_default(),
+        })
+    }
+}
 
 /// Runs one endpoint's logic for one request.
-pub async fn handle<F, Fut>(function: &'static str, request: Request, logic: F) -> Response<Body>
+pub async fn serve<F, Fut>(function: &'static str, request: Request, logic: F) -> Response<Body>
 where
-    F: FnOnce(Request) -> Fut,
+    F: FnOnce(Call) -> Fut,
     Fut: Future<Output = HandlerResult>,
 {
     let request_id = context::request_id(&request);
-    let tenant_id = context::TenantContext::from_request(&request)
+    let tenant_id = TenantContext::from_request(&request)
         .map(|c| c.tenant_id.to_string())
         .unwrap_or_default();
     let span = tracing::info_span!("request", %request_id, function, tenant_id, method = %request.method());
     let started = Instant::now();
-    let outcome = AssertUnwindSafe(logic(request))
+    let rate = Arc::new(OnceLock::new());
+    let call = Call {
+        request,
+        rate: rate.clone(),
+    };
+    let outcome = AssertUnwindSafe(logic(call))
         .catch_unwind()
         .instrument(span.clone())
         .await;
     let mut response = match outcome {
         Ok(Ok(response)) => response,
-        Ok(Err(problem)) => problem.to_response(&request_id),
+        Ok(Err(error)) => {
+            if let AppError::Unavailable(cause) | AppError::Internal(cause) = &error {
+                span.in_scope(|| tracing::error!(error = %cause, "request failed"));
+            }
+            Problem::from(error).to_response(&request_id)
+        }
         Err(_) => {
             span.in_scope(|| tracing::error!("handler panicked"));
             Problem::internal().to_response(&request_id)
         }
     };
+    if let Some(status) = rate.get() {
+        super::ratelimit::apply(status, &mut response);
+    }
     let headers = response.headers_mut();
     if let Ok(value) = http::HeaderValue::from_str(&request_id) {
         headers.insert("x-request-id", value);
@@ -55,38 +109,20 @@ where
 
 /// A JSON response with the given status.
 pub fn json<T: Serialize>(status: u16, body: &T) -> HandlerResult {
-    let text = serde_json::to_string(body).map_err(|error| {
-        tracing::error!(%error, "response serialization failed");
-        Problem::internal()
-    })?;
+    let text = serde_json::to_string(body)
+        .map_err(|error| AppError::Internal(format!("response serialization failed: {error}")))?;
     Response::builder()
         .status(status)
         .header("content-type", "application/json")
         .body(Body::Text(text))
-        .map_err(|_| Problem::internal())
+        .map_err(|error| AppError::Internal(format!("response: {error}")))
 }
 
 pub fn no_content() -> HandlerResult {
     Response::builder()
         .status(204)
         .body(Body::Empty)
-        .map_err(|_| Problem::internal())
-}
-
-/// Serves `handler` as this Lambda function until the runtime stops it. `state` is
-/// built once per cold start and lives for the process.
-pub async fn run_http<S, F, Fut>(state: S, handler: F) -> Result<(), lambda_http::Error>
-where
-    S: Send + Sync + 'static,
-    F: Fn(&'static S, Request) -> Fut + Send + Sync + Copy + 'static,
-    Fut: Future<Output = Response<Body>> + Send + 'static,
-{
-    let state: &'static S = Box::leak(Box::new(state));
-    lambda_http::run(lambda_http::service_fn(move |request: Request| {
-        let response = handler(state, request);
-        async move { Ok::<_, lambda_http::Error>(response.await) }
-    }))
-    .await
+        .map_err(|error| AppError::Internal(format!("response: {error}")))
 }
 
 #[cfg(test)]
@@ -99,7 +135,7 @@ mod tests {
             .uri("/x")
             .body(Body::Empty)
             .unwrap();
-        let response = handle("test", request, |_| async { Err(Problem::not_found()) }).await;
+        let response = serve("test", request, |_| async { Err(AppError::NotFound) }).await;
         assert_eq!(response.status(), 404);
         assert!(!response.headers()["x-request-id"].is_empty());
         assert_eq!(response.headers()["cache-control"], "no-store");
@@ -111,11 +147,30 @@ mod tests {
             .uri("/x")
             .body(Body::Empty)
             .unwrap();
-        let response = handle("test", request, |_| async { panic!("boom: secret detail") }).await;
+        let response = serve("test", request, |_| async { panic!("boom: secret detail") }).await;
         assert_eq!(response.status(), 500);
         let Body::Text(text) = response.body() else {
             panic!("text body")
         };
         assert!(!text.contains("secret detail"));
+    }
+
+    #[tokio::test]
+    async fn dependency_causes_are_logged_never_answered() {
+        let request = http::Request::builder()
+            .uri("/x")
+            .body(Body::Empty)
+            .unwrap();
+        let response = serve("test", request, |_| async {
+            Err(AppError::Unavailable(
+                "table arn:aws:dynamodb:secret".into(),
+            ))
+        })
+        .await;
+        assert_eq!(response.status(), 503);
+        let Body::Text(text) = response.body() else {
+            panic!("text body")
+        };
+        assert!(!text.contains("arn"), "{text}");
     }
 }

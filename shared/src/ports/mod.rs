@@ -123,8 +123,8 @@ pub trait PolicyStore: SettingsStore + TenantStore + billing::PlanStore {}
 impl<T: SettingsStore + TenantStore + billing::PlanStore> PolicyStore for T {}
 
 /// What the admin endpoints read and change.
-pub trait AdminStore: PolicyStore + ApiKeyStore {}
-impl<T: PolicyStore + ApiKeyStore> AdminStore for T {}
+pub trait AdminStore: PolicyStore + ControlPlaneStore {}
+impl<T: PolicyStore + ControlPlaneStore> AdminStore for T {}
 
 /// The append-only audit chain. Adapters offer no update or delete.
 #[async_trait]

@@ -1,10 +1,11 @@
-//! Cold start of Lambda binaries, measured the way Lambda experiences it: a Lambda
-//! Runtime API emulator on 127.0.0.1 starts the binary, hands it one event, and times
-//! process start → first `GET /invocation/next` (init) and → the posted result (first
-//! response). Each run is a fresh process.
+//! Cold start of Lambda functions, measured the way Lambda experiences it: a Lambda
+//! Runtime API emulator on 127.0.0.1 starts the binary as the named function (its
+//! `Handler`, passed as `_HANDLER`), hands it one event, and times process start →
+//! first `GET /invocation/next` (init) and → the posted result (first response). Each
+//! run is a fresh process.
 //!
 //! ```text
-//! cold-start [--runs 20] BINARY=EVENT.json [BINARY=EVENT.json ...]
+//! cold-start [--runs 20] --binary BOOTSTRAP FUNCTION=EVENT.json [FUNCTION=EVENT.json ...]
 //! ```
 //!
 //! Pick events that need no network (e.g. the authorizer event without a key), so the
@@ -83,7 +84,11 @@ async fn runtime_api(
 }
 
 /// One cold start: (init, first result, outcome).
-async fn run_once(binary: &str, event: Bytes) -> (Duration, Duration, &'static str) {
+async fn run_once(
+    binary: &str,
+    function: &str,
+    event: Bytes,
+) -> (Duration, Duration, &'static str) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let (signals, mut received) = mpsc::unbounded_channel();
@@ -113,7 +118,8 @@ async fn run_once(binary: &str, event: Bytes) -> (Duration, Duration, &'static s
     let mut child = tokio::process::Command::new(binary)
         .env_clear()
         .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-        .env("AWS_LAMBDA_FUNCTION_NAME", "bench")
+        .env("_HANDLER", function)
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/bench")
@@ -144,7 +150,7 @@ async fn run_once(binary: &str, event: Bytes) -> (Duration, Duration, &'static s
         .stderr(std::process::Stdio::null())
         .kill_on_drop(true)
         .spawn()
-        .unwrap_or_else(|e| panic!("start {binary}: {e}"));
+        .unwrap_or_else(|e| panic!("start {binary} as {function}: {e}"));
     let mut init = None;
     let outcome = tokio::time::timeout(Duration::from_secs(20), async {
         loop {
@@ -154,12 +160,12 @@ async fn run_once(binary: &str, event: Bytes) -> (Duration, Duration, &'static s
                     Signal::Next(_) => {}
                     Signal::Result(at, outcome) => return (at - started, outcome),
                 },
-                status = child.wait() => panic!("{binary} exited during init ({status:?}); check its environment"),
+                status = child.wait() => panic!("{function} exited during init ({status:?}); check its environment"),
             }
         }
     })
     .await
-    .unwrap_or_else(|_| panic!("{binary} gave no result within 20 s"));
+    .unwrap_or_else(|_| panic!("{function} gave no result within 20 s"));
     let _ = child.kill().await;
     server.abort();
     (init.expect("next before result"), outcome.0, outcome.1)
@@ -170,39 +176,37 @@ async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let runs: usize = flag(&args, "--runs", 20);
     assert!((1..=1000).contains(&runs), "--runs must be 1..=1000");
+    let binary = args
+        .iter()
+        .position(|a| a == "--binary")
+        .and_then(|i| args.get(i + 1))
+        .cloned()
+        .expect("usage: cold-start [--runs N] --binary BOOTSTRAP FUNCTION=EVENT.json ...");
     let targets: Vec<(String, String)> = args
         .iter()
         .filter_map(|a| a.split_once('=').map(|(b, e)| (b.to_owned(), e.to_owned())))
         .collect();
     assert!(
         !targets.is_empty(),
-        "usage: cold-start [--runs N] BINARY=EVENT.json ..."
+        "usage: cold-start [--runs N] --binary BOOTSTRAP FUNCTION=EVENT.json ..."
     );
-    println!(
-        "| binary | size | init p50 | init p95 | first result p50 | first result p95 | result |"
-    );
-    println!("|---|---|---|---|---|---|---|");
-    for (binary, event_file) in targets {
+    let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
+    println!("{binary}: {:.1} MiB", size as f64 / (1024.0 * 1024.0));
+    println!("| function | init p50 | init p95 | first result p50 | first result p95 | result |");
+    println!("|---|---|---|---|---|---|");
+    for (function, event_file) in targets {
         let event = Bytes::from(
             std::fs::read(&event_file).unwrap_or_else(|e| panic!("read {event_file}: {e}")),
         );
-        let size = std::fs::metadata(&binary).map(|m| m.len()).unwrap_or(0);
         let (mut inits, mut firsts, mut outcome) = (Vec::new(), Vec::new(), "");
         for _ in 0..runs {
-            let (init, first, result) = run_once(&binary, event.clone()).await;
+            let (init, first, result) = run_once(&binary, &function, event.clone()).await;
             inits.push(init);
             firsts.push(first);
             outcome = result;
         }
-        let name = std::path::Path::new(&binary)
-            .iter()
-            .rev()
-            .nth(1)
-            .map(|s| s.to_string_lossy().into_owned());
         println!(
-            "| {} | {:.1} MiB | {} | {} | {} | {} | {outcome} |",
-            name.unwrap_or(binary.clone()),
-            size as f64 / (1024.0 * 1024.0),
+            "| {function} | {} | {} | {} | {} | {outcome} |",
             millis(percentile(&mut inits, 50.0)),
             millis(percentile(&mut inits, 95.0)),
             millis(percentile(&mut firsts, 50.0)),

@@ -1,0 +1,352 @@
+//! Generations: new content in a dietitian's style, billed reserve-then-settle.
+//!
+//! Creating one is a sequence of explicit steps, each of which may refuse:
+//! the tenant's terms (read by the rate check a moment ago) → the control plane's policy
+//! (kill switch, allowed kinds, `max_tokens` caps, model) → the input's limits → consent →
+//! the style examples → the idempotency claim → the reservation of the worst case against
+//! the monthly budget → the model call (a failure releases the reservation) → settlement
+//! of the actual usage with its ledger entry → the sealed record.
+
+use super::dietitians::require_consent;
+use super::idempotency::{self, Created, Once};
+use super::AppError;
+use crate::domain::billing::{
+    prompt_token_bound, LedgerEntry, Period, Reservation, RESERVATION_TTL_SECONDS,
+};
+use crate::domain::content::{
+    build_prompt, cap_output, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
+    SampleId, Usage, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS, MAX_STYLE_EXAMPLES,
+};
+use crate::domain::{is_id, KeyId, TenantId};
+use crate::ports::billing::{sweep_tenant, Settlement};
+use crate::ports::llm::{ChatMessage, CompletionRequest, Role};
+use crate::ports::Page;
+use crate::state::{ContentState, GenerationState};
+use std::time::{Duration, Instant};
+
+/// How long the model may take, retries included: inside API Gateway's 29 s with room
+/// for storing the result (the function's timeout in the template is 28 s).
+pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(25);
+
+/// A generation as the caller asked for it.
+pub struct NewGeneration {
+    pub dietitian_id: DietitianId,
+    pub kind: ContentKind,
+    pub input: serde_json::Map<String, serde_json::Value>,
+    pub sample_ids: Option<Vec<String>>,
+    pub max_tokens: Option<u32>,
+}
+
+/// Who asks: the tenant and the key the authorizer vouched for.
+pub struct Requester<'a> {
+    pub tenant: &'a TenantId,
+    pub key_id: &'a KeyId,
+    /// When the request began: the model's deadline counts from here.
+    pub started: Instant,
+}
+
+pub async fn create_generation<'a>(
+    state: &'a GenerationState,
+    who: Requester<'_>,
+    new: NewGeneration,
+    once: Result<Option<Once>, AppError>,
+) -> Result<Created<'a, Generation>, AppError> {
+    let tenant = who.tenant;
+    // Read (or cached) a moment ago by the rate check.
+    let terms = state.limiter.terms(tenant).await?;
+    // Kill switch, allowed kinds and the max_tokens caps, before any other work.
+    let allowance = state.policy.allow(&terms, new.kind, new.max_tokens).await?;
+    let model = allowance
+        .model
+        .clone()
+        .unwrap_or_else(|| state.model.clone());
+    let input_json = input_json(new.input)?;
+    require_consent(&*state.store, tenant, &new.dietitian_id).await?;
+    let examples =
+        style_examples(state, tenant, &new.dietitian_id, new.kind, new.sample_ids).await?;
+    let held = match idempotency::claim(&*state.store, &*state.clock, once).await? {
+        Ok(held) => held,
+        Err(stored) => return Ok(Created::Replayed(stored)),
+    };
+    let plan = Plan {
+        tenant,
+        key_id: who.key_id,
+        dietitian_id: &new.dietitian_id,
+        kind: new.kind,
+        input_json,
+        examples,
+        model,
+        max_tokens: allowance.max_tokens,
+        terms: &terms,
+        deadline: who.started + state.llm_timeout,
+    };
+    let generated = generate(state, plan).await;
+    held.settle(generated).await
+}
+
+/// The input's limits: at most [`MAX_INPUT_KEYS`] keys and [`MAX_INPUT_BYTES`] of JSON.
+fn input_json(input: serde_json::Map<String, serde_json::Value>) -> Result<String, AppError> {
+    if input.len() > MAX_INPUT_KEYS {
+        return Err(AppError::Validation(format!(
+            "input may have at most {MAX_INPUT_KEYS} keys"
+        )));
+    }
+    let json = serde_json::Value::Object(input).to_string();
+    if json.len() > MAX_INPUT_BYTES {
+        return Err(AppError::Validation(format!(
+            "input must be at most {MAX_INPUT_BYTES} bytes of JSON"
+        )));
+    }
+    Ok(json)
+}
+
+/// The style examples: the caller's `sample_ids` (all this tenant's and this
+/// dietitian's), else the most recent samples of the kind.
+async fn style_examples(
+    state: &GenerationState,
+    tenant: &TenantId,
+    dietitian_id: &DietitianId,
+    kind: ContentKind,
+    sample_ids: Option<Vec<String>>,
+) -> Result<Vec<Sample>, AppError> {
+    let Some(ids) = sample_ids else {
+        let page = state
+            .store
+            .list_samples(
+                tenant,
+                dietitian_id,
+                Some(kind),
+                DEFAULT_STYLE_EXAMPLES as u32,
+                None,
+            )
+            .await?;
+        return Ok(page.items);
+    };
+    if ids.is_empty() || ids.len() > MAX_STYLE_EXAMPLES {
+        return Err(AppError::Validation(format!(
+            "sample_ids must list 1 to {MAX_STYLE_EXAMPLES} samples"
+        )));
+    }
+    let mut samples = Vec::with_capacity(ids.len());
+    for id in ids {
+        let missing = || AppError::Missing(format!("sample {id}"));
+        if !is_id(&id) {
+            return Err(missing());
+        }
+        let sample = state
+            .store
+            .get_sample(tenant, &SampleId::new(id.clone()))
+            .await?
+            .ok_or_else(missing)?;
+        if &sample.dietitian_id != dietitian_id {
+            return Err(AppError::Validation(format!(
+                "sample {id} belongs to another dietitian"
+            )));
+        }
+        samples.push(sample);
+    }
+    Ok(samples)
+}
+
+/// Everything decided before the model is called.
+struct Plan<'a> {
+    tenant: &'a TenantId,
+    key_id: &'a KeyId,
+    dietitian_id: &'a DietitianId,
+    kind: ContentKind,
+    input_json: String,
+    examples: Vec<Sample>,
+    model: String,
+    max_tokens: u32,
+    terms: &'a crate::ports::billing::TenantTerms,
+    deadline: Instant,
+}
+
+/// Reserve, call, settle, store.
+async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation, AppError> {
+    let (system, user) = build_prompt(plan.kind, &plan.input_json, &plan.examples);
+    let generation_id = GenerationId::generate();
+    let prices = plan.terms.plan.prices_for(&plan.model);
+    let prompt_bound = prompt_token_bound([system.as_str(), user.as_str()]);
+    let now = state.clock.now();
+    let reservation = Reservation {
+        id: generation_id.to_string(),
+        tenant_id: plan.tenant.clone(),
+        period: Period::of(now),
+        amount_micros: prices
+            .cost(prompt_bound, u64::from(plan.max_tokens))
+            .total(),
+        currency: plan.terms.plan.currency.clone(),
+        expires_at: now.plus_seconds(RESERVATION_TTL_SECONDS),
+    };
+    reserve(state, &reservation, plan.terms.monthly_budget_micros).await?;
+    let llm_request = CompletionRequest {
+        model: plan.model.clone(),
+        messages: vec![
+            ChatMessage::new(Role::System, system),
+            ChatMessage::new(Role::User, user),
+        ],
+        max_tokens: plan.max_tokens,
+    };
+    let completion = match state.llm.complete(&llm_request, plan.deadline).await {
+        Ok(completion) => completion,
+        Err(error) => {
+            release(state, &reservation).await;
+            return Err(error.into());
+        }
+    };
+    let usage = Usage {
+        prompt_tokens: completion.usage.prompt_tokens,
+        completion_tokens: completion.usage.completion_tokens,
+        total_tokens: completion.usage.total_tokens,
+    };
+    // Billed usage never exceeds what was reserved: the bound holds for any honest
+    // provider, and a provider reporting more is billed the bound.
+    let billed_prompt = usage.prompt_tokens.min(prompt_bound);
+    let billed_completion = usage.completion_tokens.min(u64::from(plan.max_tokens));
+    if (billed_prompt, billed_completion) != (usage.prompt_tokens, usage.completion_tokens) {
+        tracing::warn!(
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            "provider reported more tokens than the reserved bound; billed the bound"
+        );
+    }
+    let cost = prices.cost(billed_prompt, billed_completion);
+    let entry = LedgerEntry {
+        request_id: reservation.id.clone(),
+        tenant_id: plan.tenant.clone(),
+        period: reservation.period,
+        at: state.clock.now(),
+        model: plan.model.clone(),
+        prompt_tokens: billed_prompt,
+        completion_tokens: billed_completion,
+        prompt_micros: cost.prompt_micros,
+        completion_micros: cost.completion_micros,
+        currency: reservation.currency.clone(),
+    };
+    match state
+        .billing
+        .settle(&reservation, &entry, state.clock.now())
+        .await
+    {
+        Ok(Settlement::Settled | Settlement::AlreadySettled) => {}
+        Ok(Settlement::Lapsed) => {
+            return Err(AppError::Unavailable(format!(
+                "reservation {} lapsed before settling; nothing billed or stored",
+                reservation.id
+            )));
+        }
+        Err(error) => {
+            release(state, &reservation).await;
+            return Err(AppError::Unavailable(format!(
+                "settlement failed, nothing billed or stored: {error}"
+            )));
+        }
+    }
+    let generation = Generation {
+        id: generation_id,
+        tenant_id: plan.tenant.clone(),
+        dietitian_id: plan.dietitian_id.clone(),
+        kind: plan.kind,
+        input: plan.input_json,
+        sample_ids: plan.examples.iter().map(|s| s.id.clone()).collect(),
+        content: cap_output(&completion.content),
+        model: completion.model,
+        usage,
+        cost: Money {
+            amount_micros: entry.amount_micros(),
+            currency: entry.currency.clone(),
+        },
+        created_at: state.clock.now(),
+        key_id: plan.key_id.clone(),
+        llm_request: serde_json::to_string(&llm_request)
+            .map_err(|error| AppError::Internal(format!("llm request: {error}")))?,
+        llm_response: completion.raw_response,
+        integrity: String::new(),
+    }
+    .seal();
+    state.store.create_generation(&generation).await?;
+    tracing::info!(
+        generation_id = %generation.id,
+        prompt_tokens = usage.prompt_tokens,
+        completion_tokens = usage.completion_tokens,
+        cost_micros = generation.cost.amount_micros,
+        "generation stored"
+    );
+    Ok(generation)
+}
+
+/// Reserves the worst case against the tenant's budget. A refusal first releases the
+/// tenant's expired reservations (left by crashed invocations) and tries once more, so
+/// an expired reservation never blocks a generation.
+async fn reserve(
+    state: &GenerationState,
+    reservation: &Reservation,
+    budget_micros: i64,
+) -> Result<(), AppError> {
+    if state.billing.reserve(reservation, budget_micros).await? {
+        return Ok(());
+    }
+    let released = sweep_tenant(&*state.billing, &reservation.tenant_id, state.clock.now()).await?;
+    if released > 0 && state.billing.reserve(reservation, budget_micros).await? {
+        return Ok(());
+    }
+    Err(AppError::BudgetExhausted {
+        budget_micros,
+        amount_micros: reservation.amount_micros,
+        currency: reservation.currency.clone(),
+    })
+}
+
+/// Gives a reservation back after a failure; a failed release is left to expire.
+async fn release(state: &GenerationState, reservation: &Reservation) {
+    if let Err(error) = state.billing.release(reservation).await {
+        tracing::error!(%error, reservation = %reservation.id, "release failed; the reservation will expire");
+    }
+}
+
+fn intact(generation: Generation) -> Result<Generation, AppError> {
+    if generation.is_intact() {
+        Ok(generation)
+    } else {
+        tracing::error!(generation_id = %generation.id, "stored generation failed its integrity check");
+        Err(AppError::IntegrityCheckFailed)
+    }
+}
+
+/// One stored generation, checked against its integrity seal.
+pub async fn get_generation(
+    state: &ContentState,
+    tenant: &TenantId,
+    id: &GenerationId,
+) -> Result<Generation, AppError> {
+    let generation = state
+        .store
+        .get_generation(tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    intact(generation)
+}
+
+/// A dietitian's generations, newest first, each checked against its seal.
+pub async fn list_generations(
+    state: &ContentState,
+    tenant: &TenantId,
+    dietitian_id: &DietitianId,
+    limit: u32,
+    position: Option<&str>,
+) -> Result<Page<Generation>, AppError> {
+    let page = state
+        .store
+        .list_generations(tenant, dietitian_id, limit, position)
+        .await?;
+    let items = page
+        .items
+        .into_iter()
+        .map(intact)
+        .collect::<Result<_, _>>()?;
+    Ok(Page {
+        items,
+        next_cursor: page.next_cursor,
+    })
+}

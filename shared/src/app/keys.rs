@@ -1,0 +1,184 @@
+//! A tenant's data-plane API keys (spec section 5): issue (the secret leaves only in
+//! that answer), list, rotate with a grace period for the old secret, revoke. A key of
+//! another tenant is as absent as a key that does not exist.
+
+use super::admin::{audited, AdminCall, Changed, Refused};
+use super::AppError;
+use crate::domain::admin::Action;
+use crate::domain::{is_id, ApiKey, ApiKeyToken, KeyId, TenantId, Timestamp};
+use crate::state::AdminState;
+
+/// Default overlap of old and new secret after a rotation.
+pub const DEFAULT_GRACE_SECONDS: i64 = 24 * 3600;
+/// Longest overlap a rotation may ask for.
+pub const MAX_GRACE_SECONDS: i64 = 30 * 24 * 3600;
+
+pub struct NewKey {
+    pub name: String,
+    /// RFC 3339; none: the key does not expire.
+    pub expires_at: Option<String>,
+}
+
+/// A key and, once, its secret.
+pub struct IssuedKey {
+    pub key: ApiKey,
+    pub token: ApiKeyToken,
+    /// The time the views are computed at.
+    pub now: Timestamp,
+}
+
+/// The tenant must exist.
+async fn existing_tenant(state: &AdminState, id: Option<TenantId>) -> Result<TenantId, AppError> {
+    let id = id.ok_or(AppError::NotFound)?;
+    state
+        .store
+        .get_tenant(&id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(id)
+}
+
+/// The key `key_id` if it belongs to `tenant` (else not found).
+async fn tenant_key(
+    state: &AdminState,
+    tenant: Option<&TenantId>,
+    key_id: &str,
+) -> Result<ApiKey, AppError> {
+    let tenant = tenant.ok_or(AppError::NotFound)?;
+    if !is_id(key_id) {
+        return Err(AppError::NotFound);
+    }
+    match state.store.get_key(&KeyId::new(key_id)).await? {
+        Some(key) if key.tenant_id == *tenant => Ok(key),
+        _ => Err(AppError::NotFound),
+    }
+}
+
+fn rfc3339(at: Option<Timestamp>) -> Option<String> {
+    at.map(Timestamp::to_rfc3339)
+}
+
+pub async fn issue_key(
+    state: &AdminState,
+    call: &AdminCall,
+    input: Result<NewKey, AppError>,
+) -> Result<IssuedKey, AppError> {
+    let attempt = issue(state, call, input).await;
+    audited(state, call, "key.issue", attempt).await
+}
+
+async fn issue(
+    state: &AdminState,
+    call: &AdminCall,
+    input: Result<NewKey, AppError>,
+) -> Result<Changed<IssuedKey>, Refused> {
+    let tenant = call
+        .authorize_change(&*state.store, Action::KeyIssue)
+        .await?;
+    let new = input?;
+    let tenant = existing_tenant(state, tenant).await?;
+    let expires_at = new
+        .expires_at
+        .as_deref()
+        .map(|text| {
+            Timestamp::parse_rfc3339(text)
+                .ok_or_else(|| AppError::Validation("expires_at must be an RFC 3339 time".into()))
+        })
+        .transpose()?;
+    let now = state.clock.now();
+    let (key, token) = ApiKey::issue(tenant.clone(), &new.name, now, expires_at)?;
+    state.store.create_key(&key).await?;
+    Ok(Changed {
+        target: format!("key/{}", key.key_id),
+        details: serde_json::json!({"name": key.name, "expires_at": rfc3339(key.expires_at)}),
+        tenant: Some(tenant),
+        value: IssuedKey { key, token, now },
+    })
+}
+
+/// The tenant's keys (never secrets or hashes) and the time their status is computed at.
+pub async fn list_keys(
+    state: &AdminState,
+    call: &AdminCall,
+) -> Result<(Vec<ApiKey>, Timestamp), AppError> {
+    let tenant = call.authorize(Action::KeyList)?;
+    let tenant = existing_tenant(state, tenant).await?;
+    Ok((state.store.list_keys(&tenant).await?, state.clock.now()))
+}
+
+/// A new secret under the same key id; the old one keeps working for `grace_seconds`
+/// (default [`DEFAULT_GRACE_SECONDS`]).
+pub async fn rotate_key(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+    grace_seconds: Result<Option<i64>, AppError>,
+) -> Result<IssuedKey, AppError> {
+    let attempt = rotate(state, call, key_id, grace_seconds).await;
+    audited(state, call, "key.rotate", attempt).await
+}
+
+async fn rotate(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+    grace_seconds: Result<Option<i64>, AppError>,
+) -> Result<Changed<IssuedKey>, Refused> {
+    let tenant = call
+        .authorize_change(&*state.store, Action::KeyRotate)
+        .await?;
+    let grace_seconds = grace_seconds?.unwrap_or(DEFAULT_GRACE_SECONDS);
+    if !(0..=MAX_GRACE_SECONDS).contains(&grace_seconds) {
+        return Err(AppError::Validation(format!(
+            "grace_seconds must be 0 to {MAX_GRACE_SECONDS}"
+        ))
+        .into());
+    }
+    let tenant = existing_tenant(state, tenant).await?;
+    let mut key = tenant_key(state, Some(&tenant), key_id).await?;
+    let now = state.clock.now();
+    if key.is_revoked(now) {
+        return Err(AppError::KeyRevoked.into());
+    }
+    let expected = key.hash.clone();
+    let token = key.rotate(now, grace_seconds);
+    // Conditional on the hash read above: two concurrent rotations cannot both win.
+    state.store.save_rotation(&key, &expected).await?;
+    Ok(Changed {
+        target: format!("key/{}", key.key_id),
+        details: serde_json::json!({"grace_seconds": grace_seconds}),
+        tenant: Some(tenant),
+        value: IssuedKey { key, token, now },
+    })
+}
+
+/// Revoked now: immediately locally, within the authorizer cache TTL in AWS.
+pub async fn revoke_key(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+) -> Result<(), AppError> {
+    let attempt = revoke(state, call, key_id).await;
+    audited(state, call, "key.revoke", attempt).await
+}
+
+async fn revoke(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+) -> Result<Changed<()>, Refused> {
+    let tenant = call
+        .authorize_change(&*state.store, Action::KeyRevoke)
+        .await?;
+    let key = tenant_key(state, tenant.as_ref(), key_id).await?;
+    state
+        .store
+        .revoke_key(&key.key_id, state.clock.now())
+        .await?;
+    Ok(Changed {
+        value: (),
+        target: format!("key/{}", key.key_id),
+        details: serde_json::json!({"name": key.name}),
+        tenant: Some(key.tenant_id),
+    })
+}
