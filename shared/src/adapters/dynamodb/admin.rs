@@ -10,7 +10,8 @@
 //! head) only; nothing in the stack may update or delete an entry. Admin actions are
 //! rare, so one partition's write throughput (1,000 items/s) is ample.
 
-use super::{applied, corrupt, get_n_opt, get_s, get_s_opt, n, s, unavailable, Item};
+use super::table::{self, Partition};
+use super::{corrupt, get_n_opt, get_s, get_s_opt, n, s, unavailable, Item};
 use super::{DynamoStore, PK, SK};
 use crate::domain::audit::{Actor, AuditDraft, AuditEntry, Outcome};
 use crate::domain::settings::{SystemSettings, TenantSettings};
@@ -99,39 +100,19 @@ impl DynamoAuditStore {
         }
     }
 
-    /// A store sharing an already loaded AWS configuration.
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(config), table)
-    }
-
+    /// Up to `limit` entries after (`forward`) or before `bound`, in that direction.
     async fn query(
         &self,
-        condition: &str,
         bound: u64,
         forward: bool,
         limit: u32,
     ) -> Result<Vec<AuditEntry>, StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression(format!("#pk = :pk AND {condition}"))
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(CHAIN_PK))
-            .expression_attribute_values(":bound", s(seq_sk(bound)))
-            .scan_index_forward(forward)
-            .consistent_read(true)
-            .limit(limit.clamp(1, MAX_PAGE_SIZE * 10) as i32)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        output
-            .items
-            .unwrap_or_default()
-            .iter()
-            .map(entry_from_item)
-            .collect()
+        let partition = Partition::table(CHAIN_PK)
+            .sort_beyond(forward, seq_sk(bound))
+            .oldest_first(forward);
+        let limit = limit.clamp(1, MAX_PAGE_SIZE * 10) as usize;
+        let (items, _) = table::query(&self.client, &self.table, &partition, None, limit).await?;
+        items.iter().map(entry_from_item).collect()
     }
 }
 
@@ -187,34 +168,22 @@ fn entry_from_item(item: &Item) -> Result<AuditEntry, StoreError> {
 #[async_trait]
 impl AuditStore for DynamoAuditStore {
     async fn audit_head(&self) -> Result<Option<AuditEntry>, StoreError> {
-        Ok(self
-            .query("#sk < :bound", u64::MAX, false, 1)
-            .await?
-            .into_iter()
-            .next())
+        Ok(self.query(u64::MAX, false, 1).await?.into_iter().next())
     }
 
     async fn insert_audit_entry(&self, entry: &AuditEntry) -> Result<(), StoreError> {
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(entry_item(entry)))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        if !applied(put)? {
+        // Create-only: a writer that lost the race for this sequence number re-chains.
+        if !table::put_new(&self.client, &self.table, entry_item(entry)).await? {
             return Err(StoreError::AlreadyExists);
         }
         Ok(())
     }
 
     async fn audit_after(&self, after: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        self.query("#sk > :bound", after, true, limit).await
+        self.query(after, true, limit).await
     }
 
     async fn audit_before(&self, before: u64, limit: u32) -> Result<Vec<AuditEntry>, StoreError> {
-        self.query("#sk < :bound", before, false, limit).await
+        self.query(before, false, limit).await
     }
 }

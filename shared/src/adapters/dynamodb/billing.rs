@@ -18,6 +18,7 @@
 //! and without touching the aggregate, so only the sweep (with its condition) may end
 //! an expired reservation.
 
+use super::table::{self, Partition};
 use super::{applied, corrupt, get_n_opt, get_s, n, s, unavailable, Item};
 use super::{DynamoStore, GSI1_PK, GSI1_SK, PK, SK};
 use crate::adapters::cursor;
@@ -140,10 +141,6 @@ impl DynamoBillingStore {
             client,
             table: table.into(),
         }
-    }
-
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(config), table)
     }
 
     fn key(pk: String, sk: String) -> HashMap<String, aws_sdk_dynamodb::types::AttributeValue> {
@@ -269,49 +266,11 @@ impl DynamoBillingStore {
         Ok(self.transact(items).await?.is_none())
     }
 
-    async fn query_partition(
-        &self,
-        pk: String,
-        prefix: String,
-        start: Option<Item>,
-        limit: Option<i32>,
-    ) -> Result<(Vec<Item>, Option<Item>), StoreError> {
-        let output = self
-            .client
-            .query()
-            .table_name(&self.table)
-            .key_condition_expression("#pk = :pk AND begins_with(#sk, :prefix)")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_names("#sk", SK)
-            .expression_attribute_values(":pk", s(pk))
-            .expression_attribute_values(":prefix", s(prefix))
-            .set_exclusive_start_key(start)
-            .set_limit(limit)
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(unavailable)?;
-        Ok((output.items.unwrap_or_default(), output.last_evaluated_key))
-    }
-
-    /// Every item of the tenant's partition under `prefix`, following pages.
+    /// Every item of the tenant's partition under `prefix`.
     async fn query_all(&self, pk: String, prefix: String) -> Result<Vec<Item>, StoreError> {
-        const MAX_PAGES: usize = 100;
-        let mut items = Vec::new();
-        let mut start = None;
-        for _ in 0..MAX_PAGES {
-            let (page, next) = self
-                .query_partition(pk.clone(), prefix.clone(), start, None)
-                .await?;
-            items.extend(page);
-            match next {
-                Some(key) => start = Some(key),
-                None => return Ok(items),
-            }
-        }
-        Err(StoreError::Unavailable(
-            "dynamodb: partition larger than expected".into(),
-        ))
+        const MAX_ITEMS: usize = 100_000;
+        let partition = Partition::table(pk).sort_prefix(prefix);
+        table::query_all(&self.client, &self.table, &partition, MAX_ITEMS).await
     }
 }
 
@@ -346,8 +305,10 @@ impl PlanStore for DynamoStore {
 
     async fn list_stored_plans(&self) -> Result<Vec<Plan>, StoreError> {
         const MAX_PLANS: usize = 1_000;
-        self.query_gsi1(PLANS_GSI1_PK, None, MAX_PLANS)
+        let partition = Partition::gsi1(PLANS_GSI1_PK);
+        table::query(&self.client, &self.table, &partition, None, MAX_PLANS)
             .await?
+            .0
             .iter()
             .map(|item| serde_json::from_str(&get_s(item, "body")?).map_err(|_| corrupt("body")))
             .collect()
@@ -571,24 +532,18 @@ impl BillingStore for DynamoBillingStore {
         let limit = limit.clamp(1, MAX_LEDGER_PAGE) as usize;
         let pk = tenant_pk(tenant);
         let prefix = ledger_prefix(period);
-        let mut start = cursor
+        let start = cursor
             .map(cursor::decode)
             .transpose()?
             .map(|request_id| Self::key(pk.clone(), format!("{prefix}{request_id}")));
-        let mut items = Vec::new();
-        loop {
-            let want = (limit + 1 - items.len()) as i32;
-            let (page, next) = self
-                .query_partition(pk.clone(), prefix.clone(), start.take(), Some(want))
-                .await?;
-            for item in &page {
-                items.push(entry_from_item(item)?);
-            }
-            match next {
-                Some(key) if items.len() <= limit => start = Some(key),
-                _ => break,
-            }
-        }
+        let partition = Partition::table(pk).sort_prefix(prefix);
+        // One more than asked for: whether there is a next page.
+        let (page, _) =
+            table::query(&self.client, &self.table, &partition, start, limit + 1).await?;
+        let mut items = page
+            .iter()
+            .map(entry_from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         let next_cursor = if items.len() > limit {
             items.truncate(limit);
             items.last().map(|e| cursor::encode(&e.request_id))
@@ -601,19 +556,14 @@ impl BillingStore for DynamoBillingStore {
     async fn create_invoice(&self, invoice: &Invoice) -> Result<bool, StoreError> {
         let body = serde_json::to_string(invoice)
             .map_err(|e| StoreError::Unavailable(format!("invoice serialization: {e}")))?;
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .item(PK, s(tenant_pk(&invoice.tenant_id)))
-            .item(SK, s(invoice_sk(invoice.period)))
-            .item("entity", s("invoice"))
-            .item("body", s(body))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .send()
-            .await;
-        applied(put)
+        let item = HashMap::from([
+            (PK.to_owned(), s(tenant_pk(&invoice.tenant_id))),
+            (SK.to_owned(), s(invoice_sk(invoice.period))),
+            ("entity".to_owned(), s("invoice")),
+            ("body".to_owned(), s(body)),
+        ]);
+        // Create-only: an issued invoice is never replaced.
+        table::put_new(&self.client, &self.table, item).await
     }
 
     async fn get_invoice(
@@ -621,7 +571,7 @@ impl BillingStore for DynamoBillingStore {
         tenant: &TenantId,
         period: Period,
     ) -> Result<Option<Invoice>, StoreError> {
-        let Some(item) = super::get_item(
+        let Some(item) = table::get(
             &self.client,
             &self.table,
             tenant_pk(tenant),

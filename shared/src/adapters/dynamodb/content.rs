@@ -2,11 +2,10 @@
 //! Every key starts with `T#<tenant id>#`, so no request can address another tenant's
 //! items; a dietitian's items are found through `gsi1` partitions, never a scan.
 
+use super::table::{self, Partition};
 use super::{
-    applied, corrupt, get_n_opt, get_s, get_time, n, s, unavailable, Item, GSI1, GSI1_PK, GSI1_SK,
-    PK, SK,
+    applied, corrupt, get_n_opt, get_s, get_time, n, s, unavailable, Item, GSI1_PK, GSI1_SK, PK, SK,
 };
-use super::{get_item, put_new_item};
 use crate::adapters::cursor;
 use crate::domain::content::{
     Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
@@ -196,59 +195,16 @@ impl DynamoContentStore {
         }
     }
 
-    pub async fn from_env(table: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::from_sdk_config(&config, table)
-    }
-
-    /// From an already loaded AWS configuration (one load per cold start for all clients).
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(config), table)
-    }
-
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        get_item(&self.client, &self.table, pk, sk).await
+        table::get(&self.client, &self.table, pk, sk).await
     }
 
-    /// Newest-first items of a gsi1 partition from `start` (exclusive), optionally
-    /// filtered by kind, until `limit` items or the partition's end.
-    async fn query_newest(
-        &self,
-        partition: String,
-        start: Option<Item>,
-        kind: Option<ContentKind>,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        let mut start = start;
-        loop {
-            let mut query = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("#gpk = :gpk")
-                .expression_attribute_names("#gpk", GSI1_PK)
-                .expression_attribute_values(":gpk", s(&partition))
-                .scan_index_forward(false)
-                .set_exclusive_start_key(start.take())
-                .limit((limit - items.len()).max(1) as i32);
-            if let Some(kind) = kind {
-                query = query
-                    .filter_expression("#kind = :kind")
-                    .expression_attribute_names("#kind", "kind")
-                    .expression_attribute_values(":kind", s(kind.as_str()));
-            }
-            let output = query.send().await.map_err(unavailable)?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) if items.len() < limit => start = Some(key),
-                _ => {
-                    items.truncate(limit);
-                    return Ok(items);
-                }
-            }
+    /// Create-only: an id is never reused.
+    async fn put_new(&self, item: Item) -> Result<(), StoreError> {
+        if !table::put_new(&self.client, &self.table, item).await? {
+            return Err(StoreError::AlreadyExists);
         }
+        Ok(())
     }
 
     /// One page (plus one item, to know if there is more) of a dietitian's collection,
@@ -271,36 +227,28 @@ impl DynamoContentStore {
                 id,
             )
         });
-        self.query_newest(partition, start, kind, page_size(limit) + 1)
-            .await
+        let mut newest = Partition::gsi1(partition.clone()).newest_first();
+        if let Some(kind) = kind {
+            newest = newest.only("kind", s(kind.as_str()));
+        }
+        let (items, _) = table::query(
+            &self.client,
+            &self.table,
+            &newest,
+            start,
+            page_size(limit) + 1,
+        )
+        .await?;
+        Ok(items)
     }
 
     /// The primary keys of every item in a gsi1 partition.
     async fn keys_in(&self, partition: String) -> Result<Vec<Item>, StoreError> {
-        let mut keys = Vec::new();
-        let mut start = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("#gpk = :gpk")
-                .expression_attribute_names("#gpk", GSI1_PK)
-                .expression_attribute_values(":gpk", s(&partition))
-                .projection_expression("#pk, #sk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_names("#sk", SK)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            keys.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) => start = Some(key),
-                None => return Ok(keys),
-            }
-        }
+        // A dietitian's samples are capped at 50; generations and stored responses are
+        // bounded by retention: this is a guard, not a limit anyone meets.
+        const MAX_ITEMS: usize = 1_000_000;
+        let keys = Partition::gsi1(partition).keys_only();
+        table::query_all(&self.client, &self.table, &keys, MAX_ITEMS).await
     }
 
     /// Deletes items by primary key, 25 per batch, retrying unprocessed ones a bounded
@@ -423,7 +371,7 @@ impl ContentStore for DynamoContentStore {
     }
 
     async fn create_sample(&self, sample: &Sample) -> Result<(), StoreError> {
-        put_new_item(&self.client, &self.table, sample_item(sample)).await
+        self.put_new(sample_item(sample)).await
     }
 
     async fn get_sample(
@@ -483,7 +431,7 @@ impl ContentStore for DynamoContentStore {
     }
 
     async fn create_generation(&self, generation: &Generation) -> Result<(), StoreError> {
-        put_new_item(&self.client, &self.table, generation_item(generation)).await
+        self.put_new(generation_item(generation)).await
     }
 
     async fn get_generation(

@@ -8,6 +8,7 @@ pub mod admin;
 pub mod billing;
 pub mod content;
 pub mod schema;
+mod table;
 
 use crate::adapters::cursor;
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, PlanId, Tenant, TenantId, TenantStatus, Timestamp};
@@ -53,18 +54,6 @@ impl DynamoStore {
         }
     }
 
-    /// Client from the standard AWS environment (region, credentials, and
-    /// `AWS_ENDPOINT_URL_DYNAMODB` when pointing at a local server).
-    pub async fn from_env(table: impl Into<String>) -> Self {
-        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        Self::new(Client::new(&config), table)
-    }
-
-    /// A store sharing an already loaded AWS configuration.
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(config), table)
-    }
-
     /// An `UpdateItem` of one item, with `#pk` bound for the `attribute_exists(#pk)`
     /// that every update's condition starts with.
     fn update(&self, pk: String, sk: &str) -> UpdateItemFluentBuilder {
@@ -100,74 +89,8 @@ impl DynamoStore {
     }
 
     async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>, StoreError> {
-        get_item(&self.client, &self.table, pk, sk).await
+        table::get(&self.client, &self.table, pk, sk).await
     }
-
-    /// Reads up to `limit` items from a GSI1 partition after `start`, following
-    /// DynamoDB's own pages until enough items or the partition's end.
-    async fn query_gsi1(
-        &self,
-        partition: &str,
-        mut start: Option<Item>,
-        limit: usize,
-    ) -> Result<Vec<Item>, StoreError> {
-        let mut items = Vec::new();
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(GSI1)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", GSI1_PK)
-                .expression_attribute_values(":pk", s(partition))
-                .set_exclusive_start_key(start.take())
-                .limit((limit - items.len()) as i32)
-                .send()
-                .await
-                .map_err(unavailable)?;
-            items.extend(output.items.unwrap_or_default());
-            match output.last_evaluated_key {
-                Some(key) if items.len() < limit => start = Some(key),
-                _ => return Ok(items),
-            }
-        }
-    }
-}
-
-/// A consistent `GetItem` by primary key.
-async fn get_item(
-    client: &Client,
-    table: &str,
-    pk: String,
-    sk: &str,
-) -> Result<Option<Item>, StoreError> {
-    let output = client
-        .get_item()
-        .table_name(table)
-        .key(PK, s(pk))
-        .key(SK, s(sk))
-        .consistent_read(true)
-        .send()
-        .await
-        .map_err(unavailable)?;
-    Ok(output.item)
-}
-
-/// A `PutItem` that only creates: `AlreadyExists` if the primary key is taken.
-async fn put_new_item(client: &Client, table: &str, item: Item) -> Result<(), StoreError> {
-    let put = client
-        .put_item()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", PK)
-        .send()
-        .await;
-    if !applied(put)? {
-        return Err(StoreError::AlreadyExists);
-    }
-    Ok(())
 }
 
 fn s(value: impl Into<String>) -> AttributeValue {
@@ -339,7 +262,10 @@ fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn create_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        put_new_item(&self.client, &self.table, tenant_item(tenant)).await
+        if !table::put_new(&self.client, &self.table, tenant_item(tenant)).await? {
+            return Err(StoreError::AlreadyExists);
+        }
+        Ok(())
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
@@ -364,7 +290,14 @@ impl TenantStore for DynamoStore {
                 (GSI1_SK.into(), s(id)),
             ])
         });
-        let items = self.query_gsi1(TENANTS_GSI1_PK, after, limit + 1).await?;
+        let (items, _) = table::query(
+            &self.client,
+            &self.table,
+            &table::Partition::gsi1(TENANTS_GSI1_PK),
+            after,
+            limit + 1,
+        )
+        .await?;
         let mut tenants = items
             .iter()
             .map(tenant_from_item)
@@ -498,9 +431,15 @@ impl ApiKeyStore for DynamoStore {
     async fn list_keys(&self, tenant_id: &TenantId) -> Result<Vec<ApiKey>, StoreError> {
         // Keys per tenant are few; the bound guards against a runaway partition.
         const MAX_KEYS_PER_TENANT: usize = 1000;
-        let items = self
-            .query_gsi1(&tenant_pk(tenant_id.as_str()), None, MAX_KEYS_PER_TENANT)
-            .await?;
+        let partition = table::Partition::gsi1(tenant_pk(tenant_id.as_str()));
+        let (items, _) = table::query(
+            &self.client,
+            &self.table,
+            &partition,
+            None,
+            MAX_KEYS_PER_TENANT,
+        )
+        .await?;
         items
             .iter()
             .filter(
