@@ -5,7 +5,7 @@
 //! one audit entry whatever its outcome, and no API key or missing token gets through.
 
 use nutripro_shared::domain::admin::{Action, Role, Scope};
-use nutripro_tests::admin_routes::{admin_routes, fixture_tenant, route_table, INVOICED_PERIOD};
+use nutripro_tests::admin_routes::{admin_routes, fill, fixture_tenant, route_table};
 use nutripro_tests::LocalStack;
 use std::collections::BTreeSet;
 
@@ -59,12 +59,7 @@ async fn every_role_on_every_admin_route_answers_as_the_permission_table_says() 
                 } else {
                     (&other, &other_key)
                 };
-                let mut path = template_path
-                    .replace("{tenantId}", tenant)
-                    .replace("{keyId}", key)
-                    .replace("{invoiceId}", &format!("inv-202001-{tenant}"))
-                    .replace("{planId}", "standard")
-                    .replace("{period}", INVOICED_PERIOD);
+                let mut path = fill(template_path, tenant, key);
                 if *template_path == "/admin/audit" {
                     // The audit listing names its tenant in the filter.
                     path = format!("{path}?tenant_id={tenant}");
@@ -103,12 +98,7 @@ async fn api_keys_and_missing_tokens_get_401_on_every_admin_route() {
     let boot = stack.bootstrap("Acme").await;
     let (tenant, key) = fixture_tenant(&stack, "Target").await;
     for (method, template_path, _, _, body) in route_table() {
-        let path = template_path
-            .replace("{tenantId}", &tenant)
-            .replace("{keyId}", &key)
-            .replace("{invoiceId}", &format!("inv-202001-{tenant}"))
-            .replace("{planId}", "standard")
-            .replace("{period}", INVOICED_PERIOD);
+        let path = fill(template_path, &tenant, &key);
         let with_key = stack
             .call(method, &path, &boot.api_key, body.as_ref(), &[])
             .await;

@@ -24,7 +24,7 @@ use nutripro_shared::http::RateLimiter;
 use nutripro_shared::ports::billing::{ledger_usage, reconcile, sweep_all, BillingStore};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::llm::{
-    Completion, CompletionRequest, LlmError, LlmProvider, TokenUsage,
+    Completion, CompletionRequest, LlmError, LlmProvider, Moderation, TokenUsage,
 };
 use nutripro_shared::ports::{AdminStore, ManualClock};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
@@ -81,6 +81,13 @@ impl LlmProvider for TestModel {
             }
         }
     }
+
+    async fn moderate(&self, _text: &str, _deadline: Instant) -> Result<Moderation, LlmError> {
+        Ok(Moderation {
+            flagged: false,
+            categories: Vec::new(),
+        })
+    }
 }
 
 struct Harness {
@@ -101,6 +108,8 @@ fn build(
     let model = Arc::new(TestModel::default());
     let state = Arc::new(GenerationState {
         store: content.clone(),
+        // Nothing here is refused or blocked: the audit log is not what is measured.
+        audit: Arc::new(SqliteStore::open_in_memory().unwrap()),
         clock: clock.clone(),
         llm: model.clone(),
         model: "test-model".into(),

@@ -3,6 +3,7 @@
 //! isolation, 404 not 403), T14 (slow upstream → 504 in time, nothing stored) and T05
 //! (a tampered stored generation is detected).
 
+use nutripro_shared::domain::safety::DEFAULT_DISCLAIMER;
 use nutripro_tests::{FakeOpenAi, LocalStack, FAKE_COMPLETION};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -654,7 +655,15 @@ async fn the_real_client_path_stores_the_models_answer_and_usage() {
         )
         .await
         .json();
-    assert_eq!(generation["content"], FAKE_COMPLETION);
+    // The model's text, then the tenant's disclaimer (issue 14).
+    let content = generation["content"].as_str().unwrap();
+    assert!(
+        content.starts_with(&format!("{FAKE_COMPLETION}\n\n")),
+        "{content}"
+    );
+    assert!(content.ends_with(DEFAULT_DISCLAIMER));
+    assert_eq!(generation["disclaimer_appended"], true);
+    assert_eq!(generation["safety"]["status"], "passed");
     assert_eq!(generation["model"], "gpt-4o-mini-2024-07-18");
     assert_eq!(
         generation["usage"],

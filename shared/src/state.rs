@@ -30,6 +30,8 @@ pub struct ContentState {
 /// `POST /v1/generations`.
 pub struct GenerationState {
     pub store: Arc<dyn ContentStore>,
+    /// Refused and blocked generations are audited (codes only, never text).
+    pub audit: Arc<dyn AuditStore>,
     pub clock: Arc<dyn Clock>,
     pub llm: Arc<dyn LlmProvider>,
     /// The model requested from the provider unless settings name another.
@@ -55,6 +57,14 @@ pub struct AdminState {
 pub struct BillingAdminState {
     pub admin: AdminState,
     pub billing: Arc<dyn BillingStore>,
+}
+
+/// What the safety review endpoints are built with: tenants (to know they exist) and
+/// the content they read.
+pub struct ReviewState {
+    pub store: Arc<dyn AdminStore>,
+    pub content: Arc<dyn ContentStore>,
+    pub clock: Arc<dyn Clock>,
 }
 
 /// What the data plane's usage endpoint is built with.

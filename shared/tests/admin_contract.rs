@@ -263,6 +263,7 @@ mod cases {
             model: Some("gpt-4o-mini".into()),
             max_tokens_cap: Some(800),
             retention_days: Some(30),
+            disclaimer: Some("Reviewed by Anna — not medical advice.".into()),
         };
         h.admin.put_tenant_settings(&a, &settings).await.unwrap();
         assert_eq!(
@@ -280,6 +281,7 @@ mod cases {
             generation_enabled: false,
             default_model: Some("gpt-4o".into()),
             max_tokens_cap: 2048,
+            safety: Default::default(),
         };
         h.admin.put_system_settings(&system).await.unwrap();
         assert_eq!(h.admin.get_system_settings().await.unwrap(), Some(system));

@@ -4,9 +4,11 @@
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
 use nutripro_shared::adapters::dynamodb::schema;
 use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::billing::Period;
 use nutripro_shared::domain::content::{
     Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
 };
+use nutripro_shared::domain::safety::{Finding, FindingCode, SafetyReport};
 use nutripro_shared::domain::{new_id, KeyId, TenantId, Timestamp};
 use nutripro_shared::ports::content::{
     ContentStore, IdempotencyClaim, IdempotencyKey, StoredResponse,
@@ -74,9 +76,29 @@ fn generation(t: &TenantId, d: &DietitianId, samples: &[&Sample]) -> Generation 
         key_id: KeyId::new("k1"),
         llm_request: r#"{"model":"gpt-4o-mini"}"#.into(),
         llm_response: r#"{"choices":[]}"#.into(),
+        client: r#"{"allergies":["peanuts"]}"#.into(),
+        safety: Some(SafetyReport::from_findings(Vec::new())),
+        disclaimer_appended: true,
         integrity: String::new(),
     }
     .seal()
+}
+
+/// A generation the safety checks blocked (its text kept for review).
+fn blocked(t: &TenantId, d: &DietitianId, at: Timestamp) -> Generation {
+    let mut g = generation(t, d, &[]);
+    g.created_at = at;
+    g.content = "Spread peanut butter on toast.".into();
+    g.disclaimer_appended = false;
+    g.safety = Some(SafetyReport::from_findings(vec![
+        Finding::new(
+            FindingCode::AllergenConflict,
+            "peanuts".into(),
+            "peanut butter".into(),
+        ),
+        Finding::warn(FindingCode::MedicalClaim, "claim".into(), String::new()),
+    ]));
+    g.seal()
 }
 
 fn idem(t: &TenantId, d: &DietitianId, key: &str) -> IdempotencyKey {
@@ -98,6 +120,7 @@ macro_rules! content_suite {
                 samples_list_newest_first_in_pages_and_by_kind,
                 generations_round_trip_intact_and_list_in_pages,
                 erasure_removes_one_dietitian_of_one_tenant,
+                blocked_generations_are_listed_for_review_by_period,
                 idempotency_keys_claim_complete_release_and_expire,
                 hostile_text_round_trips_verbatim,
             );
@@ -275,6 +298,81 @@ mod cases {
             .unwrap()
             .items
             .is_empty());
+    }
+
+    /// A blocked generation is stored whole (for review) and listed, without text, in its
+    /// tenant's review list of the period; erasure takes both.
+    pub async fn blocked_generations_are_listed_for_review_by_period(store: &dyn ContentStore) {
+        let (t, other) = (tenant(), tenant());
+        let (d, keep) = (dietitian("dr-blocked"), dietitian("dr-other"));
+        let november = Period::parse("2026-11").unwrap();
+        let mut made = Vec::new();
+        for (n, dietitian) in [&d, &keep, &d].into_iter().enumerate() {
+            let g = blocked(&t, dietitian, november.start().plus_seconds(60 * n as i64));
+            store.create_generation(&g).await.unwrap();
+            made.push(g);
+        }
+        let december = blocked(&t, &d, november.end().plus_seconds(5));
+        store.create_generation(&december).await.unwrap();
+        store
+            .create_generation(&generation(&t, &d, &[]))
+            .await
+            .unwrap();
+        let stored = store
+            .get_generation(&t, &made[0].id)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(stored, made[0], "the withheld text is kept for review");
+        assert!(stored.is_intact());
+        let first = store.list_blocked(&t, november, 2, None).await.unwrap();
+        let ids: Vec<&str> = first
+            .items
+            .iter()
+            .map(|b| b.generation_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [made[2].id.as_str(), made[1].id.as_str()],
+            "newest first"
+        );
+        assert_eq!(
+            first.items[0].codes,
+            [FindingCode::AllergenConflict, FindingCode::MedicalClaim]
+        );
+        let rest = store
+            .list_blocked(&t, november, 2, first.next_cursor.as_deref())
+            .await
+            .unwrap();
+        assert_eq!(rest.items.len(), 1);
+        assert_eq!(rest.next_cursor, None);
+        assert_eq!(
+            store
+                .list_blocked(&t, november.next(), 10, None)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        assert!(store
+            .list_blocked(&other, november, 10, None)
+            .await
+            .unwrap()
+            .items
+            .is_empty());
+        store.erase_dietitian(&t, &d).await.unwrap();
+        let left = store.list_blocked(&t, november, 10, None).await.unwrap();
+        let ids: Vec<&str> = left
+            .items
+            .iter()
+            .map(|b| b.generation_id.as_str())
+            .collect();
+        assert_eq!(
+            ids,
+            [made[1].id.as_str()],
+            "erasure takes the dietitian's entries"
+        );
     }
 
     pub async fn erasure_removes_one_dietitian_of_one_tenant(store: &dyn ContentStore) {

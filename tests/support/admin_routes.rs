@@ -4,8 +4,13 @@
 use crate::LocalStack;
 use nutripro_shared::domain::admin::Action;
 use nutripro_shared::domain::billing::{built_in_plans, Invoice, Period, UsageReport};
+use nutripro_shared::domain::content::{
+    ContentKind, DietitianId, Generation, GenerationId, Money, Usage,
+};
+use nutripro_shared::domain::safety::SafetyReport;
 use nutripro_shared::domain::{ApiKey, PlanId, Tenant, TenantName, Timestamp};
 use nutripro_shared::ports::billing::BillingStore;
+use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::{ApiKeyStore, TenantStore};
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
@@ -18,6 +23,8 @@ pub fn fill(template_path: &str, tenant: &str, key: &str) -> String {
         .replace("{invoiceId}", &format!("inv-202001-{tenant}"))
         .replace("{planId}", "standard")
         .replace("{period}", INVOICED_PERIOD)
+        // The fixture tenant's one stored generation has the tenant's id.
+        .replace("{generationId}", tenant)
 }
 
 /// Each admin route: its action, the status of success, and a valid body. A template
@@ -152,6 +159,20 @@ pub fn route_table() -> Vec<(&'static str, &'static str, Action, u16, Option<Val
             200,
             None,
         ),
+        (
+            "GET",
+            "/admin/tenants/{tenantId}/blocked-generations",
+            Action::SafetyRead,
+            200,
+            None,
+        ),
+        (
+            "GET",
+            "/admin/tenants/{tenantId}/generations/{generationId}",
+            Action::GenerationReview,
+            200,
+            None,
+        ),
     ]
 }
 
@@ -186,6 +207,36 @@ pub async fn fixture_tenant(stack: &LocalStack, name: &str) -> (String, String) 
         now,
     );
     assert!(store.create_invoice(&invoice).await.unwrap());
+    // One stored generation, under the tenant's own id, for the review route.
+    let generation = Generation {
+        id: GenerationId::new(tenant.id.as_str()),
+        tenant_id: tenant.id.clone(),
+        dietitian_id: DietitianId::new("dr-fixture"),
+        kind: ContentKind::NutritionTips,
+        input: "{}".into(),
+        sample_ids: Vec::new(),
+        content: "Drink water first thing.".into(),
+        model: "fixture".into(),
+        usage: Usage {
+            prompt_tokens: 1,
+            completion_tokens: 1,
+            total_tokens: 2,
+        },
+        cost: Money {
+            amount_micros: 1,
+            currency: "USD".into(),
+        },
+        created_at: now,
+        key_id: key.key_id.clone(),
+        llm_request: "{}".into(),
+        llm_response: "{}".into(),
+        client: String::new(),
+        safety: Some(SafetyReport::from_findings(Vec::new())),
+        disclaimer_appended: false,
+        integrity: String::new(),
+    }
+    .seal();
+    store.create_generation(&generation).await.unwrap();
     (tenant.id.to_string(), key.key_id.to_string())
 }
 

@@ -239,12 +239,27 @@ impl LocalStack {
     }
 }
 
-/// A server on 127.0.0.1 that speaks the OpenAI chat-completions wire format, answering
-/// every request with `status` after `delay`, and counting requests.
+/// A server on 127.0.0.1 that speaks the OpenAI wire format: `/chat/completions`
+/// answers every request with `status` after `delay` (with the text set by
+/// [`FakeOpenAi::set_text`] on success), `/moderations` with the verdict set by
+/// [`FakeOpenAi::set_moderation`]. Both are counted.
 pub struct FakeOpenAi {
     pub url: String,
     pub requests: Arc<AtomicUsize>,
+    pub moderations: Arc<AtomicUsize>,
     pub authorizations: Arc<std::sync::Mutex<Vec<String>>>,
+    text: Arc<std::sync::Mutex<String>>,
+    moderation: Arc<std::sync::Mutex<Moderation>>,
+}
+
+/// How the fake's `/moderations` answers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Moderation {
+    Pass,
+    /// Flagged for this category.
+    Flag(&'static str),
+    /// This HTTP status, no verdict.
+    Fail(u16),
 }
 
 pub const FAKE_COMPLETION: &str = "Welcome to your plan, written in your dietitian's voice.";
@@ -254,36 +269,69 @@ impl FakeOpenAi {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/v1", listener.local_addr().unwrap());
         let requests = Arc::new(AtomicUsize::new(0));
+        let moderations = Arc::new(AtomicUsize::new(0));
         let authorizations = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let (count, seen) = (requests.clone(), authorizations.clone());
+        let text = Arc::new(std::sync::Mutex::new(FAKE_COMPLETION.to_owned()));
+        let moderation = Arc::new(std::sync::Mutex::new(Moderation::Pass));
+        let shared = (
+            requests.clone(),
+            moderations.clone(),
+            authorizations.clone(),
+            text.clone(),
+            moderation.clone(),
+        );
         tokio::spawn(async move {
             loop {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (count, seen) = (count.clone(), seen.clone());
+                let shared = shared.clone();
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(
                         move |request: hyper::Request<hyper::body::Incoming>| {
-                            let (count, seen) = (count.clone(), seen.clone());
+                            let (count, moderated, seen, text, verdict) = shared.clone();
                             async move {
-                                count.fetch_add(1, Ordering::SeqCst);
                                 if let Some(auth) = request.headers().get("authorization") {
                                     seen.lock()
                                         .unwrap()
                                         .push(auth.to_str().unwrap_or("").to_owned());
                                 }
+                                let path = request.uri().path().to_owned();
                                 let _ = request.into_body().collect().await;
-                                tokio::time::sleep(delay).await;
-                                let body = if status == 200 {
-                                    serde_json::json!({
-                                    "model": "gpt-4o-mini-2024-07-18",
-                                    "choices": [{"message": {"role": "assistant", "content": FAKE_COMPLETION}}],
-                                    "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
-                                })
-                                .to_string()
+                                let (status, body) = if path.ends_with("/moderations") {
+                                    moderated.fetch_add(1, Ordering::SeqCst);
+                                    let verdict = verdict.lock().unwrap().clone();
+                                    match verdict {
+                                        Moderation::Fail(status) => (
+                                            status,
+                                            r#"{"error":{"message":"moderation down"}}"#.to_owned(),
+                                        ),
+                                        Moderation::Pass | Moderation::Flag(_) => {
+                                            let category = match verdict {
+                                                Moderation::Flag(c) => c,
+                                                _ => "self-harm",
+                                            };
+                                            let flagged = matches!(verdict, Moderation::Flag(_));
+                                            (200, serde_json::json!({
+                                                "id": "modr-1",
+                                                "model": "omni-moderation-latest",
+                                                "results": [{"flagged": flagged, "categories": {category: flagged, "violence": false}}]
+                                            }).to_string())
+                                        }
+                                    }
                                 } else {
-                                    r#"{"error":{"message":"failure"}}"#.to_owned()
+                                    count.fetch_add(1, Ordering::SeqCst);
+                                    tokio::time::sleep(delay).await;
+                                    if status == 200 {
+                                        let content = text.lock().unwrap().clone();
+                                        (200, serde_json::json!({
+                                            "model": "gpt-4o-mini-2024-07-18",
+                                            "choices": [{"message": {"role": "assistant", "content": content}}],
+                                            "usage": {"prompt_tokens": 1000, "completion_tokens": 100, "total_tokens": 1100}
+                                        }).to_string())
+                                    } else {
+                                        (status, r#"{"error":{"message":"failure"}}"#.to_owned())
+                                    }
                                 };
                                 Ok::<_, std::convert::Infallible>(
                                     hyper::Response::builder()
@@ -304,14 +352,32 @@ impl FakeOpenAi {
         Self {
             url,
             requests,
+            moderations,
             authorizations,
+            text,
+            moderation,
         }
+    }
+
+    /// What `/chat/completions` answers from now on.
+    pub fn set_text(&self, text: &str) {
+        *self.text.lock().unwrap() = text.to_owned();
+    }
+
+    /// What `/moderations` answers from now on.
+    pub fn set_moderation(&self, moderation: Moderation) {
+        *self.moderation.lock().unwrap() = moderation;
+    }
+
+    pub fn moderation_count(&self) -> usize {
+        self.moderations.load(Ordering::SeqCst)
     }
 
     pub fn llm(&self, api_key: &str, timeout: Duration) -> LlmChoice {
         LlmChoice::openai(api_key, Some(&self.url), Some("gpt-4o-mini"), timeout).unwrap()
     }
 
+    /// Chat completions asked for (the model calls; moderations are counted apart).
     pub fn request_count(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }

@@ -21,7 +21,8 @@ use nutripro_authorizers::{AdminAuthorizer, ApiKeyAuthorizer};
 use nutripro_shared::adapters::jwt::TokenVerifier;
 use nutripro_shared::app::AppError;
 use nutripro_shared::state::{
-    AccountState, AdminState, BillingAdminState, ContentState, GenerationState, UsageState,
+    AccountState, AdminState, BillingAdminState, ContentState, GenerationState, ReviewState,
+    UsageState,
 };
 pub use services::{Llm, Services, WiringError};
 use std::future::Future;
@@ -98,6 +99,7 @@ fn generation(s: &dyn Services) -> Result<GenerationState, WiringError> {
     let llm = s.llm()?;
     Ok(GenerationState {
         store: s.content()?,
+        audit: s.audit()?,
         clock: s.clock(),
         llm: llm.provider,
         model: llm.model,
@@ -129,6 +131,14 @@ fn billing_admin(s: &dyn Services) -> Result<BillingAdminState, WiringError> {
     Ok(BillingAdminState {
         admin: admin(s)?,
         billing: s.billing()?,
+    })
+}
+
+fn review(s: &dyn Services) -> Result<ReviewState, WiringError> {
+    Ok(ReviewState {
+        store: s.control_plane()?,
+        content: s.content()?,
+        clock: s.clock(),
     })
 }
 
@@ -341,6 +351,15 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         name: "get_invoice",
         build: |s| http(billing_admin(s)?, nutripro_billing::get_invoice),
+    },
+    // Safety review.
+    Endpoint {
+        name: "list_blocked_generations",
+        build: |s| http(review(s)?, nutripro_safety::list_blocked_generations),
+    },
+    Endpoint {
+        name: "review_generation",
+        build: |s| http(review(s)?, nutripro_safety::review_generation),
     },
     // Scheduled jobs.
     Endpoint {

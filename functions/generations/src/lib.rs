@@ -18,18 +18,21 @@ use nutripro_shared::app::generations::{self, NewGeneration, Requester};
 pub use nutripro_shared::app::policy::{GenerationPolicy, TenantTerms};
 use nutripro_shared::app::AppError;
 use nutripro_shared::domain::content::{
-    ContentKind, DietitianId, Generation, GenerationId, SampleId, Usage, MAX_INPUT_BYTES,
+    ContentKind, DietitianId, Generation, GenerationId, GenerationStatus, SampleId, Usage,
+    MAX_INPUT_BYTES,
 };
+use nutripro_shared::domain::safety::{ClientProfile, SafetyReport};
 use nutripro_shared::http::{
-    created, is_id, json, once, pagination, parse_json, path_param, query_param, serve,
+    created, is_id, json, once, pagination, parse_json, path_param, query_param, request_id, serve,
+    source_ip,
 };
 pub use nutripro_shared::state::{ContentState, GenerationState};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
 /// `input` is limited by its compact JSON (8 KiB), the body by that plus room for the
-/// other fields (12 KiB).
-const MAX_GENERATION_BODY_BYTES: usize = MAX_INPUT_BYTES + 4 * 1024;
+/// other fields, the client profile included (13 KiB).
+const MAX_GENERATION_BODY_BYTES: usize = MAX_INPUT_BYTES + 5 * 1024;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +40,8 @@ struct GenerationInput {
     dietitian_id: String,
     kind: String,
     input: serde_json::Map<String, serde_json::Value>,
+    #[serde(default)]
+    client: Option<ClientProfile>,
     #[serde(default)]
     sample_ids: Option<Vec<String>>,
     #[serde(default)]
@@ -49,28 +54,39 @@ struct Cost<'a> {
     currency: &'a str,
 }
 
+/// A generation on the data plane. A blocked text is never shown here, not even in
+/// part: `content` is null and the findings say why without their excerpts.
 #[derive(Serialize)]
 struct GenerationOutput<'a> {
     id: &'a str,
     status: &'static str,
     kind: &'a str,
     dietitian_id: &'a str,
-    content: &'a str,
+    content: Option<&'a str>,
     model: &'a str,
     usage: &'a Usage,
     cost: Cost<'a>,
     sample_ids: Vec<&'a str>,
+    /// `null` for generations made before the safety checks existed.
+    safety: Option<SafetyReport>,
+    disclaimer_appended: bool,
     created_at: String,
 }
 
 impl<'a> From<&'a Generation> for GenerationOutput<'a> {
     fn from(g: &'a Generation) -> Self {
+        let status = g.status();
         Self {
             id: g.id.as_str(),
-            status: "succeeded",
+            status: status.as_str(),
             kind: g.kind.as_str(),
             dietitian_id: g.dietitian_id.as_str(),
-            content: &g.content,
+            content: (status != GenerationStatus::Blocked).then_some(g.content.as_str()),
+            safety: g.safety.as_ref().map(|report| match status {
+                GenerationStatus::Blocked => report.withheld(),
+                GenerationStatus::Succeeded => report.clone(),
+            }),
+            disclaimer_appended: g.disclaimer_appended,
             model: &g.model,
             usage: &g.usage,
             cost: Cost {
@@ -99,6 +115,7 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
             dietitian_id: DietitianId::parse(&input.dietitian_id)?,
             kind: ContentKind::parse_or_list(&input.kind)?,
             input: input.input,
+            client: input.client,
             sample_ids: input.sample_ids,
             max_tokens: input.max_tokens,
         };
@@ -108,10 +125,16 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
             &caller.tenant_id,
             &new.dietitian_id,
         );
+        let (request_id, source_ip) = (
+            request_id(&call.request),
+            source_ip(&call.request).unwrap_or_default(),
+        );
         let who = Requester {
             tenant: &caller.tenant_id,
             key_id: &caller.key_id,
             started,
+            request_id: &request_id,
+            source_ip: &source_ip,
         };
         let outcome = generations::create_generation(state, who, new, once).await?;
         created(outcome, |generation| {

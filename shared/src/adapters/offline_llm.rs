@@ -2,7 +2,9 @@
 //! from the request (its instructions and the delimited style examples), deterministic
 //! token counts, and a model name that says plainly that no model was called.
 
-use crate::ports::llm::{Completion, CompletionRequest, LlmError, LlmProvider, Role, TokenUsage};
+use crate::ports::llm::{
+    Completion, CompletionRequest, LlmError, LlmProvider, Moderation, Role, TokenUsage,
+};
 use async_trait::async_trait;
 use std::time::Instant;
 
@@ -32,7 +34,9 @@ impl LlmProvider for OfflineLlm {
             .map(|m| m.content.as_str())
             .unwrap_or("");
         let examples = user.matches("<style_example").count();
-        let first_words: Vec<&str> = user.split_whitespace().take(40).collect();
+        // The task line only: repeating the delimited data would repeat the prompt.
+        let task = user.lines().next().unwrap_or("");
+        let first_words: Vec<&str> = task.split_whitespace().take(40).collect();
         let mut content = format!(
             "[Offline draft: no language model was called.] Written from {examples} style example(s). \
              Request began: \"{}\"",
@@ -66,6 +70,15 @@ impl LlmProvider for OfflineLlm {
                 total_tokens: prompt_tokens + completion_tokens,
             },
             raw_response,
+        })
+    }
+
+    /// A deterministic classifier stands in for the provider's moderation.
+    async fn moderate(&self, text: &str, _deadline: Instant) -> Result<Moderation, LlmError> {
+        let categories = crate::domain::safety::moderation::classify(text);
+        Ok(Moderation {
+            flagged: !categories.is_empty(),
+            categories: categories.into_iter().map(str::to_owned).collect(),
         })
     }
 }

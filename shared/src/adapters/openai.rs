@@ -8,7 +8,9 @@
 //! a 401 refreshes the API key from its source once. Response bodies are capped. The API
 //! key is sent only in the `Authorization` header and never logged.
 
-use crate::ports::llm::{Completion, CompletionRequest, LlmError, LlmProvider, TokenUsage};
+use crate::ports::llm::{
+    Completion, CompletionRequest, LlmError, LlmProvider, Moderation, TokenUsage,
+};
 use crate::ports::secrets::{SecretError, SecretSource};
 use async_trait::async_trait;
 use serde::Deserialize;
@@ -26,6 +28,8 @@ pub struct OpenAiConfig {
     pub base_backoff: Duration,
     /// Larger responses are refused (the model output is untrusted).
     pub max_response_bytes: usize,
+    /// The model of `/moderations`.
+    pub moderation_model: String,
 }
 
 impl Default for OpenAiConfig {
@@ -36,6 +40,7 @@ impl Default for OpenAiConfig {
             max_retries: 2,
             base_backoff: Duration::from_millis(250),
             max_response_bytes: 1024 * 1024,
+            moderation_model: "omni-moderation-latest".into(),
         }
     }
 }
@@ -100,11 +105,8 @@ impl OpenAiClient {
             .map_err(|e| LlmError::Unavailable(e.clone()))
     }
 
-    fn endpoint(&self) -> String {
-        format!(
-            "{}/chat/completions",
-            self.config.base_url.trim_end_matches('/')
-        )
+    fn endpoint(&self, path: &str) -> String {
+        format!("{}{path}", self.config.base_url.trim_end_matches('/'))
     }
 
     /// Full-jitter exponential backoff for retry `attempt` (0-based).
@@ -183,16 +185,43 @@ fn parse_completion(raw: String) -> Result<Completion, LlmError> {
     })
 }
 
-#[async_trait]
-impl LlmProvider for OpenAiClient {
-    async fn complete(
-        &self,
-        request: &CompletionRequest,
-        deadline: Instant,
-    ) -> Result<Completion, LlmError> {
+#[derive(Deserialize)]
+struct WireModeration {
+    results: Vec<WireModerationResult>,
+}
+
+#[derive(Deserialize)]
+struct WireModerationResult {
+    flagged: bool,
+    #[serde(default)]
+    categories: std::collections::BTreeMap<String, bool>,
+}
+
+fn parse_moderation(raw: &str) -> Result<Moderation, LlmError> {
+    let wire: WireModeration = serde_json::from_str(raw)
+        .map_err(|e| LlmError::InvalidResponse(format!("not a moderation: {e}")))?;
+    let result = wire
+        .results
+        .into_iter()
+        .next()
+        .ok_or_else(|| LlmError::InvalidResponse("no moderation result".into()))?;
+    Ok(Moderation {
+        flagged: result.flagged,
+        categories: result
+            .categories
+            .into_iter()
+            .filter(|(_, on)| *on)
+            .map(|(name, _)| name)
+            .collect(),
+    })
+}
+
+impl OpenAiClient {
+    /// POSTs `body` to `path` until it succeeds, fails for good, or the deadline comes;
+    /// the body of the successful answer.
+    async fn post(&self, path: &str, body: Vec<u8>, deadline: Instant) -> Result<String, LlmError> {
         let http = self.http_client()?;
-        let body = serde_json::to_vec(request).map_err(|e| LlmError::Unavailable(e.to_string()))?;
-        let url = self.endpoint();
+        let url = self.endpoint(path);
         let mut key = self.api_key.current().await?;
         let mut refreshed_key = false;
         let mut retries = 0;
@@ -211,7 +240,7 @@ impl LlmProvider for OpenAiClient {
                 .await;
             let (status, wait) = match sent {
                 Ok(response) if response.status().is_success() => {
-                    return parse_completion(self.read_capped(response).await?);
+                    return self.read_capped(response).await;
                 }
                 Ok(response) => {
                     let status = response.status().as_u16();
@@ -252,10 +281,32 @@ impl LlmProvider for OpenAiClient {
                 status,
                 retry = retries + 1,
                 wait_ms = wait.as_millis() as u64,
+                path,
                 "retrying model call"
             );
             tokio::time::sleep(wait).await;
             retries += 1;
         }
+    }
+}
+
+#[async_trait]
+impl LlmProvider for OpenAiClient {
+    async fn complete(
+        &self,
+        request: &CompletionRequest,
+        deadline: Instant,
+    ) -> Result<Completion, LlmError> {
+        let body = serde_json::to_vec(request).map_err(|e| LlmError::Unavailable(e.to_string()))?;
+        parse_completion(self.post("/chat/completions", body, deadline).await?)
+    }
+
+    async fn moderate(&self, text: &str, deadline: Instant) -> Result<Moderation, LlmError> {
+        let body = serde_json::to_vec(&serde_json::json!({
+            "model": self.config.moderation_model,
+            "input": text,
+        }))
+        .map_err(|e| LlmError::Unavailable(e.to_string()))?;
+        parse_moderation(&self.post("/moderations", body, deadline).await?)
     }
 }

@@ -38,6 +38,10 @@ pub enum AppError {
     InvalidCursor,
     #[error("the dietitian has not consented")]
     ConsentRequired,
+    /// The request asks for something unsafe for its client (refused before any model
+    /// call); the findings say what.
+    #[error("unsafe request")]
+    UnsafeRequest(Vec<crate::domain::safety::Finding>),
     #[error("rate limited")]
     RateLimited(RateLimitStatus),
     #[error("budget exhausted")]
@@ -122,6 +126,8 @@ pub struct Described {
     pub slug: &'static str,
     pub title: &'static str,
     pub detail: String,
+    /// Extension members of the problem (RFC 9457 §3.2), e.g. `findings`.
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl AppError {
@@ -137,6 +143,7 @@ impl AppError {
             Self::UnsupportedMediaType => (415, "unsupported-media-type", "Unsupported Media Type", "Send the body as application/json.".into()),
             Self::PayloadTooLarge(max) => (413, "payload-too-large", "Content Too Large", format!("The body exceeds {max} bytes.")),
             Self::InvalidCursor => (422, "invalid-cursor", "Invalid Cursor", "cursor is not one this listing issued; start again without it".into()),
+            Self::UnsafeRequest(_) => (422, "unsafe-request", "Unsafe Request", "This request asks for something unsafe for its client (see findings). Nothing was generated or billed.".into()),
             Self::ConsentRequired => (403, "consent-required", "Consent Required", "This dietitian has not consented to AI processing of their writing; record consent with PUT /v1/dietitians/{dietitianId}/consent.".into()),
             Self::RateLimited(status) => (429, "rate-limited", "Too Many Requests", format!(
                 "This tenant may make {} requests per minute; retry in {} s.",
@@ -171,11 +178,19 @@ impl AppError {
             Self::Unavailable(_) => (503, "service-unavailable", "Service Unavailable", "The service could not complete the request; retry later.".into()),
             Self::Internal(_) => (500, "internal-error", "Internal Server Error", "An unexpected error occurred.".into()),
         };
+        let extensions = match self {
+            Self::UnsafeRequest(findings) => Some(serde_json::Map::from_iter([(
+                "findings".to_owned(),
+                serde_json::to_value(findings).unwrap_or_default(),
+            )])),
+            _ => None,
+        };
         Described {
             status,
             slug,
             title,
             detail,
+            extensions,
         }
     }
 }

@@ -2,22 +2,33 @@
 //!
 //! Creating one is a sequence of explicit steps, each of which may refuse:
 //! the tenant's terms (read by the rate check a moment ago) → the control plane's policy
-//! (kill switch, allowed kinds, `max_tokens` caps, model) → the input's limits → consent →
-//! the style examples → the idempotency claim → the reservation of the worst case against
-//! the monthly budget → the model call (a failure releases the reservation) → settlement
-//! of the actual usage with its ledger entry → the sealed record.
+//! (kill switch, allowed kinds, `max_tokens` caps, model, safety thresholds) → the
+//! input's limits → the client profile's safety pre-checks (refused and audited, nothing
+//! reserved) → consent → the style examples → the idempotency claim → the reservation of
+//! the worst case against the monthly budget → the model call (a failure releases the
+//! reservation) → the provider's moderation and the safety checks of the text → the
+//! settlement of the actual usage with its ledger entry (a blocked text is billed too:
+//! the model was called) → the sealed record, its disclaimer, and for a blocked text its
+//! audit entry.
 
 use super::dietitians::require_consent;
 use super::idempotency::{self, Created, Once};
 use super::AppError;
+use crate::domain::audit::{Actor, AuditDraft, Outcome};
 use crate::domain::billing::{
     prompt_token_bound, LedgerEntry, Period, Reservation, RESERVATION_TTL_SECONDS,
 };
+use crate::domain::content::SYSTEM_PROMPT;
 use crate::domain::content::{
     build_prompt, cap_output, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
     SampleId, Usage, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS, MAX_STYLE_EXAMPLES,
 };
+use crate::domain::safety::{
+    check_output, precheck, ClientProfile, Finding, FindingCode, SafetyReport, SafetyStatus,
+    SafetyThresholds,
+};
 use crate::domain::{is_id, KeyId, TenantId};
+use crate::ports::append_audit;
 use crate::ports::billing::{sweep_tenant, Settlement};
 use crate::ports::llm::{ChatMessage, CompletionRequest, Role};
 use crate::ports::Page;
@@ -33,6 +44,8 @@ pub struct NewGeneration {
     pub dietitian_id: DietitianId,
     pub kind: ContentKind,
     pub input: serde_json::Map<String, serde_json::Value>,
+    /// Who the text is for; drives the safety checks.
+    pub client: Option<ClientProfile>,
     pub sample_ids: Option<Vec<String>>,
     pub max_tokens: Option<u32>,
 }
@@ -43,6 +56,9 @@ pub struct Requester<'a> {
     pub key_id: &'a KeyId,
     /// When the request began: the model's deadline counts from here.
     pub started: Instant,
+    /// For the audit entries of refused and blocked generations.
+    pub request_id: &'a str,
+    pub source_ip: &'a str,
 }
 
 pub async fn create_generation<'a>(
@@ -61,6 +77,28 @@ pub async fn create_generation<'a>(
         .clone()
         .unwrap_or_else(|| state.model.clone());
     let input_json = input_json(new.input)?;
+    let client = new.client.unwrap_or_default();
+    client.validate()?;
+    let refused = precheck(&client, &allowance.safety);
+    if !refused.is_empty() {
+        let codes = SafetyReport::from_findings(refused.clone()).codes();
+        audit_safety(
+            state,
+            &who,
+            "generation.refused",
+            Outcome::Rejected,
+            &new.dietitian_id,
+            None,
+            &codes,
+        )
+        .await?;
+        return Err(AppError::UnsafeRequest(refused));
+    }
+    let client_json = if client == ClientProfile::default() {
+        String::new()
+    } else {
+        serde_json::to_string(&client).map_err(|e| AppError::Internal(format!("client: {e}")))?
+    };
     require_consent(&*state.store, tenant, &new.dietitian_id).await?;
     let examples =
         style_examples(state, tenant, &new.dietitian_id, new.kind, new.sample_ids).await?;
@@ -74,13 +112,34 @@ pub async fn create_generation<'a>(
         dietitian_id: &new.dietitian_id,
         kind: new.kind,
         input_json,
+        client,
+        client_json,
         examples,
         model,
         max_tokens: allowance.max_tokens,
         terms: &terms,
+        thresholds: allowance.safety,
         deadline: who.started + state.llm_timeout,
     };
     let generated = generate(state, plan).await;
+    if let Ok(generation) = &generated {
+        if let Some(blocked) = generation.blocked_summary() {
+            // The text is stored for review; what the audit log keeps is the codes.
+            let recorded = audit_safety(
+                state,
+                &who,
+                "generation.blocked",
+                Outcome::Denied,
+                &new.dietitian_id,
+                Some(&blocked.generation_id),
+                &blocked.codes,
+            )
+            .await;
+            if let Err(error) = recorded {
+                tracing::error!(%error, "a blocked generation could not be audited");
+            }
+        }
+    }
     held.settle(generated).await
 }
 
@@ -148,6 +207,44 @@ async fn style_examples(
     Ok(samples)
 }
 
+/// One audit entry about a generation's safety: the codes, never the text.
+async fn audit_safety(
+    state: &GenerationState,
+    who: &Requester<'_>,
+    action: &str,
+    outcome: Outcome,
+    dietitian_id: &DietitianId,
+    generation: Option<&GenerationId>,
+    codes: &[FindingCode],
+) -> Result<(), AppError> {
+    let draft = AuditDraft {
+        at: state.clock.now(),
+        actor: Actor {
+            subject: format!("key:{}", who.key_id),
+            roles: String::new(),
+        },
+        action: action.to_owned(),
+        target: match generation {
+            Some(id) => format!("generation/{id}"),
+            None => format!("dietitian/{dietitian_id}"),
+        },
+        tenant_id: Some(who.tenant.to_string()),
+        request_id: who.request_id.to_owned(),
+        source_ip: who.source_ip.to_owned(),
+        outcome,
+        details: serde_json::json!({
+            "codes": codes.iter().map(|c| c.as_str()).collect::<Vec<_>>(),
+            "dietitian_id": dietitian_id.as_str(),
+        }),
+    };
+    append_audit(&*state.audit, draft)
+        .await
+        .map(|_| ())
+        .map_err(|error| {
+            AppError::Unavailable(format!("audit append failed for {action}: {error}"))
+        })
+}
+
 /// Everything decided before the model is called.
 struct Plan<'a> {
     tenant: &'a TenantId,
@@ -155,16 +252,50 @@ struct Plan<'a> {
     dietitian_id: &'a DietitianId,
     kind: ContentKind,
     input_json: String,
+    client: ClientProfile,
+    client_json: String,
     examples: Vec<Sample>,
     model: String,
     max_tokens: u32,
     terms: &'a crate::ports::billing::TenantTerms,
+    thresholds: SafetyThresholds,
     deadline: Instant,
 }
 
-/// Reserve, call, settle, store.
+/// The provider's moderation and our checks of the model's text. A moderation that
+/// fails (down, timed out, unreadable) fails closed.
+async fn safety_of(state: &GenerationState, plan: &Plan<'_>, text: &str) -> SafetyReport {
+    let mut findings = check_output(text, &plan.client, &plan.thresholds, SYSTEM_PROMPT);
+    match state.llm.moderate(text, plan.deadline).await {
+        Ok(moderation) if moderation.flagged => findings.push(Finding::new(
+            FindingCode::Moderation,
+            format!(
+                "The provider's moderation flagged the text ({}).",
+                moderation.categories.join(", ")
+            ),
+            String::new(),
+        )),
+        Ok(_) => {}
+        Err(error) => {
+            tracing::warn!(%error, "moderation unavailable: the text is withheld");
+            findings.push(Finding::new(
+                FindingCode::ModerationUnavailable,
+                "The provider's moderation could not be reached, so the text is withheld.".into(),
+                String::new(),
+            ));
+        }
+    }
+    SafetyReport::from_findings(findings)
+}
+
+/// Reserve, call, check, settle, store.
 async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation, AppError> {
-    let (system, user) = build_prompt(plan.kind, &plan.input_json, &plan.examples);
+    let (system, user) = build_prompt(
+        plan.kind,
+        &plan.input_json,
+        &plan.client_json,
+        &plan.examples,
+    );
     let generation_id = GenerationId::generate();
     let prices = plan.terms.plan.prices_for(&plan.model);
     let prompt_bound = prompt_token_bound([system.as_str(), user.as_str()]);
@@ -195,6 +326,8 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
             return Err(error.into());
         }
     };
+    let text = cap_output(&completion.content);
+    let safety = safety_of(state, &plan, &text).await;
     let usage = Usage {
         prompt_tokens: completion.usage.prompt_tokens,
         completion_tokens: completion.usage.completion_tokens,
@@ -243,6 +376,18 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
             )));
         }
     }
+    // Passed and flagged texts end with the tenant's disclaimer; a blocked one is kept
+    // as the model wrote it, for review.
+    let blocked = safety.status == SafetyStatus::Blocked;
+    let content = if blocked {
+        text
+    } else {
+        format!(
+            "{}\n\n{}",
+            text.trim_end(),
+            plan.terms.settings.disclaimer()
+        )
+    };
     let generation = Generation {
         id: generation_id,
         tenant_id: plan.tenant.clone(),
@@ -250,7 +395,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         kind: plan.kind,
         input: plan.input_json,
         sample_ids: plan.examples.iter().map(|s| s.id.clone()).collect(),
-        content: cap_output(&completion.content),
+        content,
         model: completion.model,
         usage,
         cost: Money {
@@ -262,6 +407,9 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         llm_request: serde_json::to_string(&llm_request)
             .map_err(|error| AppError::Internal(format!("llm request: {error}")))?,
         llm_response: completion.raw_response,
+        client: plan.client_json,
+        disclaimer_appended: !blocked,
+        safety: Some(safety),
         integrity: String::new(),
     }
     .seal();
@@ -271,6 +419,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         prompt_tokens = usage.prompt_tokens,
         completion_tokens = usage.completion_tokens,
         cost_micros = generation.cost.amount_micros,
+        safety = generation.safety.as_ref().map_or("", |s| s.status.as_str()),
         "generation stored"
     );
     Ok(generation)

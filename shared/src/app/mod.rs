@@ -22,6 +22,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod limits;
 pub mod policy;
+pub mod review;
 pub mod samples;
 pub mod settings;
 pub mod tenants;

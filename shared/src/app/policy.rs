@@ -8,6 +8,7 @@
 use super::AppError;
 use crate::cache::TtlCache;
 use crate::domain::content::{ContentKind, DEFAULT_MAX_TOKENS, MAX_MAX_TOKENS};
+use crate::domain::safety::SafetyThresholds;
 use crate::domain::settings::SystemSettings;
 pub use crate::ports::billing::TenantTerms;
 use crate::ports::PolicyStore;
@@ -28,6 +29,8 @@ pub struct Allowance {
     pub max_tokens: u32,
     /// The model to ask for; `None`: the deployment's configured model.
     pub model: Option<String>,
+    /// The nutrition safety limits in force.
+    pub safety: SafetyThresholds,
 }
 
 impl GenerationPolicy {
@@ -81,6 +84,7 @@ impl GenerationPolicy {
         Ok(Allowance {
             max_tokens,
             model: settings.model.clone().or(system.default_model),
+            safety: system.safety,
         })
     }
 }
@@ -135,7 +139,8 @@ mod tests {
             allowance,
             Allowance {
                 max_tokens: DEFAULT_MAX_TOKENS,
-                model: None
+                model: None,
+                safety: SafetyThresholds::default(),
             }
         );
         let too_many = allow(
@@ -173,6 +178,7 @@ mod tests {
                 generation_enabled: true,
                 default_model: Some("system-model".into()),
                 max_tokens_cap: 300,
+                ..Default::default()
             })
             .await
             .unwrap();

@@ -74,6 +74,10 @@ pub enum Action {
     PlanRead,
     PlanWrite,
     BillingClose,
+    /// The list of a tenant's blocked generations: codes and times, never text.
+    SafetyRead,
+    /// A stored generation whole, a withheld text included (platform-admin review).
+    GenerationReview,
 }
 
 /// Whether an action concerns one tenant (a tenant-manager may use it on its own tenant
@@ -131,6 +135,10 @@ pub const PERMISSIONS: &[(Action, Scope, [bool; 3])] = &[
     (Action::PlanRead, Scope::Platform, row(&[PA, OM, TM])),
     (Action::PlanWrite, Scope::Platform, row(&[PA])),
     (Action::BillingClose, Scope::Platform, row(&[PA])),
+    // What the safety checks blocked for a tenant (no text): the platform and the
+    // tenant's own manager; the withheld texts themselves only the platform.
+    (Action::SafetyRead, Scope::Tenant, row(&[PA, TM])),
+    (Action::GenerationReview, Scope::Tenant, row(&[PA])),
 ];
 
 impl Action {
@@ -246,6 +254,8 @@ mod tests {
             Action::PlanRead,
             Action::PlanWrite,
             Action::BillingClose,
+            Action::SafetyRead,
+            Action::GenerationReview,
         ];
         for action in all {
             let rows = PERMISSIONS.iter().filter(|(a, _, _)| *a == action).count();

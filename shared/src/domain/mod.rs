@@ -5,6 +5,7 @@ pub mod api_key;
 pub mod audit;
 pub mod billing;
 pub mod content;
+pub mod safety;
 pub mod settings;
 pub mod tenant;
 pub mod time;

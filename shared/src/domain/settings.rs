@@ -5,6 +5,7 @@
 //! ([`crate::domain::billing::Plan::limits`]).
 
 use super::content::{ContentKind, MAX_MAX_TOKENS};
+use super::safety::{SafetyThresholds, DEFAULT_DISCLAIMER, MAX_DISCLAIMER_CHARS};
 use super::ValidationError;
 use serde::{Deserialize, Serialize};
 
@@ -32,6 +33,10 @@ pub struct TenantSettings {
     /// Days generations are kept (unset: the platform default).
     #[serde(default)]
     pub retention_days: Option<u32>,
+    /// The text every passed or flagged generation ends with (unset: the platform's
+    /// default disclaimer), at most 500 characters.
+    #[serde(default)]
+    pub disclaimer: Option<String>,
 }
 
 /// What a plan allows a tenant to configure for itself.
@@ -83,6 +88,15 @@ impl TenantSettings {
         {
             return fail("retention_days must be 1 to 3650");
         }
+        if let Some(disclaimer) = &self.disclaimer {
+            let chars = disclaimer.trim().chars().count();
+            if chars == 0 || chars > MAX_DISCLAIMER_CHARS {
+                return fail("disclaimer must be 1 to 500 characters");
+            }
+            if disclaimer.chars().any(|c| c.is_control() && c != '\n') {
+                return fail("disclaimer must not contain control characters");
+            }
+        }
         Ok(())
     }
 
@@ -94,6 +108,11 @@ impl TenantSettings {
             && self
                 .monthly_budget_micros
                 .is_none_or(|v| v <= limits.monthly_budget_micros)
+    }
+
+    /// The disclaimer this tenant's texts end with.
+    pub fn disclaimer(&self) -> &str {
+        self.disclaimer.as_deref().unwrap_or(DEFAULT_DISCLAIMER)
     }
 
     /// Whether generations of `kind` are allowed.
@@ -116,6 +135,9 @@ pub struct SystemSettings {
     pub default_model: Option<String>,
     /// Platform-wide cap on `max_tokens`.
     pub max_tokens_cap: u32,
+    /// The nutrition safety limits (cited defaults; may be tightened, never loosened).
+    #[serde(default)]
+    pub safety: SafetyThresholds,
 }
 
 impl Default for SystemSettings {
@@ -124,6 +146,7 @@ impl Default for SystemSettings {
             generation_enabled: true,
             default_model: None,
             max_tokens_cap: MAX_TOKENS_CEILING,
+            safety: SafetyThresholds::default(),
         }
     }
 }
@@ -142,7 +165,7 @@ impl SystemSettings {
         if !(1..=MAX_TOKENS_CEILING).contains(&self.max_tokens_cap) {
             return Err(ValidationError("max_tokens_cap must be 1 to 2000".into()));
         }
-        Ok(())
+        self.safety.validate()
     }
 }
 

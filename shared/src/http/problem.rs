@@ -17,6 +17,8 @@ pub struct Problem {
     pub slug: &'static str,
     pub title: &'static str,
     pub detail: String,
+    /// Extension members (RFC 9457 §3.2), e.g. `findings` of an unsafe request.
+    pub extensions: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 #[derive(Serialize)]
@@ -27,6 +29,8 @@ struct ProblemBody<'a> {
     status: u16,
     detail: &'a str,
     request_id: &'a str,
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    extensions: Option<&'a serde_json::Map<String, serde_json::Value>>,
 }
 
 impl Problem {
@@ -41,6 +45,7 @@ impl Problem {
             slug,
             title,
             detail: detail.into(),
+            extensions: None,
         }
     }
 
@@ -84,6 +89,7 @@ impl Problem {
             status: self.status,
             detail: &self.detail,
             request_id,
+            extensions: self.extensions.as_ref(),
         };
         let json = serde_json::to_string(&body).unwrap_or_else(|_| String::from("{}"));
         Response::builder()
@@ -104,6 +110,7 @@ impl From<AppError> for Problem {
             slug: described.slug,
             title: described.title,
             detail: described.detail,
+            extensions: described.extensions,
         }
     }
 }

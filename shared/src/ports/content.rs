@@ -2,8 +2,9 @@
 //! addressed through the calling tenant (another tenant's item is simply absent).
 
 use super::{Page, StoreError};
+use crate::domain::billing::Period;
 use crate::domain::content::{
-    Consent, ContentKind, DietitianId, Generation, GenerationId, Sample, SampleId,
+    BlockedSummary, Consent, ContentKind, DietitianId, Generation, GenerationId, Sample, SampleId,
 };
 use crate::domain::{TenantId, Timestamp};
 use async_trait::async_trait;
@@ -87,6 +88,8 @@ pub trait ContentStore: Send + Sync {
     /// Returns whether there was such a sample.
     async fn delete_sample(&self, tenant: &TenantId, id: &SampleId) -> Result<bool, StoreError>;
 
+    /// Stores a new generation. A blocked one is also entered in the tenant's review list
+    /// ([`ContentStore::list_blocked`]) in the same atomic write.
     async fn create_generation(&self, generation: &Generation) -> Result<(), StoreError>;
     async fn get_generation(
         &self,
@@ -102,8 +105,18 @@ pub trait ContentStore: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<Page<Generation>, StoreError>;
 
-    /// GDPR erasure: the dietitian's samples, generations, consent and stored idempotent
-    /// responses — of this tenant only.
+    /// The tenant's blocked generations created in `period`, newest first (summaries,
+    /// no text).
+    async fn list_blocked(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<BlockedSummary>, StoreError>;
+
+    /// GDPR erasure: the dietitian's samples, generations (their review entries too),
+    /// consent and stored idempotent responses — of this tenant only.
     async fn erase_dietitian(
         &self,
         tenant: &TenantId,

@@ -1,5 +1,6 @@
-//! The LLM port: one chat completion, bounded by a deadline. Adapters: the OpenAI
-//! chat-completions client (`adapters::openai`) and the offline provider for local mode
+//! The LLM port: one chat completion, and the provider's moderation of a text, each
+//! bounded by a deadline. Adapters: the OpenAI client (`adapters::openai`:
+//! `/chat/completions` and `/moderations`) and the offline provider for local mode
 //! (`adapters::offline_llm`).
 
 use async_trait::async_trait;
@@ -83,6 +84,14 @@ impl LlmError {
     }
 }
 
+/// The provider's verdict on a text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moderation {
+    pub flagged: bool,
+    /// The categories it was flagged for (e.g. `self-harm`).
+    pub categories: Vec<String>,
+}
+
 #[async_trait]
 pub trait LlmProvider: Send + Sync {
     /// One chat completion that must finish (retries included) before `deadline`.
@@ -91,4 +100,9 @@ pub trait LlmProvider: Send + Sync {
         request: &CompletionRequest,
         deadline: Instant,
     ) -> Result<Completion, LlmError>;
+
+    /// The provider's moderation of `text` (self-harm, eating disorders included,
+    /// harassment, …), finished before `deadline`. A failure is an error: the caller
+    /// fails closed.
+    async fn moderate(&self, text: &str, deadline: Instant) -> Result<Moderation, LlmError>;
 }

@@ -4,11 +4,14 @@
 
 use super::table::{self, Partition};
 use super::{
-    applied, corrupt, get_n_opt, get_s, get_time, n, s, unavailable, Item, GSI1_PK, GSI1_SK, PK, SK,
+    applied, corrupt, get_n_opt, get_s, get_s_opt, get_time, n, s, unavailable, Item, GSI1_PK,
+    GSI1_SK, PK, SK,
 };
 use crate::adapters::cursor;
+use crate::domain::billing::Period;
 use crate::domain::content::{
-    Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
+    BlockedSummary, Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
+    SampleId, Usage,
 };
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::content::{
@@ -17,7 +20,9 @@ use crate::ports::content::{
 };
 use crate::ports::{Page, StoreError, MAX_PAGE_SIZE};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Put, ReturnValue, TransactWriteItem, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use std::collections::HashMap;
 
@@ -56,6 +61,52 @@ struct Collection {
 const SAMPLES: &str = "SAMPLES";
 const GENERATIONS: &str = "GENS";
 const IDEMPOTENCY: &str = "IDEM";
+/// A dietitian's review entries (so erasure finds them).
+const BLOCKED: &str = "BLOCKED";
+
+/// The partition of a tenant's review entries of one period.
+fn blocked_pk(tenant: &TenantId, period: Period) -> String {
+    format!("T#{tenant}#BLOCKED#{period}")
+}
+
+fn blocked_item(b: &BlockedSummary) -> Item {
+    let codes: Vec<&str> = b.codes.iter().map(|c| c.as_str()).collect();
+    HashMap::from([
+        (
+            PK.into(),
+            s(blocked_pk(&b.tenant_id, Period::of(b.created_at))),
+        ),
+        (SK.into(), s(b.generation_id.as_str())),
+        (
+            GSI1_PK.into(),
+            s(dietitian_partition(&b.tenant_id, &b.dietitian_id, BLOCKED)),
+        ),
+        (GSI1_SK.into(), s(b.generation_id.as_str())),
+        ("tenant_id".into(), s(b.tenant_id.as_str())),
+        ("dietitian_id".into(), s(b.dietitian_id.as_str())),
+        ("kind".into(), s(b.kind.as_str())),
+        (
+            "codes".into(),
+            s(serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into())),
+        ),
+        ("created_at".into(), n(b.created_at.as_millis())),
+        (
+            TTL_ATTRIBUTE.into(),
+            epoch_seconds(b.created_at.plus_seconds(DEFAULT_RETENTION_DAYS * 86_400)),
+        ),
+    ])
+}
+
+fn blocked_from_item(item: &Item) -> Result<BlockedSummary, StoreError> {
+    Ok(BlockedSummary {
+        generation_id: GenerationId::new(get_s(item, SK)?),
+        tenant_id: TenantId::new(get_s(item, "tenant_id")?),
+        dietitian_id: DietitianId::new(get_s(item, "dietitian_id")?),
+        kind: kind_of(item)?,
+        codes: serde_json::from_str(&get_s(item, "codes")?).map_err(|_| corrupt("codes"))?,
+        created_at: get_time(item, "created_at")?,
+    })
+}
 
 fn epoch_seconds(at: Timestamp) -> AttributeValue {
     n(at.as_millis() / 1000)
@@ -115,7 +166,7 @@ fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
 
 fn generation_item(g: &Generation) -> Item {
     let sample_ids: Vec<&str> = g.sample_ids.iter().map(SampleId::as_str).collect();
-    HashMap::from([
+    let mut item = HashMap::from([
         (PK.into(), s(generation_pk(&g.tenant_id, g.id.as_str()))),
         (SK.into(), s("GEN")),
         (
@@ -151,11 +202,24 @@ fn generation_item(g: &Generation) -> Item {
         ("llm_request".into(), s(&g.llm_request)),
         ("llm_response".into(), s(&g.llm_response)),
         ("integrity".into(), s(&g.integrity)),
+        ("client".into(), s(&g.client)),
+        (
+            "disclaimer_appended".into(),
+            AttributeValue::Bool(g.disclaimer_appended),
+        ),
         (
             TTL_ATTRIBUTE.into(),
             epoch_seconds(g.created_at.plus_seconds(DEFAULT_RETENTION_DAYS * 86_400)),
         ),
-    ])
+    ]);
+    if let Some(safety) = g
+        .safety
+        .as_ref()
+        .and_then(|s| serde_json::to_string(s).ok())
+    {
+        item.insert("safety".into(), s(safety));
+    }
+    item
 }
 
 fn generation_from_item(item: &Item) -> Result<Generation, StoreError> {
@@ -183,6 +247,14 @@ fn generation_from_item(item: &Item) -> Result<Generation, StoreError> {
         key_id: KeyId::new(get_s(item, "key_id")?),
         llm_request: get_s(item, "llm_request")?,
         llm_response: get_s(item, "llm_response")?,
+        client: get_s_opt(item, "client")?.unwrap_or_default(),
+        safety: get_s_opt(item, "safety")?
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("safety")))
+            .transpose()?,
+        disclaimer_appended: matches!(
+            item.get("disclaimer_appended"),
+            Some(AttributeValue::Bool(true))
+        ),
         integrity: get_s(item, "integrity")?,
     })
 }
@@ -431,7 +503,63 @@ impl ContentStore for DynamoContentStore {
     }
 
     async fn create_generation(&self, generation: &Generation) -> Result<(), StoreError> {
-        self.put_new(generation_item(generation)).await
+        let Some(blocked) = generation.blocked_summary() else {
+            return self.put_new(generation_item(generation)).await;
+        };
+        // The generation and its review entry, together or not at all; both create-only.
+        let put = |item: Item| {
+            Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", PK)
+                .build()
+                .map(|put| TransactWriteItem::builder().put(put).build())
+                .map_err(|e| StoreError::Unavailable(e.to_string()))
+        };
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(put(generation_item(generation))?)
+            .transact_items(put(blocked_item(&blocked))?)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+
+    async fn list_blocked(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<BlockedSummary>, StoreError> {
+        let pk = blocked_pk(tenant, period);
+        let start = cursor
+            .map(cursor::decode)
+            .transpose()?
+            .map(|id| HashMap::from([(PK.to_owned(), s(&pk)), (SK.to_owned(), s(id))]));
+        let partition = Partition::table(pk).newest_first();
+        let (items, _) = table::query(
+            &self.client,
+            &self.table,
+            &partition,
+            start,
+            page_size(limit) + 1,
+        )
+        .await?;
+        newest_page(items, limit, blocked_from_item, |b| {
+            b.generation_id.as_str()
+        })
     }
 
     async fn get_generation(
@@ -478,6 +606,9 @@ impl ContentStore for DynamoContentStore {
         let responses = self
             .keys_in(dietitian_partition(tenant, dietitian, IDEMPOTENCY))
             .await?;
+        let reviews = self
+            .keys_in(dietitian_partition(tenant, dietitian, BLOCKED))
+            .await?;
         let erasure = Erasure {
             samples: samples.len(),
             generations: generations.len(),
@@ -488,6 +619,7 @@ impl ContentStore for DynamoContentStore {
                 .into_iter()
                 .chain(generations)
                 .chain(responses)
+                .chain(reviews)
                 .collect(),
         )
         .await?;

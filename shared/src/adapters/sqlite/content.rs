@@ -2,8 +2,10 @@
 
 use super::{corrupt, db_error, SqliteStore};
 use crate::adapters::cursor;
+use crate::domain::billing::Period;
 use crate::domain::content::{
-    Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
+    BlockedSummary, Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
+    SampleId, Usage,
 };
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::content::{
@@ -55,7 +57,25 @@ fn generation_from_row(row: &Row<'_>) -> rusqlite::Result<Generation> {
         key_id: KeyId::new(row.get::<_, String>("key_id")?),
         llm_request: row.get("llm_request")?,
         llm_response: row.get("llm_response")?,
+        client: row.get("client")?,
+        safety: row
+            .get::<_, Option<String>>("safety")?
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("safety")))
+            .transpose()?,
+        disclaimer_appended: row.get::<_, i64>("disclaimer_appended")? != 0,
         integrity: row.get("integrity")?,
+    })
+}
+
+fn blocked_from_row(row: &Row<'_>) -> rusqlite::Result<BlockedSummary> {
+    Ok(BlockedSummary {
+        generation_id: GenerationId::new(row.get::<_, String>("generation_id")?),
+        tenant_id: TenantId::new(row.get::<_, String>("tenant_id")?),
+        dietitian_id: DietitianId::new(row.get::<_, String>("dietitian_id")?),
+        kind: kind_column(row)?,
+        codes: serde_json::from_str(&row.get::<_, String>("codes")?)
+            .map_err(|_| corrupt("codes"))?,
+        created_at: Timestamp::from_millis(row.get("created_at")?),
     })
 }
 
@@ -211,12 +231,20 @@ impl ContentStore for SqliteStore {
 
     async fn create_generation(&self, g: &Generation) -> Result<(), StoreError> {
         let sample_ids: Vec<&str> = g.sample_ids.iter().map(SampleId::as_str).collect();
-        self.conn()
-            .execute(
+        let safety = g
+            .safety
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()
+            .map_err(|e| StoreError::Unavailable(format!("safety: {e}")))?;
+        let mut conn = self.conn();
+        let tx = conn.transaction().map_err(db_error)?;
+        tx.execute(
                 "INSERT INTO generations (id, tenant_id, dietitian_id, kind, input, sample_ids, content, model,
                      prompt_tokens, completion_tokens, total_tokens, cost_micros, currency, created_at, key_id,
-                     llm_request, llm_response, integrity)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)",
+                     llm_request, llm_response, integrity, client, safety, disclaimer_appended)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                     ?19, ?20, ?21)",
                 params![
                     g.id.as_str(),
                     g.tenant_id.as_str(),
@@ -235,11 +263,61 @@ impl ContentStore for SqliteStore {
                     g.key_id.as_str(),
                     g.llm_request,
                     g.llm_response,
-                    g.integrity
+                    g.integrity,
+                    g.client,
+                    safety,
+                    i64::from(g.disclaimer_appended)
                 ],
             )
             .map_err(db_error)?;
+        if let Some(blocked) = g.blocked_summary() {
+            let codes: Vec<&str> = blocked.codes.iter().map(|c| c.as_str()).collect();
+            tx.execute(
+                "INSERT INTO blocked_generations
+                     (tenant_id, period, generation_id, dietitian_id, kind, codes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    blocked.tenant_id.as_str(),
+                    Period::of(blocked.created_at).to_string(),
+                    blocked.generation_id.as_str(),
+                    blocked.dietitian_id.as_str(),
+                    blocked.kind.as_str(),
+                    serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()),
+                    blocked.created_at.as_millis()
+                ],
+            )
+            .map_err(db_error)?;
+        }
+        tx.commit().map_err(db_error)?;
         Ok(())
+    }
+
+    async fn list_blocked(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+        limit: u32,
+        cursor: Option<&str>,
+    ) -> Result<Page<BlockedSummary>, StoreError> {
+        let limit = limit.clamp(1, MAX_PAGE_SIZE) as usize;
+        let before = cursor.map(cursor::decode).transpose()?;
+        let conn = self.conn();
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT * FROM blocked_generations
+                 WHERE tenant_id = ?1 AND period = ?2 AND (?3 IS NULL OR generation_id < ?3)
+                 ORDER BY generation_id DESC LIMIT ?4",
+            )
+            .map_err(db_error)?;
+        let items = statement
+            .query_map(
+                params![tenant.as_str(), period.to_string(), before, limit + 1],
+                blocked_from_row,
+            )
+            .map_err(db_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_error)?;
+        Ok(page(items, limit, |b| b.generation_id.as_str()))
     }
 
     async fn get_generation(
@@ -305,6 +383,11 @@ impl ContentStore for SqliteStore {
                 args,
             )
             .map_err(db_error)?;
+        tx.execute(
+            "DELETE FROM blocked_generations WHERE tenant_id = ?1 AND dietitian_id = ?2",
+            args,
+        )
+        .map_err(db_error)?;
         let consent = tx
             .execute(
                 "DELETE FROM consents WHERE tenant_id = ?1 AND dietitian_id = ?2",

@@ -191,6 +191,22 @@ const MIGRATIONS: &[&str] = &[
     CREATE TRIGGER invoices_no_delete BEFORE DELETE ON invoices
         BEGIN SELECT RAISE(ABORT, 'invoices are immutable'); END;
 "#,
+    r#"
+    ALTER TABLE generations ADD COLUMN client TEXT NOT NULL DEFAULT '';
+    ALTER TABLE generations ADD COLUMN safety TEXT;
+    ALTER TABLE generations ADD COLUMN disclaimer_appended INTEGER NOT NULL DEFAULT 0;
+    CREATE TABLE blocked_generations (
+        tenant_id     TEXT NOT NULL,
+        period        TEXT NOT NULL,
+        generation_id TEXT NOT NULL,
+        dietitian_id  TEXT NOT NULL,
+        kind          TEXT NOT NULL,
+        codes         TEXT NOT NULL,
+        created_at    INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, generation_id)
+    ) STRICT;
+    CREATE INDEX blocked_by_period ON blocked_generations(tenant_id, period, generation_id);
+"#,
 ];
 
 pub struct SqliteStore {
