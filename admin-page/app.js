@@ -8,6 +8,7 @@ import * as settings from './views/settings.js';
 import * as billing from './views/billing.js';
 import * as audit from './views/audit.js';
 import * as system from './views/system.js';
+import * as safety from './views/safety.js';
 
 // Which screens each role sees; the API enforces the same table (docs/architecture.md).
 const SCREENS = [
@@ -17,6 +18,7 @@ const SCREENS = [
   { id: 'usage', label: 'Usage', roles: ['platform-admin', 'tenant-manager'], view: billing.renderUsage },
   { id: 'invoices', label: 'Invoices', roles: ['platform-admin', 'tenant-manager'], view: billing.renderInvoices },
   { id: 'audit', label: 'Audit log', roles: ['platform-admin', 'tenant-manager'], view: audit.render },
+  { id: 'safety', label: 'Safety', roles: ['platform-admin'], view: safety.renderReview },
   { id: 'system', label: 'System', roles: ['platform-admin'], view: system.render },
 ];
 

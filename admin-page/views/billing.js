@@ -1,21 +1,27 @@
-// Usage for a period (totals, a chart of daily tokens and cost, per model) and invoices
-// with their lines; a platform-admin may close a period.
+// Usage for a period (totals, a chart of daily tokens and cost, per model, what the
+// safety checks blocked) and invoices with their lines; a platform-admin may close a
+// period.
 import { tenantPath, query } from '../api.js';
 import { h, replace, busy, load, empty, money, number, dateTime, table, currentMonth, confirmDialog } from '../ui.js';
 import { dailyChart } from '../chart.js';
 import { withTenant } from './tenants.js';
+import { blockedSummary } from './safety.js';
 
 export function renderUsage(container, context) {
   return withTenant(container, context, 'Usage', (tenantId, content) => {
     const period = h('input', { id: 'usage-period', type: 'month', value: currentMonth(), required: true });
     const report = h('div', { id: 'usage-report' });
-    const show = () => load(report, () => context.api.get(tenantPath(tenantId, `/usage${query({ period: period.value })}`)), usageReport);
+    const safety = h('div', { id: 'usage-safety' });
+    const show = () => Promise.all([
+      load(report, () => context.api.get(tenantPath(tenantId, `/usage${query({ period: period.value })}`)), usageReport),
+      blockedSummary(safety, context, tenantId, period.value),
+    ]);
     const form = h('form', { class: 'toolbar' }, h('label', {}, 'Period', period), h('button', { type: 'submit', class: 'secondary', text: 'Show' }));
     form.addEventListener('submit', (event) => {
       event.preventDefault();
       show();
     });
-    replace(content, form, report);
+    replace(content, form, report, safety);
     return show();
   });
 }

@@ -162,7 +162,7 @@ test('the identity provider insists on PKCE and a registered redirect URI', asyn
 test('platform-admin: create a tenant, issue, use, rotate and revoke a key', async () => {
   const page = await newPage('platform-admin');
   await signIn(page, 'platform-admin');
-  assert.deepEqual(await navTexts(page), ['tenants', 'keys', 'settings', 'usage', 'invoices', 'audit', 'system']);
+  assert.deepEqual(await navTexts(page), ['tenants', 'keys', 'settings', 'usage', 'invoices', 'audit', 'safety', 'system']);
   assert.equal(await page.evaluate(() => window.localStorage.length), 0, 'nothing in localStorage');
 
   await page.waitForSelector('#tenant-list .state.empty');
@@ -231,6 +231,19 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
     method: 'POST', headers, body: JSON.stringify({ dietitian_id: 'dr-smith', kind: 'diet_introduction', input: { client: 'Ann' } }),
   });
   assert.equal(generation.status, 201, await generation.text());
+  // And one the safety checks block: the offline draft repeats the input's words, and
+  // the client is allergic to what they recommend. The text is withheld, not returned.
+  const blocked = await fetch(`${base}/v1/generations`, {
+    method: 'POST', headers, body: JSON.stringify({
+      dietitian_id: 'dr-smith', kind: 'nutrition_tips',
+      input: { breakfast: 'peanut butter toast every morning' }, client: { allergies: ['peanuts'] },
+    }),
+  });
+  assert.equal(blocked.status, 201);
+  const withheld = await blocked.json();
+  assert.equal(withheld.status, 'blocked');
+  assert.equal(withheld.content, null);
+  assert.deepEqual(withheld.safety.findings.map((f) => f.code), ['allergen-conflict']);
 
   // Rotate with no grace: the old secret stops at once, the new one works.
   await page.click('#key-list button[data-action=rotate]');
@@ -263,10 +276,24 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   // Usage for this month: the generation is counted, the chart has a day per date.
   await page.click('#nav-usage');
   await page.waitForSelector('#usage-chart');
-  assert.equal(await page.textContent('#usage-generations .value'), '1');
+  assert.equal(await page.textContent('#usage-generations .value'), '2', 'the blocked one is billed too');
   const days = await page.locator('#usage-chart g.day').count();
   assert.ok(days >= 28 && days <= 31, `${days} days in the chart`);
+  await page.waitForSelector('#usage-blocked');
+  assert.equal(await page.textContent('#usage-blocked .value'), '1');
+  assert.deepEqual(await page.$$eval('#usage-safety tr[data-code]', (rows) => rows.map((r) => r.dataset.code)), ['allergen-conflict']);
+  assert.doesNotMatch(await page.textContent('#usage-safety'), /peanut butter/, 'no text on the usage screen');
   await shot(page, '06-usage');
+
+  // The review list: the blocked generation, its codes, and on request the withheld text.
+  await page.click('#nav-safety');
+  await page.waitForSelector(`#review-list tr[data-generation-id="${withheld.id}"]`);
+  assert.equal(await page.isVisible('#review-list pre.withheld'), false, 'the text only on request');
+  await page.click(`#review-list tr[data-generation-id="${withheld.id}"] button`);
+  await page.waitForSelector('#review-list pre.withheld');
+  assert.match(await page.textContent('#review-list pre.withheld'), /breakfast: peanut butter toast every morning/);
+  assert.match(await page.textContent('#review-list .review-body'), /allergen-conflict/);
+  await shot(page, '06b-safety-review');
 
   // Invoices: none yet; closing the running month is refused with the API's problem.
   await page.click('#nav-invoices');
@@ -341,7 +368,9 @@ test('tenant-manager: its own tenant only, with usage and its audit entries', as
   assert.ok(await page.locator('#key-list button[data-action=rotate]').count() >= 1, 'may rotate its keys');
   await page.click('#nav-usage');
   await page.waitForSelector('#usage-chart');
-  assert.equal(await page.textContent('#usage-generations .value'), '1');
+  assert.equal(await page.textContent('#usage-generations .value'), '2');
+  await page.waitForSelector('#usage-blocked');
+  assert.equal(await page.textContent('#usage-blocked .value'), '1', 'its manager sees what was blocked');
   await page.click('#nav-audit');
   await page.waitForSelector('#audit-list table');
   const tenants = await page.$$eval('#audit-list tbody tr td:nth-child(7)', (cells) => cells.map((c) => c.textContent));

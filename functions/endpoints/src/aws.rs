@@ -97,6 +97,9 @@ impl Services for AwsServices {
         if let Some(base_url) = (self.env)("OPENAI_BASE_URL").filter(|v| !v.is_empty()) {
             config.base_url = base_url;
         }
+        if let Some(model) = (self.env)("OPENAI_MODERATION_MODEL").filter(|v| !v.is_empty()) {
+            config.moderation_model = model;
+        }
         let client = OpenAiClient::new(config, Arc::new(key))
             .map_err(|error| WiringError::Other(format!("OpenAI client: {error}")))?;
         Ok(Llm {

@@ -65,6 +65,11 @@ page_files![
         "views/system.js",
         "text/javascript; charset=utf-8"
     ),
+    (
+        "/views/safety.js",
+        "views/safety.js",
+        "text/javascript; charset=utf-8"
+    ),
     ("/favicon.svg", "favicon.svg", "image/svg+xml"),
 ];
 

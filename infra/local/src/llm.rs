@@ -42,6 +42,16 @@ impl LlmChoice {
         if let Some(url) = base_url {
             config.base_url = url.to_owned();
         }
+        Self::openai_with(api_key, config, model, timeout)
+    }
+
+    /// The OpenAI client with a whole configuration (base URL, moderation model).
+    pub fn openai_with(
+        api_key: &str,
+        config: OpenAiConfig,
+        model: Option<&str>,
+        timeout: Duration,
+    ) -> Result<Self, String> {
         let description = format!("OpenAI-compatible API at {}", config.base_url);
         let client = OpenAiClient::new(config, Arc::new(StaticSecret::new(Secret::new(api_key))))
             .map_err(|e| e.to_string())?;
@@ -69,12 +79,16 @@ impl LlmChoice {
                 timeout,
                 ..Self::offline()
             }),
-            Some(key) => Self::openai(
-                &key,
-                lookup("OPENAI_BASE_URL").as_deref(),
-                lookup("OPENAI_MODEL").as_deref(),
-                timeout,
-            ),
+            Some(key) => {
+                let mut config = OpenAiConfig::default();
+                if let Some(url) = lookup("OPENAI_BASE_URL") {
+                    config.base_url = url;
+                }
+                if let Some(model) = lookup("OPENAI_MODERATION_MODEL") {
+                    config.moderation_model = model;
+                }
+                Self::openai_with(&key, config, lookup("OPENAI_MODEL").as_deref(), timeout)
+            }
         }
     }
 }

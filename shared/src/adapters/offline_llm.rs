@@ -42,6 +42,11 @@ impl LlmProvider for OfflineLlm {
              Request began: \"{}\"",
             first_words.join(" ")
         );
+        // What the input asked for, as plain sentences: the safety checks read it like
+        // any model text (so local mode shows a blocked generation too).
+        for (field, value) in input_values(user) {
+            content.push_str(&format!("\n{field}: {value}"));
+        }
         let limit = usize::try_from(request.max_tokens)
             .unwrap_or(usize::MAX)
             .saturating_mul(4);
@@ -81,6 +86,31 @@ impl LlmProvider for OfflineLlm {
             categories: categories.into_iter().map(str::to_owned).collect(),
         })
     }
+}
+
+/// The string values of the request's `<input>` JSON (unescaped), field by field.
+fn input_values(user: &str) -> Vec<(String, String)> {
+    let Some(json) = user
+        .split_once("<input>\n")
+        .and_then(|(_, rest)| rest.split_once("\n</input>"))
+        .map(|(json, _)| {
+            json.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+    else {
+        return Vec::new();
+    };
+    let Ok(serde_json::Value::Object(input)) = serde_json::from_str(&json) else {
+        return Vec::new();
+    };
+    input
+        .into_iter()
+        .filter_map(|(field, value)| match value {
+            serde_json::Value::String(text) => Some((field, text)),
+            _ => None,
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -130,5 +160,26 @@ mod tests {
             .await
             .unwrap();
         assert!(answer.usage.completion_tokens <= 5);
+    }
+
+    #[tokio::test]
+    async fn the_inputs_words_are_in_the_draft() {
+        let deadline = Instant::now() + Duration::from_secs(1);
+        let (_, user) = crate::domain::content::build_prompt(
+            crate::domain::content::ContentKind::NutritionTips,
+            r#"{"goal":"peanut butter & <jam>","days":3}"#,
+            "",
+            &[],
+        );
+        let draft = OfflineLlm
+            .complete(&request(&user, 500), deadline)
+            .await
+            .unwrap();
+        assert!(
+            draft.content.ends_with("\ngoal: peanut butter & <jam>"),
+            "{}",
+            draft.content
+        );
+        assert!(!draft.content.contains("days"), "only text values");
     }
 }

@@ -295,21 +295,23 @@ fn foods(tokens: &[Token]) -> Vec<FoodMention> {
 }
 
 // Word classes (bits of `Token::classes`), assigned once per text by [`classify`].
-const NEGATOR: u8 = 1;
-const ACTION: u8 = 1 << 1;
-const BREAKER: u8 = 1 << 2;
-const SUBSTITUTE: u8 = 1 << 3;
-const SUBSTITUTE_FOR_VERB: u8 = 1 << 4;
-const SUBSTITUTE_PREPOSITION: u8 = 1 << 5;
-const CLAIM_VERB: u8 = 1 << 6;
+const NEGATOR: u16 = 1;
+const ACTION: u16 = 1 << 1;
+const BREAKER: u16 = 1 << 2;
+const SUBSTITUTE: u16 = 1 << 3;
+const SUBSTITUTE_FOR_VERB: u16 = 1 << 4;
+const SUBSTITUTE_PREPOSITION: u16 = 1 << 5;
+const CLAIM_VERB: u16 = 1 << 6;
 /// The first word of a phrase of [`PRACTICE_INDEX`].
-const PRACTICE_START: u8 = 1 << 7;
+const PRACTICE_START: u16 = 1 << 7;
+const SKIP_VERB: u16 = 1 << 8;
+const FAST_WORD: u16 = 1 << 9;
 
 /// Marks each token with the classes of the word lists it belongs to: one hash lookup
 /// per token instead of a scan of every list at every step back from every food.
 pub(crate) fn classify(tokens: &mut [Token]) {
-    static CLASSES: LazyLock<HashMap<&'static str, u8>> = LazyLock::new(|| {
-        let mut classes: HashMap<&'static str, u8> = HashMap::new();
+    static CLASSES: LazyLock<HashMap<&'static str, u16>> = LazyLock::new(|| {
+        let mut classes: HashMap<&'static str, u16> = HashMap::new();
         for word in PRACTICE_INDEX.keys() {
             *classes.entry(word).or_default() |= PRACTICE_START;
         }
@@ -321,6 +323,8 @@ pub(crate) fn classify(tokens: &mut [Token]) {
             (SUBSTITUTE_FOR, SUBSTITUTE_FOR_VERB),
             (SUBSTITUTE_PREPOSITIONS, SUBSTITUTE_PREPOSITION),
             (CLAIM_VERBS, CLAIM_VERB),
+            (SKIP_VERBS, SKIP_VERB),
+            (FAST_WORDS, FAST_WORD),
         ] {
             for word in words {
                 *classes.entry(word).or_default() |= class;
@@ -1094,13 +1098,15 @@ fn clauses(tokens: &[Token]) -> impl Iterator<Item = &[Token]> {
 pub(crate) fn dangerous_practices(text: &str, tokens: &[Token]) -> Vec<Finding> {
     let mut findings = Vec::new();
     for clause in clauses(tokens) {
-        // Only a clause with the first word of some phrase can hold one (the bit was
-        // set per token by `classify`).
-        let matches = if clause.iter().any(|t| t.has(PRACTICE_START)) {
-            practice_phrases(clause)
-        } else {
-            Vec::new()
-        };
+        // Only a clause with the first word of some phrase, a verb of skipping or a word
+        // of fasting can hold a practice (the bits were set per token by `classify`).
+        if !clause
+            .iter()
+            .any(|t| t.has(PRACTICE_START | SKIP_VERB | FAST_WORD))
+        {
+            continue;
+        }
+        let matches = practice_phrases(clause);
         let sentence = clause[0].sentence;
         // A caution before the practice ("never skip meals", "avoid laxatives"), or a
         // verdict after it ("skipping meals is not a method", "… is dangerous").
@@ -1125,7 +1131,7 @@ pub(crate) fn dangerous_practices(text: &str, tokens: &[Token]) -> Vec<Finding> 
         // Skipping a meal in other words: "miss dinner on weekdays", "forgo lunch".
         if what.is_none() {
             let skipped = clause.iter().enumerate().find(|(k, t)| {
-                t.is_any(SKIP_VERBS)
+                t.has(SKIP_VERB)
                     && clause[k + 1..].iter().take(3).any(|m| {
                         m.is_any(&["breakfast", "lunch", "dinner", "supper", "meal", "meals"])
                     })
@@ -1144,17 +1150,19 @@ pub(crate) fn dangerous_practices(text: &str, tokens: &[Token]) -> Vec<Finding> 
         let laxative = matches
             .iter()
             .any(|m| m.kind == PhraseKind::Laxative && !cautioned(m.from, m.to));
-        let for_weight = sentence_has(tokens, sentence, WEIGHT_WORDS)
-            || clause
-                .iter()
-                .any(|t| t.is_any(&["take", "try", "use", "pop", "have"]));
-        if what.is_none() && laxative && for_weight && !sentence_has(tokens, sentence, MEDICAL) {
+        let for_weight = || {
+            sentence_has(tokens, sentence, WEIGHT_WORDS)
+                || clause
+                    .iter()
+                    .any(|t| t.is_any(&["take", "try", "use", "pop", "have"]))
+        };
+        if what.is_none() && laxative && for_weight() && !sentence_has(tokens, sentence, MEDICAL) {
             what = Some("laxatives or diuretics for weight loss");
         }
         // Fasting, said as such or as going without food, for two days or more.
         let fasting = clause
             .iter()
-            .position(|t| t.is_any(FAST_WORDS))
+            .position(|t| t.has(FAST_WORD))
             .map(|k| (k, k + 1))
             .or_else(|| {
                 matches

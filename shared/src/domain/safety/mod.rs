@@ -214,14 +214,15 @@ pub fn precheck(profile: &ClientProfile, thresholds: &SafetyThresholds) -> Vec<F
     if loss > 0 && profile.is_minor() {
         findings.push(Finding::new(
             FindingCode::MinorWeightLoss,
-            "No weight-loss goal is set for a client under 18.".into(),
+            "Weight loss is not planned for a client under 18 (a paediatric clinician decides)."
+                .into(),
             change.clone(),
         ));
     }
     if loss > 0 && profile.is_pregnant() {
         findings.push(Finding::new(
             FindingCode::PregnancyWeightLoss,
-            "No weight-loss goal is set during pregnancy.".into(),
+            "Weight loss is not planned during pregnancy (healthy gain is the goal).".into(),
             change.clone(),
         ));
     }

@@ -24,7 +24,7 @@ pub(crate) struct Token {
     pub sentence: usize,
     /// Word classes a check assigned (a bit set; see `checks::classify`), so that hot
     /// loops test a bit instead of comparing against word lists.
-    pub classes: u8,
+    pub classes: u16,
 }
 
 impl Token {
@@ -32,7 +32,7 @@ impl Token {
         self.text == word
     }
 
-    pub fn has(&self, class: u8) -> bool {
+    pub fn has(&self, class: u16) -> bool {
         self.classes & class != 0
     }
 
@@ -42,13 +42,13 @@ impl Token {
 }
 
 fn is_word_char(c: char) -> bool {
-    c.is_alphanumeric()
+    c.is_ascii_alphanumeric() || (!c.is_ascii() && c.is_alphanumeric())
 }
 
 /// Splits `text` into tokens.
 pub(crate) fn tokenize(text: &str) -> Vec<Token> {
     let chars: Vec<(usize, char)> = text.char_indices().collect();
-    let mut tokens: Vec<Token> = Vec::new();
+    let mut tokens: Vec<Token> = Vec::with_capacity(text.len() / 5);
     let (mut clause, mut sentence) = (0, 0);
     let (mut hyphen, mut range, mut comma) = (false, false, false);
     let mut i = 0;
@@ -66,7 +66,11 @@ pub(crate) fn tokenize(text: &str) -> Vec<Token> {
                     if numeric && ch.is_ascii_digit() {
                         digits.push(ch);
                     }
-                    word.extend(ch.to_lowercase());
+                    if ch.is_ascii() {
+                        word.push(ch.to_ascii_lowercase());
+                    } else {
+                        word.extend(ch.to_lowercase());
+                    }
                     j += 1;
                     continue;
                 }
