@@ -167,6 +167,7 @@ fn request() -> CompletionRequest {
             ChatMessage::new(Role::User, "Write a diet introduction."),
         ],
         max_tokens: 300,
+        brief: None,
     }
 }
 

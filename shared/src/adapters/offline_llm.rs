@@ -1,14 +1,19 @@
-//! The offline provider for local mode without an OpenAI key: deterministic text built
-//! from the request (its instructions and the delimited style examples), deterministic
-//! token counts, and a model name that says plainly that no model was called.
+//! The offline provider for local mode without an OpenAI key: the deterministic style
+//! composer ([`crate::domain::style::compose`]) writes a readable text of the requested
+//! kind from the request's facts in the dietitian's voice, with deterministic token
+//! counts and a `model` that says plainly that no model was called. Its moderation is a
+//! small deterministic classifier.
 
+use crate::domain::content::ContentKind;
+use crate::domain::style::compose::{compose, Brief, COMPOSER_MODEL};
 use crate::ports::llm::{
     Completion, CompletionRequest, LlmError, LlmProvider, Moderation, Role, TokenUsage,
+    WritingBrief,
 };
 use async_trait::async_trait;
 use std::time::Instant;
 
-pub const OFFLINE_MODEL: &str = "offline-deterministic (no LLM was called)";
+pub const OFFLINE_MODEL: &str = COMPOSER_MODEL;
 
 /// About four characters per token, rounded up: deterministic, close to real tokenisers
 /// for English prose.
@@ -18,6 +23,40 @@ pub fn estimate_tokens(text: &str) -> u64 {
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OfflineLlm;
+
+/// A request without a structured brief (not one of ours): the kind from the task line,
+/// the input from the `<input>` JSON, no profile.
+fn brief_from_prompt(user: &str) -> WritingBrief {
+    let task = user.lines().next().unwrap_or("").to_lowercase();
+    let kind = if task.contains("summary of a meal plan") {
+        ContentKind::MealPlanSummary
+    } else if task.contains("nutrition tips") {
+        ContentKind::NutritionTips
+    } else if task.contains("shopping list") {
+        ContentKind::ShoppingListNotes
+    } else {
+        ContentKind::DietIntroduction
+    };
+    let input = user
+        .split_once("<input>\n")
+        .and_then(|(_, rest)| rest.split_once("\n</input>"))
+        .map(|(json, _)| {
+            json.replace("&lt;", "<")
+                .replace("&gt;", ">")
+                .replace("&amp;", "&")
+        })
+        .and_then(|json| match serde_json::from_str(&json) {
+            Ok(serde_json::Value::Object(map)) => Some(map),
+            _ => None,
+        })
+        .unwrap_or_default();
+    WritingBrief {
+        kind,
+        input,
+        client: None,
+        style: None,
+    }
+}
 
 #[async_trait]
 impl LlmProvider for OfflineLlm {
@@ -33,26 +72,26 @@ impl LlmProvider for OfflineLlm {
             .find(|m| m.role == Role::User)
             .map(|m| m.content.as_str())
             .unwrap_or("");
-        let examples = user.matches("<style_example").count();
-        // The task line only: repeating the delimited data would repeat the prompt.
-        let task = user.lines().next().unwrap_or("");
-        let first_words: Vec<&str> = task.split_whitespace().take(40).collect();
-        let mut content = format!(
-            "[Offline draft: no language model was called.] Written from {examples} style example(s). \
-             Request began: \"{}\"",
-            first_words.join(" ")
-        );
-        // What the input asked for, as plain sentences: the safety checks read it like
-        // any model text (so local mode shows a blocked generation too).
-        for (field, value) in input_values(user) {
-            content.push_str(&format!("\n{field}: {value}"));
-        }
+        let fallback;
+        let brief = match &request.brief {
+            Some(brief) => brief,
+            None => {
+                fallback = brief_from_prompt(user);
+                &fallback
+            }
+        };
         let limit = usize::try_from(request.max_tokens)
             .unwrap_or(usize::MAX)
             .saturating_mul(4);
-        if content.chars().count() > limit {
-            content = content.chars().take(limit).collect();
-        }
+        let content = compose(
+            &Brief {
+                kind: brief.kind,
+                input: &brief.input,
+                client: brief.client.as_ref(),
+                profile: brief.style.as_ref(),
+            },
+            limit,
+        );
         let prompt_tokens = request
             .messages
             .iter()
@@ -88,38 +127,14 @@ impl LlmProvider for OfflineLlm {
     }
 }
 
-/// The string values of the request's `<input>` JSON (unescaped), field by field.
-fn input_values(user: &str) -> Vec<(String, String)> {
-    let Some(json) = user
-        .split_once("<input>\n")
-        .and_then(|(_, rest)| rest.split_once("\n</input>"))
-        .map(|(json, _)| {
-            json.replace("&lt;", "<")
-                .replace("&gt;", ">")
-                .replace("&amp;", "&")
-        })
-    else {
-        return Vec::new();
-    };
-    let Ok(serde_json::Value::Object(input)) = serde_json::from_str(&json) else {
-        return Vec::new();
-    };
-    input
-        .into_iter()
-        .filter_map(|(field, value)| match value {
-            serde_json::Value::String(text) => Some((field, text)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::content::build_prompt;
     use crate::ports::llm::ChatMessage;
     use std::time::Duration;
 
-    fn request(user: &str, max_tokens: u32) -> CompletionRequest {
+    fn request(user: &str, max_tokens: u32, brief: Option<WritingBrief>) -> CompletionRequest {
         CompletionRequest {
             model: "gpt-4o-mini".into(),
             messages: vec![
@@ -127,22 +142,30 @@ mod tests {
                 ChatMessage::new(Role::User, user),
             ],
             max_tokens,
+            brief,
         }
+    }
+
+    fn input(json: &str) -> serde_json::Map<String, serde_json::Value> {
+        serde_json::from_str(json).unwrap()
     }
 
     #[tokio::test]
     async fn same_request_same_answer_and_labelled_offline() {
         let deadline = Instant::now() + Duration::from_secs(1);
-        let req = request(
-            "<style_example id=\"1\">Eat greens.</style_example> Write an introduction.",
-            500,
-        );
+        let brief = WritingBrief {
+            kind: ContentKind::DietIntroduction,
+            input: input(r#"{"client":"Ann","goal":"more energy"}"#),
+            client: None,
+            style: None,
+        };
+        let req = request("Task: Write an introduction.", 500, Some(brief));
         let a = OfflineLlm.complete(&req, deadline).await.unwrap();
         let b = OfflineLlm.complete(&req, deadline).await.unwrap();
         assert_eq!(a, b);
-        assert_eq!(a.model, OFFLINE_MODEL);
-        assert!(a.content.contains("no language model was called"));
-        assert!(a.content.contains("1 style example"));
+        assert_eq!(a.model, "offline-style-composer (no LLM was called)");
+        assert!(a.content.contains("Ann"), "{}", a.content);
+        assert!(a.content.contains("more energy"), "{}", a.content);
         assert_eq!(
             a.usage.prompt_tokens,
             estimate_tokens("You write diets.") + estimate_tokens(&req.messages[1].content)
@@ -155,31 +178,40 @@ mod tests {
 
     #[tokio::test]
     async fn respects_max_tokens() {
+        let brief = WritingBrief {
+            kind: ContentKind::MealPlanSummary,
+            input: input(r#"{"breakfast":"oats","lunch":"soup","dinner":"fish"}"#),
+            client: None,
+            style: None,
+        };
         let answer = OfflineLlm
-            .complete(&request("word ".repeat(100).as_str(), 5), Instant::now())
+            .complete(&request("Task", 5, Some(brief)), Instant::now())
             .await
             .unwrap();
         assert!(answer.usage.completion_tokens <= 5);
     }
 
+    /// Without a structured brief the composer reads the prompt: the kind from the task
+    /// line, the facts from the `<input>` JSON (unescaped).
     #[tokio::test]
-    async fn the_inputs_words_are_in_the_draft() {
+    async fn a_plain_prompt_is_read_for_its_kind_and_facts() {
         let deadline = Instant::now() + Duration::from_secs(1);
-        let (_, user) = crate::domain::content::build_prompt(
-            crate::domain::content::ContentKind::NutritionTips,
-            r#"{"goal":"peanut butter & <jam>","days":3}"#,
+        let (_, user) = build_prompt(
+            ContentKind::ShoppingListNotes,
+            r#"{"items":"peanut butter & <jam>, oats","days":3}"#,
             "",
             &[],
+            None,
         );
         let draft = OfflineLlm
-            .complete(&request(&user, 500), deadline)
+            .complete(&request(&user, 500, None), deadline)
             .await
             .unwrap();
         assert!(
-            draft.content.ends_with("\ngoal: peanut butter & <jam>"),
+            draft.content.contains("peanut butter & <jam>, oats"),
             "{}",
             draft.content
         );
-        assert!(!draft.content.contains("days"), "only text values");
+        assert!(draft.content.contains("shopping"), "{}", draft.content);
     }
 }

@@ -30,7 +30,7 @@ use crate::domain::safety::{
 use crate::domain::{is_id, KeyId, TenantId};
 use crate::ports::append_audit;
 use crate::ports::billing::{sweep_tenant, Settlement};
-use crate::ports::llm::{ChatMessage, CompletionRequest, Role};
+use crate::ports::llm::{ChatMessage, CompletionRequest, Role, WritingBrief};
 use crate::ports::Page;
 use crate::state::{ContentState, GenerationState};
 use std::time::{Duration, Instant};
@@ -295,6 +295,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         &plan.input_json,
         &plan.client_json,
         &plan.examples,
+        None,
     );
     let generation_id = GenerationId::generate();
     let prices = plan.terms.plan.prices_for(&plan.model);
@@ -318,6 +319,12 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
             ChatMessage::new(Role::User, user),
         ],
         max_tokens: plan.max_tokens,
+        brief: Some(WritingBrief {
+            kind: plan.kind,
+            input: serde_json::from_str(&plan.input_json).unwrap_or_default(),
+            client: (!plan.client_json.is_empty()).then(|| plan.client.clone()),
+            style: None,
+        }),
     };
     let completion = match state.llm.complete(&llm_request, plan.deadline).await {
         Ok(completion) => completion,

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod content;
 pub mod safety;
 pub mod settings;
+pub mod style;
 pub mod tenant;
 pub mod time;
 

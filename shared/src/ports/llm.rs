@@ -31,11 +31,25 @@ impl ChatMessage {
 }
 
 /// What is sent to the model. It is stored with the generation, as sent.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CompletionRequest {
     pub model: String,
     pub messages: Vec<ChatMessage>,
     pub max_tokens: u32,
+    /// The same request as structured data, for a provider that writes without a
+    /// language model (the offline style composer). Never sent or stored.
+    #[serde(skip)]
+    pub brief: Option<WritingBrief>,
+}
+
+/// What to write, as data: the kind, the caller's input, the client profile and the
+/// dietitian's style profile for the kind.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WritingBrief {
+    pub kind: crate::domain::content::ContentKind,
+    pub input: serde_json::Map<String, serde_json::Value>,
+    pub client: Option<crate::domain::safety::ClientProfile>,
+    pub style: Option<crate::domain::style::StyleProfile>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
