@@ -421,20 +421,7 @@ fn content(brief: &Brief<'_>, facts: &Facts, voice: &Voice, seed: u64) -> Vec<Li
                     "Each day has three meals and a snack"
                 }));
             }
-            for (meal, what) in &facts.meals {
-                lines.push(if voice.lists {
-                    item(format!("{}: {}", capitalise(meal), what))
-                } else if formal {
-                    say(format!("The recommended {meal} is {}", decapitalise(what)))
-                } else {
-                    let meal = if meal.starts_with("snack") {
-                        "a snack"
-                    } else {
-                        meal.as_str()
-                    };
-                    say(format!("For {meal}, {}", decapitalise(what)))
-                });
-            }
+            lines.extend(meal_lines(facts, voice));
             lines.push(say(if formal {
                 "Substitutions within each food group are permitted"
             } else {
@@ -489,6 +476,10 @@ fn content(brief: &Brief<'_>, facts: &Facts, voice: &Voice, seed: u64) -> Vec<Li
             }));
         }
     }
+    // Meals named for another kind of text are facts too.
+    if brief.kind != ContentKind::MealPlanSummary {
+        lines.extend(meal_lines(facts, voice));
+    }
     for (key, value) in &facts.other {
         lines.push(say(format!("{}: {}", capitalise(key), value)));
     }
@@ -522,6 +513,28 @@ fn content(brief: &Brief<'_>, facts: &Facts, voice: &Voice, seed: u64) -> Vec<Li
         lines.push(say(capitalise(phrase.trim_end_matches(['.', '!', ',']))));
     }
     lines
+}
+
+/// One line per meal the input names.
+fn meal_lines(facts: &Facts, voice: &Voice) -> Vec<Line> {
+    facts
+        .meals
+        .iter()
+        .map(|(meal, what)| {
+            if voice.lists {
+                item(format!("{}: {}", capitalise(meal), what))
+            } else if voice.person == Person::Formal {
+                say(format!("The recommended {meal} is {}", decapitalise(what)))
+            } else {
+                let meal = if meal.starts_with("snack") {
+                    "a snack"
+                } else {
+                    meal.as_str()
+                };
+                say(format!("For {meal}, {}", decapitalise(what)))
+            }
+        })
+        .collect()
 }
 
 /// Joins or splits sentences towards the voice's average length.
