@@ -92,6 +92,8 @@ async fn bill(stack: &LocalStack, tenant: &TenantId, period: Period, id: &str, m
         prompt_micros: 300,
         completion_micros: 600,
         currency: "USD".into(),
+        dietitian_id: "dr-smith".into(),
+        style_milli: Some(812),
     };
     store.settle(&reservation, &entry, at).await.unwrap();
 }

@@ -107,10 +107,16 @@ async fn consent_to_sample_to_generation() {
             .contains("no LLM was called"),
         "offline is labelled"
     );
-    assert!(generation["content"]
-        .as_str()
-        .unwrap()
-        .contains("2 style example"));
+    // The composer wrote the input's facts (generation_body: Ann, more energy).
+    let content = generation["content"].as_str().unwrap();
+    assert!(
+        content.contains("Ann") && content.contains("more energy"),
+        "{content}"
+    );
+    assert_eq!(
+        generation["style"]["profile_samples"], 3,
+        "two samples of the kind are too few for its own profile: the overall one"
+    );
     assert_eq!(
         generation["sample_ids"],
         json!([newer["id"], older["id"]]),

@@ -54,6 +54,16 @@ function usageReport(usage) {
         h('td', { class: 'num', text: number(m.prompt_tokens) }),
         h('td', { class: 'num', text: number(m.completion_tokens) }),
         h('td', { class: 'num', text: money(m.amount_micros, c) })))));
+    if (usage.by_dietitian.length) {
+      parts.push(h('h2', { text: 'Per dietitian' }),
+        h('p', { class: 'muted', text: "Style score: how close the texts were to the dietitian's own samples (1.0 reads like them; — without a profile)." }),
+        table(['Dietitian', ['Generations', 'num'], ['Cost', 'num'], ['Style score', 'num']],
+          usage.by_dietitian.map((d) => h('tr', { dataset: { dietitianId: d.dietitian_id } },
+            h('td', {}, h('code', { text: d.dietitian_id })),
+            h('td', { class: 'num', text: number(d.generations) }),
+            h('td', { class: 'num', text: money(d.amount_micros, c) }),
+            h('td', { class: 'num style-score', text: d.style_score_mean === null ? '—' : d.style_score_mean.toFixed(2) })))));
+    }
   }
   return parts;
 }

@@ -93,6 +93,7 @@ fn main() -> ExitCode {
             println!("----- {dietitian}\n{text}\n");
         }
     }
+    timing(&dietitians, &briefs);
     if let Some(id) = args
         .iter()
         .position(|a| a == "--explain")
@@ -118,6 +119,87 @@ fn main() -> ExitCode {
         }
     }
     ExitCode::SUCCESS
+}
+
+/// What the style work costs: a profile from the most samples a dietitian may have (50,
+/// built from the corpus's texts, ~6,000 words), the score of a ~2,000-token text, one
+/// composed text.
+fn timing(dietitians: &[CorpusDietitian], briefs: &[EvalBrief]) {
+    use nutripro_shared::domain::content::{DietitianId, Sample, SampleId};
+    use nutripro_shared::domain::style::{style_score, DietitianStyle};
+    use nutripro_shared::domain::{TenantId, Timestamp};
+    use std::hint::black_box;
+    use std::time::Instant;
+    let texts: Vec<(&str, nutripro_shared::domain::content::ContentKind)> = dietitians
+        .iter()
+        .flat_map(|d| d.samples.iter().map(|s| (s.content.as_str(), s.kind)))
+        .collect();
+    let samples: Vec<Sample> = texts
+        .iter()
+        .cycle()
+        .take(50)
+        .enumerate()
+        .map(|(i, (content, kind))| {
+            let mut s = Sample::new(
+                TenantId::new("t"),
+                DietitianId::new("d"),
+                *kind,
+                None,
+                content,
+                Timestamp::from_millis(1_800_000_000_000),
+            )
+            .expect("valid");
+            s.id = SampleId::new(format!("{i:032x}"));
+            s
+        })
+        .collect();
+    let words: usize = samples
+        .iter()
+        .map(|s| s.content.split_whitespace().count())
+        .sum();
+    let time = |rounds: u32, mut f: Box<dyn FnMut()>| {
+        let mut runs: Vec<f64> = (0..rounds)
+            .map(|_| {
+                let started = Instant::now();
+                f();
+                started.elapsed().as_secs_f64() * 1e3
+            })
+            .collect();
+        runs.sort_by(f64::total_cmp);
+        (runs[runs.len() / 2], runs[runs.len() * 95 / 100])
+    };
+    let (p50, p95) = time(
+        30,
+        Box::new(|| {
+            black_box(DietitianStyle::from_samples(black_box(&samples)));
+        }),
+    );
+    println!(
+        "timing: profile of 50 samples ({words} words), 30 runs: p50 {p50:.2} ms, p95 {p95:.2} ms"
+    );
+    let style = DietitianStyle::from_samples(&samples).expect("samples");
+    let long: String = texts
+        .iter()
+        .map(|(t, _)| *t)
+        .cycle()
+        .take(25)
+        .collect::<Vec<_>>()
+        .join("\n\n");
+    let long_words = long.split_whitespace().count();
+    let (p50, p95) = time(
+        200,
+        Box::new(|| {
+            black_box(style_score(black_box(&long), &style.overall));
+        }),
+    );
+    println!("timing: style score of a {long_words}-word text, 200 runs: p50 {p50:.3} ms, p95 {p95:.3} ms");
+    let (p50, p95) = time(
+        200,
+        Box::new(|| {
+            black_box(composed(&style, &briefs[0], 2_400));
+        }),
+    );
+    println!("timing: one composed text, 200 runs: p50 {p50:.3} ms, p95 {p95:.3} ms");
 }
 
 /// For one dietitian: each composed text's features beside the profile's, and the

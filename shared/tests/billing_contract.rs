@@ -68,6 +68,7 @@ macro_rules! contract_suite {
                 a_settlement_racing_the_sweep_wins_or_loses_whole,
                 invoices_are_created_once_and_never_replaced,
                 the_ledger_pages_in_request_order,
+                usage_is_tallied_per_dietitian_with_style_scores,
             );
         }
     };
@@ -126,6 +127,14 @@ fn entry(r: &Reservation, model: &str, prompt: u64, completion: u64) -> LedgerEn
         prompt_micros: prompt as i64,
         completion_micros: completion as i64,
         currency: "USD".into(),
+        // Spread over two dietitians, one generation in three without a style score.
+        dietitian_id: if r.id.len().is_multiple_of(2) {
+            "dr-a"
+        } else {
+            "dr-b"
+        }
+        .into(),
+        style_milli: (!prompt.is_multiple_of(3)).then_some(600 + (prompt % 400) as u32),
     }
 }
 
@@ -249,6 +258,37 @@ mod cases {
         );
         let one_more = reservation(&tenant, "req-more", AMOUNT);
         assert!(!h.billing.reserve(&one_more, budget).await.unwrap());
+    }
+
+    /// Spec 10: each dietitian's generations and style scores, summed with the
+    /// settlement that bills them (so they reconcile with the ledger exactly).
+    pub async fn usage_is_tallied_per_dietitian_with_style_scores(h: &Harness) {
+        let tenant = tenant();
+        for (id, prompt, style) in [
+            ("ab", 100, Some(800)),
+            ("cd", 200, Some(600)),
+            ("e", 300, None),
+        ] {
+            let r = reservation(&tenant, id, 5_000);
+            assert!(h.billing.reserve(&r, 100_000).await.unwrap());
+            let e = LedgerEntry {
+                style_milli: style,
+                ..entry(&r, "m", prompt, 10)
+            };
+            assert_eq!(
+                h.billing.settle(&r, &e, NOW).await.unwrap(),
+                Settlement::Settled
+            );
+        }
+        let usage = assert_reconciles(h, &tenant).await;
+        let a = usage.by_dietitian["dr-a"];
+        assert_eq!((a.tally.generations, a.tally.prompt_tokens), (2, 300));
+        assert_eq!((a.style_scored, a.style_milli_sum), (2, 1_400));
+        assert_eq!(a.mean_style(), Some(0.7));
+        let b = usage.by_dietitian["dr-b"];
+        assert_eq!((b.tally.generations, b.style_scored), (1, 0));
+        assert_eq!(b.mean_style(), None);
+        assert_eq!(usage.by_dietitian.len(), 2);
     }
 
     pub async fn settlement_is_idempotent_by_request_id(h: &Harness) {

@@ -9,9 +9,10 @@ use nutripro_shared::domain::content::{
     Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample, SampleId, Usage,
 };
 use nutripro_shared::domain::safety::{Finding, FindingCode, SafetyReport};
+use nutripro_shared::domain::style::DietitianStyle;
 use nutripro_shared::domain::{new_id, KeyId, TenantId, Timestamp};
 use nutripro_shared::ports::content::{
-    ContentStore, IdempotencyClaim, IdempotencyKey, StoredResponse,
+    ContentStore, IdempotencyClaim, IdempotencyKey, StoredResponse, StoredStyle,
 };
 
 const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
@@ -79,6 +80,10 @@ fn generation(t: &TenantId, d: &DietitianId, samples: &[&Sample]) -> Generation 
         client: r#"{"allergies":["peanuts"]}"#.into(),
         safety: Some(SafetyReport::from_findings(Vec::new())),
         disclaimer_appended: true,
+        style: nutripro_shared::domain::style::StyleScore {
+            score: Some(0.734),
+            profile_samples: 4,
+        },
         integrity: String::new(),
     }
     .seal()
@@ -123,6 +128,7 @@ macro_rules! content_suite {
                 blocked_generations_are_listed_for_review_by_period,
                 idempotency_keys_claim_complete_release_and_expire,
                 hostile_text_round_trips_verbatim,
+                style_profiles_are_replaced_read_and_deleted_per_tenant,
             );
         }
     };
@@ -182,8 +188,9 @@ mod cases {
         store.create_sample(&s).await.unwrap();
         assert_eq!(store.get_sample(&t, &s.id).await.unwrap(), Some(s.clone()));
         assert_eq!(store.get_sample(&other, &s.id).await.unwrap(), None);
-        assert!(
-            !store.delete_sample(&other, &s.id).await.unwrap(),
+        assert_eq!(
+            store.delete_sample(&other, &s.id).await.unwrap(),
+            None,
             "another tenant cannot delete it"
         );
         assert_eq!(store.count_samples(&t, &d).await.unwrap(), 1);
@@ -194,9 +201,14 @@ mod cases {
             .unwrap()
             .items
             .is_empty());
-        assert!(store.delete_sample(&t, &s.id).await.unwrap());
-        assert!(
-            !store.delete_sample(&t, &s.id).await.unwrap(),
+        assert_eq!(
+            store.delete_sample(&t, &s.id).await.unwrap(),
+            Some(d.clone()),
+            "the deleted sample's dietitian"
+        );
+        assert_eq!(
+            store.delete_sample(&t, &s.id).await.unwrap(),
+            None,
             "already gone"
         );
         assert_eq!(store.get_sample(&t, &s.id).await.unwrap(), None);
@@ -375,6 +387,70 @@ mod cases {
         );
     }
 
+    /// A style profile computed from the dietitian's samples, stored.
+    async fn put_style(
+        store: &dyn ContentStore,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> StoredStyle {
+        let samples: Vec<_> = (0..2)
+            .map(|i| {
+                sample(
+                    tenant,
+                    dietitian,
+                    ContentKind::NutritionTips,
+                    "Dear friend,\n\nEat well! We'll see.\n\n— Anna",
+                    i,
+                )
+            })
+            .collect();
+        let stored = StoredStyle {
+            tenant_id: tenant.clone(),
+            dietitian_id: dietitian.clone(),
+            style: DietitianStyle::from_samples(&samples).unwrap(),
+            computed_at: NOW,
+        };
+        store.put_style(&stored).await.unwrap();
+        stored
+    }
+
+    pub async fn style_profiles_are_replaced_read_and_deleted_per_tenant(store: &dyn ContentStore) {
+        let (t, other) = (tenant(), tenant());
+        let d = dietitian("dr-style");
+        assert_eq!(store.get_style(&t, &d).await.unwrap(), None);
+        let first = put_style(store, &t, &d).await;
+        assert_eq!(store.get_style(&t, &d).await.unwrap(), Some(first.clone()));
+        assert_eq!(
+            store.get_style(&other, &d).await.unwrap(),
+            None,
+            "tenant-scoped"
+        );
+        let other_profile = put_style(store, &other, &d).await;
+        // Replaced whole.
+        let samples = vec![sample(
+            &t,
+            &d,
+            ContentKind::MealPlanSummary,
+            "Monday: soup; Tuesday: fish.",
+            7,
+        )];
+        let second = StoredStyle {
+            style: DietitianStyle::from_samples(&samples).unwrap(),
+            computed_at: NOW.plus_seconds(60),
+            ..first
+        };
+        store.put_style(&second).await.unwrap();
+        assert_eq!(store.get_style(&t, &d).await.unwrap(), Some(second));
+        store.delete_style(&t, &d).await.unwrap();
+        assert_eq!(store.get_style(&t, &d).await.unwrap(), None);
+        store.delete_style(&t, &d).await.unwrap();
+        assert_eq!(
+            store.get_style(&other, &d).await.unwrap(),
+            Some(other_profile),
+            "the other tenant's dietitian of the same id keeps its own"
+        );
+    }
+
     pub async fn erasure_removes_one_dietitian_of_one_tenant(store: &dyn ContentStore) {
         let (t, other) = (tenant(), tenant());
         let (d, keep) = (dietitian("dr-erase"), dietitian("dr-keep"));
@@ -395,6 +471,7 @@ mod cases {
                     .await
                     .unwrap();
             }
+            put_style(store, tenant, dietitian).await;
             let key = idem(tenant, dietitian, "retry-1");
             store.claim_idempotency_key(&key, "h", NOW).await.unwrap();
             store
@@ -416,6 +493,13 @@ mod cases {
         );
         assert_eq!(store.get_consent(&t, &d).await.unwrap(), None);
         assert_eq!(store.count_samples(&t, &d).await.unwrap(), 0);
+        assert_eq!(
+            store.get_style(&t, &d).await.unwrap(),
+            None,
+            "the profile too"
+        );
+        assert!(store.get_style(&t, &keep).await.unwrap().is_some());
+        assert!(store.get_style(&other, &d).await.unwrap().is_some());
         assert!(store
             .list_generations(&t, &d, 10, None)
             .await

@@ -227,11 +227,15 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   // A generation, so that usage has something to show.
   const headers = { authorization: `Bearer ${first}`, 'content-type': 'application/json' };
   assert.equal((await fetch(`${base}/v1/dietitians/dr-smith/consent`, { method: 'PUT', headers, body: JSON.stringify({ granted: true }) })).status, 200);
+  for (const content of ['Dear Ann,\n\nWelcome! We will start with breakfast.\n\nWarmly, Sam', 'Dear Ben,\n\nSmall steps! We will add vegetables.\n\nWarmly, Sam', 'Dear Cleo,\n\nWater first! We will plan snacks.\n\nWarmly, Sam']) {
+    const sample = await fetch(`${base}/v1/samples`, { method: 'POST', headers, body: JSON.stringify({ dietitian_id: 'dr-smith', kind: 'diet_introduction', content }) });
+    assert.equal(sample.status, 201);
+  }
   const generation = await fetch(`${base}/v1/generations`, {
     method: 'POST', headers, body: JSON.stringify({ dietitian_id: 'dr-smith', kind: 'diet_introduction', input: { client: 'Ann' } }),
   });
   assert.equal(generation.status, 201, await generation.text());
-  // And one the safety checks block: the offline draft repeats the input's words, and
+  // And one the safety checks block: the offline composer writes the input's facts, and
   // the client is allergic to what they recommend. The text is withheld, not returned.
   const blocked = await fetch(`${base}/v1/generations`, {
     method: 'POST', headers, body: JSON.stringify({
@@ -283,6 +287,9 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   assert.equal(await page.textContent('#usage-blocked .value'), '1');
   assert.deepEqual(await page.$$eval('#usage-safety tr[data-code]', (rows) => rows.map((r) => r.dataset.code)), ['allergen-conflict']);
   assert.doesNotMatch(await page.textContent('#usage-safety'), /peanut butter/, 'no text on the usage screen');
+  // Per dietitian: both generations were dr-smith's, scored against the three samples.
+  assert.equal(await page.textContent('#usage-report tr[data-dietitian-id="dr-smith"] td:nth-child(2)'), '2');
+  assert.match(await page.textContent('#usage-report tr[data-dietitian-id="dr-smith"] .style-score'), /^(0\.\d\d|1\.00)$/);
   await shot(page, '06-usage');
 
   // The review list: the blocked generation, its codes, and on request the withheld text.
@@ -291,7 +298,7 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   assert.equal(await page.isVisible('#review-list pre.withheld'), false, 'the text only on request');
   await page.click(`#review-list tr[data-generation-id="${withheld.id}"] button`);
   await page.waitForSelector('#review-list pre.withheld');
-  assert.match(await page.textContent('#review-list pre.withheld'), /breakfast: peanut butter toast every morning/);
+  assert.match(await page.textContent('#review-list pre.withheld'), /For breakfast, peanut butter toast every morning/);
   assert.match(await page.textContent('#review-list .review-body'), /allergen-conflict/);
   await shot(page, '06b-safety-review');
 

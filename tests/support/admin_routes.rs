@@ -233,6 +233,7 @@ pub async fn fixture_tenant(stack: &LocalStack, name: &str) -> (String, String) 
         client: String::new(),
         safety: Some(SafetyReport::from_findings(Vec::new())),
         disclaimer_appended: false,
+        style: nutripro_shared::domain::style::StyleScore::NONE,
         integrity: String::new(),
     }
     .seal();

@@ -248,6 +248,8 @@ pub struct FakeOpenAi {
     pub requests: Arc<AtomicUsize>,
     pub moderations: Arc<AtomicUsize>,
     pub authorizations: Arc<std::sync::Mutex<Vec<String>>>,
+    /// The bodies of the chat completions asked for, in order.
+    pub completion_bodies: Arc<std::sync::Mutex<Vec<String>>>,
     text: Arc<std::sync::Mutex<String>>,
     moderation: Arc<std::sync::Mutex<Moderation>>,
 }
@@ -271,6 +273,7 @@ impl FakeOpenAi {
         let requests = Arc::new(AtomicUsize::new(0));
         let moderations = Arc::new(AtomicUsize::new(0));
         let authorizations = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let completion_bodies = Arc::new(std::sync::Mutex::new(Vec::new()));
         let text = Arc::new(std::sync::Mutex::new(FAKE_COMPLETION.to_owned()));
         let moderation = Arc::new(std::sync::Mutex::new(Moderation::Pass));
         let shared = (
@@ -279,6 +282,7 @@ impl FakeOpenAi {
             authorizations.clone(),
             text.clone(),
             moderation.clone(),
+            completion_bodies.clone(),
         );
         tokio::spawn(async move {
             loop {
@@ -289,7 +293,7 @@ impl FakeOpenAi {
                 tokio::spawn(async move {
                     let service = hyper::service::service_fn(
                         move |request: hyper::Request<hyper::body::Incoming>| {
-                            let (count, moderated, seen, text, verdict) = shared.clone();
+                            let (count, moderated, seen, text, verdict, bodies) = shared.clone();
                             async move {
                                 if let Some(auth) = request.headers().get("authorization") {
                                     seen.lock()
@@ -297,7 +301,18 @@ impl FakeOpenAi {
                                         .push(auth.to_str().unwrap_or("").to_owned());
                                 }
                                 let path = request.uri().path().to_owned();
-                                let _ = request.into_body().collect().await;
+                                let body = request
+                                    .into_body()
+                                    .collect()
+                                    .await
+                                    .map(|b| b.to_bytes())
+                                    .unwrap_or_default();
+                                if !path.ends_with("/moderations") {
+                                    bodies
+                                        .lock()
+                                        .unwrap()
+                                        .push(String::from_utf8_lossy(&body).into_owned());
+                                }
                                 let (status, body) = if path.ends_with("/moderations") {
                                     moderated.fetch_add(1, Ordering::SeqCst);
                                     let verdict = verdict.lock().unwrap().clone();
@@ -354,6 +369,7 @@ impl FakeOpenAi {
             requests,
             moderations,
             authorizations,
+            completion_bodies,
             text,
             moderation,
         }

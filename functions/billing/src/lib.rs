@@ -42,6 +42,17 @@ struct ModelUsage<'a> {
     tally: Tally,
 }
 
+/// A dietitian's generations of the period and how close they were to their voice.
+#[derive(Serialize)]
+struct DietitianView<'a> {
+    dietitian_id: &'a str,
+    #[serde(flatten)]
+    tally: Tally,
+    /// Mean style score of the generations that had one (null: none had a profile).
+    style_score_mean: Option<f64>,
+    style_scored: u64,
+}
+
 #[derive(Serialize)]
 struct DayUsage {
     date: String,
@@ -64,6 +75,7 @@ struct UsageView<'a> {
     by_model: Vec<ModelUsage<'a>>,
     /// Every day of the period, zeros included (a chart's x-axis).
     by_day: Vec<DayUsage>,
+    by_dietitian: Vec<DietitianView<'a>>,
 }
 
 fn usage_view(usage: &Usage) -> HandlerResult {
@@ -100,6 +112,16 @@ fn usage_view(usage: &Usage) -> HandlerResult {
                 })
                 .collect(),
             by_day,
+            by_dietitian: usage
+                .by_dietitian
+                .iter()
+                .map(|(dietitian, d)| DietitianView {
+                    dietitian_id: dietitian,
+                    tally: d.tally,
+                    style_score_mean: d.mean_style(),
+                    style_scored: d.style_scored,
+                })
+                .collect(),
         },
     )
 }

@@ -227,6 +227,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
         build: |s| http(content(s)?, nutripro_dietitians::get_consent),
     },
     Endpoint {
+        name: "get_style",
+        build: |s| http(content(s)?, nutripro_dietitians::get_style),
+    },
+    Endpoint {
         name: "erase_dietitian",
         build: |s| http(content(s)?, nutripro_dietitians::erase_dietitian),
     },

@@ -22,6 +22,7 @@ use nutripro_shared::domain::content::{
     MAX_INPUT_BYTES,
 };
 use nutripro_shared::domain::safety::{ClientProfile, SafetyReport};
+use nutripro_shared::domain::style::StyleScore;
 use nutripro_shared::http::{
     created, is_id, json, once, pagination, parse_json, path_param, query_param, request_id, serve,
     source_ip,
@@ -70,6 +71,8 @@ struct GenerationOutput<'a> {
     /// `null` for generations made before the safety checks existed.
     safety: Option<SafetyReport>,
     disclaimer_appended: bool,
+    /// How close the text is to the dietitian's style profile.
+    style: StyleScore,
     created_at: String,
 }
 
@@ -87,6 +90,7 @@ impl<'a> From<&'a Generation> for GenerationOutput<'a> {
                 GenerationStatus::Succeeded => report.clone(),
             }),
             disclaimer_appended: g.disclaimer_appended,
+            style: g.style,
             model: &g.model,
             usage: &g.usage,
             cost: Cost {

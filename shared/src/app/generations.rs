@@ -21,12 +21,14 @@ use crate::domain::billing::{
 use crate::domain::content::SYSTEM_PROMPT;
 use crate::domain::content::{
     build_prompt, cap_output, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
-    SampleId, Usage, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS, MAX_STYLE_EXAMPLES,
+    SampleId, StylePrompt, Usage, DEFAULT_STYLE_EXAMPLES, MAX_INPUT_BYTES, MAX_INPUT_KEYS,
+    MAX_STYLE_EXAMPLES,
 };
 use crate::domain::safety::{
     check_output, precheck, ClientProfile, Finding, FindingCode, SafetyReport, SafetyStatus,
     SafetyThresholds,
 };
+use crate::domain::style::{StyleProfile, StyleScore};
 use crate::domain::{is_id, KeyId, TenantId};
 use crate::ports::append_audit;
 use crate::ports::billing::{sweep_tenant, Settlement};
@@ -102,6 +104,18 @@ pub async fn create_generation<'a>(
     require_consent(&*state.store, tenant, &new.dietitian_id).await?;
     let examples =
         style_examples(state, tenant, &new.dietitian_id, new.kind, new.sample_ids).await?;
+    // The dietitian's profile for the kind (kept in step with the samples on every
+    // change; one read here).
+    let style = state
+        .store
+        .get_style(tenant, &new.dietitian_id)
+        .await?
+        .map(|stored| {
+            (
+                StylePrompt::of(&stored.style, new.kind),
+                stored.style.for_kind(new.kind).clone(),
+            )
+        });
     let held = match idempotency::claim(&*state.store, &*state.clock, once).await? {
         Ok(held) => held,
         Err(stored) => return Ok(Created::Replayed(stored)),
@@ -115,6 +129,7 @@ pub async fn create_generation<'a>(
         client,
         client_json,
         examples,
+        style,
         model,
         max_tokens: allowance.max_tokens,
         terms: &terms,
@@ -255,6 +270,8 @@ struct Plan<'a> {
     client: ClientProfile,
     client_json: String,
     examples: Vec<Sample>,
+    /// The style guidance for the prompt and the profile the text is scored against.
+    style: Option<(StylePrompt, StyleProfile)>,
     model: String,
     max_tokens: u32,
     terms: &'a crate::ports::billing::TenantTerms,
@@ -295,7 +312,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         &plan.input_json,
         &plan.client_json,
         &plan.examples,
-        None,
+        plan.style.as_ref().map(|(prompt, _)| prompt),
     );
     let generation_id = GenerationId::generate();
     let prices = plan.terms.plan.prices_for(&plan.model);
@@ -323,7 +340,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
             kind: plan.kind,
             input: serde_json::from_str(&plan.input_json).unwrap_or_default(),
             client: (!plan.client_json.is_empty()).then(|| plan.client.clone()),
-            style: None,
+            style: plan.style.as_ref().map(|(_, profile)| profile.clone()),
         }),
     };
     let completion = match state.llm.complete(&llm_request, plan.deadline).await {
@@ -335,6 +352,8 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
     };
     let text = cap_output(&completion.content);
     let safety = safety_of(state, &plan, &text).await;
+    // The model's own text against the profile (before the disclaimer).
+    let style = StyleScore::of(&text, plan.style.as_ref().map(|(_, profile)| profile));
     let usage = Usage {
         prompt_tokens: completion.usage.prompt_tokens,
         completion_tokens: completion.usage.completion_tokens,
@@ -363,6 +382,8 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         prompt_micros: cost.prompt_micros,
         completion_micros: cost.completion_micros,
         currency: reservation.currency.clone(),
+        dietitian_id: plan.dietitian_id.to_string(),
+        style_milli: style.score.map(|s| (s * 1000.0).round() as u32),
     };
     match state
         .billing
@@ -416,6 +437,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         llm_response: completion.raw_response,
         client: plan.client_json,
         disclaimer_appended: !blocked,
+        style,
         safety: Some(safety),
         integrity: String::new(),
     }

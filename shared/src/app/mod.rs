@@ -25,6 +25,7 @@ pub mod policy;
 pub mod review;
 pub mod samples;
 pub mod settings;
+pub mod style;
 pub mod tenants;
 
 pub use error::{AppError, Described};

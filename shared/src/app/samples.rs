@@ -48,6 +48,14 @@ pub async fn create_sample<'a>(
             return Err(AppError::SampleLimitReached);
         }
         state.store.create_sample(&sample).await?;
+        super::style::refresh_after_change(
+            state,
+            tenant,
+            &sample.dietitian_id,
+            Some(&sample),
+            None,
+        )
+        .await;
         Ok(sample)
     }
     .await;
@@ -85,9 +93,11 @@ pub async fn delete_sample(
     tenant: &TenantId,
     id: &SampleId,
 ) -> Result<(), AppError> {
-    if state.store.delete_sample(tenant, id).await? {
-        Ok(())
-    } else {
-        Err(AppError::NotFound)
-    }
+    let dietitian = state
+        .store
+        .delete_sample(tenant, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    super::style::refresh_after_change(state, tenant, &dietitian, None, Some(id)).await;
+    Ok(())
 }

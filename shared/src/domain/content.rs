@@ -221,6 +221,8 @@ pub struct Generation {
     pub safety: Option<SafetyReport>,
     /// Whether `content` ends with the tenant's disclaimer.
     pub disclaimer_appended: bool,
+    /// How close the text is to the dietitian's style profile (spec section 10).
+    pub style: crate::domain::style::StyleScore,
     /// SHA-256 over every field above (threat T05); see [`Generation::compute_integrity`].
     pub integrity: String,
 }
@@ -335,9 +337,11 @@ impl Generation {
                 .as_ref()
                 .and_then(|s| serde_json::to_string(s).ok())
                 .unwrap_or_default();
+            let style = serde_json::to_string(&self.style).unwrap_or_default();
             field(self.client.as_bytes());
             field(safety.as_bytes());
             field(&[u8::from(self.disclaimer_appended)]);
+            field(style.as_bytes());
         }
         hasher
             .finalize()
@@ -575,6 +579,10 @@ mod tests {
             client: r#"{"allergies":["peanuts"]}"#.into(),
             safety: Some(SafetyReport::from_findings(Vec::new())),
             disclaimer_appended: true,
+            style: crate::domain::style::StyleScore {
+                score: Some(0.8),
+                profile_samples: 3,
+            },
             integrity: String::new(),
         }
         .seal()

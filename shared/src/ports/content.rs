@@ -47,6 +47,15 @@ pub struct IdempotencyKey {
     pub dietitian_id: DietitianId,
 }
 
+/// A dietitian's style profile as stored: computed from their samples at `computed_at`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredStyle {
+    pub tenant_id: TenantId,
+    pub dietitian_id: DietitianId,
+    pub style: crate::domain::style::DietitianStyle,
+    pub computed_at: Timestamp,
+}
+
 /// What an erasure removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Erasure {
@@ -85,8 +94,26 @@ pub trait ContentStore: Send + Sync {
         tenant: &TenantId,
         dietitian: &DietitianId,
     ) -> Result<usize, StoreError>;
-    /// Returns whether there was such a sample.
-    async fn delete_sample(&self, tenant: &TenantId, id: &SampleId) -> Result<bool, StoreError>;
+    /// The dietitian of the deleted sample, or `None` when there was no such sample.
+    async fn delete_sample(
+        &self,
+        tenant: &TenantId,
+        id: &SampleId,
+    ) -> Result<Option<DietitianId>, StoreError>;
+
+    /// Replaces the dietitian's style profile (computed from their samples).
+    async fn put_style(&self, style: &StoredStyle) -> Result<(), StoreError>;
+    async fn get_style(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<Option<StoredStyle>, StoreError>;
+    /// Removes it (the dietitian has no samples left).
+    async fn delete_style(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<(), StoreError>;
 
     /// Stores a new generation. A blocked one is also entered in the tenant's review list
     /// ([`ContentStore::list_blocked`]) in the same atomic write.
@@ -115,8 +142,8 @@ pub trait ContentStore: Send + Sync {
         cursor: Option<&str>,
     ) -> Result<Page<BlockedSummary>, StoreError>;
 
-    /// GDPR erasure: the dietitian's samples, generations (their review entries too),
-    /// consent and stored idempotent responses — of this tenant only.
+    /// GDPR erasure: the dietitian's samples, style profile, generations (their review
+    /// entries too), consent and stored idempotent responses — of this tenant only.
     async fn erase_dietitian(
         &self,
         tenant: &TenantId,

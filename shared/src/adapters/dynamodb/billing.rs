@@ -7,6 +7,7 @@
 //! | `RATE#<window start>` | `n` requests counted in the window; `expires_at` (TTL) | `UpdateItem` `ADD n 1` if `n < limit` |
 //! | `USAGE#<period>` | `committed_micros` (settled + reserved), `reserved_micros`, totals | reserve, settle, release |
 //! | `USAGE#<period>#MODEL#<model>`, `USAGE#<period>#DAY#<dd>` | tallies | settle |
+//! | `USAGE#<period>#DIET#<dietitian>` | tallies, `style_scored`, `style_milli_sum` | settle |
 //! | `RESV#<request id>` | open reservation: period, amount, `reservation_expires_at` | reserve; deleted by settle, release, sweep |
 //! | `LEDGER#<period>#<request id>` | one billed generation | settle (create-only `Put`) |
 //! | `INVOICE#<period>` | the invoice JSON | close (create-only `Put`) |
@@ -22,7 +23,9 @@ use super::table::{self, Partition};
 use super::{applied, corrupt, get_n_opt, get_s, n, s, unavailable, Item};
 use super::{DynamoStore, GSI1_PK, GSI1_SK, PK, SK};
 use crate::adapters::cursor;
-use crate::domain::billing::{Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport};
+use crate::domain::billing::{
+    DietitianUsage, Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport,
+};
 use crate::domain::{PlanId, TenantId, Timestamp};
 use crate::ports::billing::{BillingStore, PlanStore, Settlement};
 use crate::ports::{Page, StoreError};
@@ -440,7 +443,7 @@ impl BillingStore for DynamoBillingStore {
             .expression_attribute_names("#pk", PK)
             .build()
             .map_err(build_error)?;
-        let items = vec![
+        let mut items = vec![
             TransactWriteItem::builder().put(ledger).build(),
             self.delete_reservation(reservation, Some(now), None)?,
             self.add(pk.clone(), usage.clone(), &total, None)?,
@@ -451,12 +454,23 @@ impl BillingStore for DynamoBillingStore {
                 None,
             )?,
             self.add(
-                pk,
+                pk.clone(),
                 format!("{usage}#DAY#{:02}", entry.day()),
                 &tallies,
                 None,
             )?,
         ];
+        if !entry.dietitian_id.is_empty() {
+            let mut per_dietitian = tallies.to_vec();
+            per_dietitian.push(("style_scored", i64::from(entry.style_milli.is_some())));
+            per_dietitian.push(("style_milli_sum", i64::from(entry.style_milli.unwrap_or(0))));
+            items.push(self.add(
+                pk,
+                format!("{usage}#DIET#{}", entry.dietitian_id),
+                &per_dietitian,
+                None,
+            )?);
+        }
         match self.transact(items).await? {
             None => Ok(Settlement::Settled),
             Some(codes) if condition_failed(&codes, 0) => Ok(Settlement::AlreadySettled),
@@ -508,6 +522,19 @@ impl BillingStore for DynamoBillingStore {
                 Some(rest) => {
                     if let Some(model) = rest.strip_prefix("#MODEL#") {
                         report.by_model.insert(model.to_owned(), tally);
+                    } else if let Some(dietitian) = rest.strip_prefix("#DIET#") {
+                        let count = |name: &str| -> Result<u64, StoreError> {
+                            u64::try_from(get_n_opt(item, name)?.unwrap_or(0))
+                                .map_err(|_| corrupt(name))
+                        };
+                        report.by_dietitian.insert(
+                            dietitian.to_owned(),
+                            DietitianUsage {
+                                tally,
+                                style_scored: count("style_scored")?,
+                                style_milli_sum: count("style_milli_sum")?,
+                            },
+                        );
                     } else if let Some(day) =
                         rest.strip_prefix("#DAY#").and_then(|d| d.parse().ok())
                     {

@@ -13,9 +13,10 @@ use crate::domain::content::{
     BlockedSummary, Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
     SampleId, Usage,
 };
+use crate::domain::style::StyleScore;
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::content::{
-    ContentStore, Erasure, IdempotencyClaim, IdempotencyKey, StoredResponse,
+    ContentStore, Erasure, IdempotencyClaim, IdempotencyKey, StoredResponse, StoredStyle,
     DEFAULT_RETENTION_DAYS, IDEMPOTENCY_LEASE_SECONDS, IDEMPOTENCY_RETENTION_SECONDS,
 };
 use crate::ports::{Page, StoreError, MAX_PAGE_SIZE};
@@ -61,6 +62,8 @@ struct Collection {
 const SAMPLES: &str = "SAMPLES";
 const GENERATIONS: &str = "GENS";
 const IDEMPOTENCY: &str = "IDEM";
+/// The sort key of a dietitian's style profile (beside their consent).
+const STYLE: &str = "STYLE";
 /// A dietitian's review entries (so erasure finds them).
 const BLOCKED: &str = "BLOCKED";
 
@@ -219,6 +222,9 @@ fn generation_item(g: &Generation) -> Item {
     {
         item.insert("safety".into(), s(safety));
     }
+    if let Ok(style) = serde_json::to_string(&g.style) {
+        item.insert("style".into(), s(style));
+    }
     item
 }
 
@@ -255,6 +261,10 @@ fn generation_from_item(item: &Item) -> Result<Generation, StoreError> {
             item.get("disclaimer_appended"),
             Some(AttributeValue::Bool(true))
         ),
+        style: get_s_opt(item, "style")?
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("style")))
+            .transpose()?
+            .unwrap_or(StyleScore::NONE),
         integrity: get_s(item, "integrity")?,
     })
 }
@@ -488,7 +498,11 @@ impl ContentStore for DynamoContentStore {
         Ok(self.keys_in(partition).await?.len())
     }
 
-    async fn delete_sample(&self, tenant: &TenantId, id: &SampleId) -> Result<bool, StoreError> {
+    async fn delete_sample(
+        &self,
+        tenant: &TenantId,
+        id: &SampleId,
+    ) -> Result<Option<DietitianId>, StoreError> {
         let output = self
             .client
             .delete_item()
@@ -499,7 +513,65 @@ impl ContentStore for DynamoContentStore {
             .send()
             .await
             .map_err(unavailable)?;
-        Ok(output.attributes.is_some_and(|a| !a.is_empty()))
+        match output.attributes.filter(|a| !a.is_empty()) {
+            Some(old) => Ok(Some(DietitianId::new(get_s(&old, "dietitian_id")?))),
+            None => Ok(None),
+        }
+    }
+
+    async fn put_style(&self, stored: &StoredStyle) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&stored.style)
+            .map_err(|e| StoreError::Unavailable(format!("style: {e}")))?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(HashMap::from([
+                (
+                    PK.into(),
+                    s(consent_pk(&stored.tenant_id, &stored.dietitian_id)),
+                ),
+                (SK.into(), s(STYLE)),
+                ("tenant_id".into(), s(stored.tenant_id.as_str())),
+                ("dietitian_id".into(), s(stored.dietitian_id.as_str())),
+                ("body".into(), s(body)),
+                ("computed_at".into(), n(stored.computed_at.as_millis())),
+            ])))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
+    }
+
+    async fn get_style(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<Option<StoredStyle>, StoreError> {
+        let Some(item) = self.get(consent_pk(tenant, dietitian), STYLE).await? else {
+            return Ok(None);
+        };
+        Ok(Some(StoredStyle {
+            tenant_id: tenant.clone(),
+            dietitian_id: dietitian.clone(),
+            style: serde_json::from_str(&get_s(&item, "body")?).map_err(|_| corrupt("body"))?,
+            computed_at: get_time(&item, "computed_at")?,
+        }))
+    }
+
+    async fn delete_style(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<(), StoreError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key(PK, s(consent_pk(tenant, dietitian)))
+            .key(SK, s(STYLE))
+            .send()
+            .await
+            .map_err(unavailable)?;
+        Ok(())
     }
 
     async fn create_generation(&self, generation: &Generation) -> Result<(), StoreError> {
@@ -623,6 +695,7 @@ impl ContentStore for DynamoContentStore {
                 .collect(),
         )
         .await?;
+        self.delete_style(tenant, dietitian).await?;
         let consent = self
             .client
             .delete_item()

@@ -5,7 +5,9 @@
 
 use super::{corrupt, db_error, SqliteStore};
 use crate::adapters::cursor;
-use crate::domain::billing::{Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport};
+use crate::domain::billing::{
+    DietitianUsage, Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport,
+};
 use crate::domain::{PlanId, TenantId, Timestamp};
 use crate::ports::billing::{BillingStore, PlanStore, Settlement};
 use crate::ports::{Page, StoreError};
@@ -33,14 +35,16 @@ fn tokens(value: u64) -> i64 {
 fn add_to_scope(tx: &Transaction<'_>, entry: &LedgerEntry, scope: &str) -> rusqlite::Result<usize> {
     tx.execute(
         "INSERT INTO billing_usage (tenant_id, period, scope, generations, prompt_tokens,
-             completion_tokens, prompt_micros, completion_micros)
-         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7)
+             completion_tokens, prompt_micros, completion_micros, style_scored, style_milli_sum)
+         VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (tenant_id, period, scope) DO UPDATE SET
              generations = generations + 1,
              prompt_tokens = prompt_tokens + excluded.prompt_tokens,
              completion_tokens = completion_tokens + excluded.completion_tokens,
              prompt_micros = prompt_micros + excluded.prompt_micros,
-             completion_micros = completion_micros + excluded.completion_micros",
+             completion_micros = completion_micros + excluded.completion_micros,
+             style_scored = style_scored + excluded.style_scored,
+             style_milli_sum = style_milli_sum + excluded.style_milli_sum",
         params![
             entry.tenant_id.as_str(),
             entry.period.to_string(),
@@ -49,6 +53,8 @@ fn add_to_scope(tx: &Transaction<'_>, entry: &LedgerEntry, scope: &str) -> rusql
             tokens(entry.completion_tokens),
             entry.prompt_micros,
             entry.completion_micros,
+            i64::from(entry.style_milli.is_some()),
+            i64::from(entry.style_milli.unwrap_or(0)),
         ],
     )
 }
@@ -100,6 +106,11 @@ fn entry_from_row(row: &Row<'_>) -> rusqlite::Result<LedgerEntry> {
         prompt_micros: row.get("prompt_micros")?,
         completion_micros: row.get("completion_micros")?,
         currency: row.get("currency")?,
+        dietitian_id: row.get("dietitian_id")?,
+        style_milli: row
+            .get::<_, Option<i64>>("style_milli")?
+            .map(|m| u32::try_from(m).map_err(|_| corrupt("style_milli")))
+            .transpose()?,
     })
 }
 
@@ -304,8 +315,9 @@ impl BillingStore for SqliteStore {
             }
             tx.execute(
                 "INSERT INTO billing_ledger (tenant_id, period, request_id, at, model,
-                     prompt_tokens, completion_tokens, prompt_micros, completion_micros, currency)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                     prompt_tokens, completion_tokens, prompt_micros, completion_micros, currency,
+                     dietitian_id, style_milli)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 params![
                     entry.tenant_id.as_str(),
                     entry.period.to_string(),
@@ -317,6 +329,8 @@ impl BillingStore for SqliteStore {
                     entry.prompt_micros,
                     entry.completion_micros,
                     entry.currency,
+                    entry.dietitian_id,
+                    entry.style_milli.map(i64::from),
                 ],
             )?;
             tx.execute(
@@ -328,11 +342,15 @@ impl BillingStore for SqliteStore {
                     entry.amount_micros()
                 ],
             )?;
-            for scope in [
+            let mut scopes = vec![
                 TOTAL_SCOPE.to_owned(),
                 format!("model:{}", entry.model),
                 format!("day:{:02}", entry.day()),
-            ] {
+            ];
+            if !entry.dietitian_id.is_empty() {
+                scopes.push(format!("dietitian:{}", entry.dietitian_id));
+            }
+            for scope in scopes {
                 add_to_scope(tx, entry, &scope)?;
             }
             Ok(Settlement::Settled)
@@ -394,17 +412,37 @@ impl BillingStore for SqliteStore {
         let mut statement = conn
             .prepare_cached(
                 "SELECT scope, generations, prompt_tokens, completion_tokens, prompt_micros,
-                     completion_micros
+                     completion_micros, style_scored, style_milli_sum
                  FROM billing_usage WHERE tenant_id = ?1 AND period = ?2",
             )
             .map_err(db_error)?;
         let rows = statement
-            .query_map(params![tenant.as_str(), period.to_string()], tally_from_row)
+            .query_map(params![tenant.as_str(), period.to_string()], |row| {
+                let (scope, tally) = tally_from_row(row)?;
+                let count = |name: &str| -> rusqlite::Result<u64> {
+                    u64::try_from(row.get::<_, i64>(name)?).map_err(|_| corrupt(name))
+                };
+                Ok((
+                    scope,
+                    tally,
+                    count("style_scored")?,
+                    count("style_milli_sum")?,
+                ))
+            })
             .map_err(db_error)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_error)?;
-        for (scope, tally) in rows {
-            if scope == TOTAL_SCOPE {
+        for (scope, tally, style_scored, style_milli_sum) in rows {
+            if let Some(dietitian) = scope.strip_prefix("dietitian:") {
+                report.by_dietitian.insert(
+                    dietitian.to_owned(),
+                    DietitianUsage {
+                        tally,
+                        style_scored,
+                        style_milli_sum,
+                    },
+                );
+            } else if scope == TOTAL_SCOPE {
                 report.total = tally;
             } else if let Some(model) = scope.strip_prefix("model:") {
                 report.by_model.insert(model.to_owned(), tally);
@@ -432,7 +470,8 @@ impl BillingStore for SqliteStore {
         let mut statement = conn
             .prepare_cached(
                 "SELECT tenant_id, period, request_id, at, model, prompt_tokens,
-                     completion_tokens, prompt_micros, completion_micros, currency
+                     completion_tokens, prompt_micros, completion_micros, currency,
+                     dietitian_id, style_milli
                  FROM billing_ledger WHERE tenant_id = ?1 AND period = ?2 AND request_id > ?3
                  ORDER BY request_id LIMIT ?4",
             )

@@ -7,9 +7,10 @@ use crate::domain::content::{
     BlockedSummary, Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
     SampleId, Usage,
 };
+use crate::domain::style::StyleScore;
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::content::{
-    ContentStore, Erasure, IdempotencyClaim, IdempotencyKey, StoredResponse,
+    ContentStore, Erasure, IdempotencyClaim, IdempotencyKey, StoredResponse, StoredStyle,
     IDEMPOTENCY_LEASE_SECONDS, IDEMPOTENCY_RETENTION_SECONDS,
 };
 use crate::ports::{Page, StoreError, MAX_PAGE_SIZE};
@@ -63,6 +64,11 @@ fn generation_from_row(row: &Row<'_>) -> rusqlite::Result<Generation> {
             .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("safety")))
             .transpose()?,
         disclaimer_appended: row.get::<_, i64>("disclaimer_appended")? != 0,
+        style: row
+            .get::<_, Option<String>>("style")?
+            .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("style")))
+            .transpose()?
+            .unwrap_or(StyleScore::NONE),
         integrity: row.get("integrity")?,
     })
 }
@@ -218,15 +224,80 @@ impl ContentStore for SqliteStore {
             .map_err(db_error)
     }
 
-    async fn delete_sample(&self, tenant: &TenantId, id: &SampleId) -> Result<bool, StoreError> {
-        let deleted = self
-            .conn()
-            .execute(
-                "DELETE FROM samples WHERE tenant_id = ?1 AND id = ?2",
+    async fn delete_sample(
+        &self,
+        tenant: &TenantId,
+        id: &SampleId,
+    ) -> Result<Option<DietitianId>, StoreError> {
+        self.conn()
+            .query_row(
+                "DELETE FROM samples WHERE tenant_id = ?1 AND id = ?2 RETURNING dietitian_id",
                 params![tenant.as_str(), id.as_str()],
+                |row| row.get::<_, String>(0),
+            )
+            .optional()
+            .map(|d| d.map(DietitianId::new))
+            .map_err(db_error)
+    }
+
+    async fn put_style(&self, stored: &StoredStyle) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&stored.style)
+            .map_err(|e| StoreError::Unavailable(format!("style: {e}")))?;
+        self.conn()
+            .execute(
+                "INSERT INTO style_profiles (tenant_id, dietitian_id, body, computed_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (tenant_id, dietitian_id) DO UPDATE
+                 SET body = excluded.body, computed_at = excluded.computed_at",
+                params![
+                    stored.tenant_id.as_str(),
+                    stored.dietitian_id.as_str(),
+                    body,
+                    stored.computed_at.as_millis()
+                ],
             )
             .map_err(db_error)?;
-        Ok(deleted == 1)
+        Ok(())
+    }
+
+    async fn get_style(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<Option<StoredStyle>, StoreError> {
+        let row: Option<(String, i64)> = self
+            .conn()
+            .query_row(
+                "SELECT body, computed_at FROM style_profiles WHERE tenant_id = ?1 AND dietitian_id = ?2",
+                params![tenant.as_str(), dietitian.as_str()],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()
+            .map_err(db_error)?;
+        row.map(|(body, computed_at)| {
+            Ok(StoredStyle {
+                tenant_id: tenant.clone(),
+                dietitian_id: dietitian.clone(),
+                style: serde_json::from_str(&body)
+                    .map_err(|e| StoreError::Unavailable(format!("stored style: {e}")))?,
+                computed_at: Timestamp::from_millis(computed_at),
+            })
+        })
+        .transpose()
+    }
+
+    async fn delete_style(
+        &self,
+        tenant: &TenantId,
+        dietitian: &DietitianId,
+    ) -> Result<(), StoreError> {
+        self.conn()
+            .execute(
+                "DELETE FROM style_profiles WHERE tenant_id = ?1 AND dietitian_id = ?2",
+                params![tenant.as_str(), dietitian.as_str()],
+            )
+            .map_err(db_error)?;
+        Ok(())
     }
 
     async fn create_generation(&self, g: &Generation) -> Result<(), StoreError> {
@@ -242,9 +313,9 @@ impl ContentStore for SqliteStore {
         tx.execute(
                 "INSERT INTO generations (id, tenant_id, dietitian_id, kind, input, sample_ids, content, model,
                      prompt_tokens, completion_tokens, total_tokens, cost_micros, currency, created_at, key_id,
-                     llm_request, llm_response, integrity, client, safety, disclaimer_appended)
+                     llm_request, llm_response, integrity, client, safety, disclaimer_appended, style)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                     ?19, ?20, ?21)",
+                     ?19, ?20, ?21, ?22)",
                 params![
                     g.id.as_str(),
                     g.tenant_id.as_str(),
@@ -266,7 +337,8 @@ impl ContentStore for SqliteStore {
                     g.integrity,
                     g.client,
                     safety,
-                    i64::from(g.disclaimer_appended)
+                    i64::from(g.disclaimer_appended),
+                    serde_json::to_string(&g.style).ok()
                 ],
             )
             .map_err(db_error)?;
@@ -385,6 +457,11 @@ impl ContentStore for SqliteStore {
             .map_err(db_error)?;
         tx.execute(
             "DELETE FROM blocked_generations WHERE tenant_id = ?1 AND dietitian_id = ?2",
+            args,
+        )
+        .map_err(db_error)?;
+        tx.execute(
+            "DELETE FROM style_profiles WHERE tenant_id = ?1 AND dietitian_id = ?2",
             args,
         )
         .map_err(db_error)?;

@@ -207,6 +207,20 @@ const MIGRATIONS: &[&str] = &[
     ) STRICT;
     CREATE INDEX blocked_by_period ON blocked_generations(tenant_id, period, generation_id);
 "#,
+    r#"
+    CREATE TABLE style_profiles (
+        tenant_id    TEXT NOT NULL,
+        dietitian_id TEXT NOT NULL,
+        body         TEXT NOT NULL,
+        computed_at  INTEGER NOT NULL,
+        PRIMARY KEY (tenant_id, dietitian_id)
+    ) STRICT;
+    ALTER TABLE generations ADD COLUMN style TEXT;
+    ALTER TABLE billing_ledger ADD COLUMN dietitian_id TEXT NOT NULL DEFAULT '';
+    ALTER TABLE billing_ledger ADD COLUMN style_milli INTEGER;
+    ALTER TABLE billing_usage ADD COLUMN style_scored INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE billing_usage ADD COLUMN style_milli_sum INTEGER NOT NULL DEFAULT 0;
+"#,
 ];
 
 pub struct SqliteStore {

@@ -61,6 +61,12 @@ pub struct LedgerEntry {
     pub prompt_micros: i64,
     pub completion_micros: i64,
     pub currency: String,
+    /// The dietitian the text was written for ("" in entries made before it was kept).
+    #[serde(default)]
+    pub dietitian_id: String,
+    /// The text's style score in thousandths (`None`: no profile, no score).
+    #[serde(default)]
+    pub style_milli: Option<u32>,
 }
 
 impl LedgerEntry {
@@ -95,14 +101,42 @@ impl Tally {
     }
 }
 
-/// A tenant's usage in a period: totals, per model, per day, and the budget still held
-/// by open reservations.
+/// A dietitian's share of a period: the tallies of their generations and the sum of
+/// their style scores.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct DietitianUsage {
+    pub tally: Tally,
+    /// Generations that had a style score.
+    pub style_scored: u64,
+    /// Their scores summed, in thousandths.
+    pub style_milli_sum: u64,
+}
+
+impl DietitianUsage {
+    pub fn add(&mut self, entry: &LedgerEntry) {
+        self.tally.add(entry);
+        if let Some(milli) = entry.style_milli {
+            self.style_scored += 1;
+            self.style_milli_sum += u64::from(milli);
+        }
+    }
+
+    /// The mean style score (three decimals), if any generation had one.
+    pub fn mean_style(&self) -> Option<f64> {
+        (self.style_scored > 0)
+            .then(|| (self.style_milli_sum as f64 / self.style_scored as f64).round() / 1000.0)
+    }
+}
+
+/// A tenant's usage in a period: totals, per model, per day, per dietitian, and the
+/// budget still held by open reservations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct UsageReport {
     pub total: Tally,
     pub by_model: BTreeMap<String, Tally>,
     /// Keyed by day of the month.
     pub by_day: BTreeMap<u8, Tally>,
+    pub by_dietitian: BTreeMap<String, DietitianUsage>,
     pub reserved_micros: i64,
     /// Settled plus reserved: what the budget is checked against.
     pub committed_micros: i64,
@@ -117,6 +151,12 @@ impl UsageReport {
             .or_default()
             .add(entry);
         self.by_day.entry(entry.day()).or_default().add(entry);
+        if !entry.dietitian_id.is_empty() {
+            self.by_dietitian
+                .entry(entry.dietitian_id.clone())
+                .or_default()
+                .add(entry);
+        }
         self.committed_micros += entry.amount_micros();
     }
 
@@ -150,6 +190,13 @@ impl UsageReport {
                 if a.unwrap_or(&zero) != b.unwrap_or(&zero) {
                     mismatches.push(format!("{what} {key}: stored {a:?}, ledger {b:?}"));
                 }
+            }
+        }
+        for key in self.by_dietitian.keys().chain(expected.by_dietitian.keys()) {
+            let (a, b) = (self.by_dietitian.get(key), expected.by_dietitian.get(key));
+            let zero = DietitianUsage::default();
+            if a.unwrap_or(&zero) != b.unwrap_or(&zero) {
+                mismatches.push(format!("dietitian {key}: stored {a:?}, ledger {b:?}"));
             }
         }
         if self.committed_micros != self.total.amount_micros + self.reserved_micros {

@@ -59,6 +59,13 @@ mod tests {
             prompt_micros: cost.prompt_micros,
             completion_micros: cost.completion_micros,
             currency: "USD".into(),
+            dietitian_id: if id.len().is_multiple_of(2) {
+                "dr-a"
+            } else {
+                "dr-b"
+            }
+            .into(),
+            style_milli: (!prompt.is_multiple_of(3)).then_some(700 + (prompt % 300) as u32),
         }
     }
 

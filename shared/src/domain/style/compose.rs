@@ -229,10 +229,95 @@ fn capitalise(text: &str) -> String {
     }
 }
 
-fn decapitalise(text: &str) -> String {
-    // Keep "I" and names ("Ann") as they are: only a lone capital start of a common word.
+/// Lower-cases the first letter of one of our own sentences continued by another ("I"
+/// stays "I").
+fn lower_first(text: &str) -> String {
     let first = text.split_whitespace().next().unwrap_or("");
     if first == "I" || first.starts_with("I'") {
+        return text.to_owned();
+    }
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(c) => c.to_lowercase().chain(chars).collect(),
+        None => String::new(),
+    }
+}
+
+/// Lower-cases the first letter of a fact from the input continuing a sentence — but
+/// only for a common word: a name or a proper adjective ("Mediterranean", "Ann") keeps
+/// its capital.
+fn decapitalise(text: &str) -> String {
+    const COMMON: &[&str] = &[
+        "a",
+        "an",
+        "the",
+        "more",
+        "less",
+        "lose",
+        "losing",
+        "eat",
+        "eating",
+        "drink",
+        "drinking",
+        "cook",
+        "cooking",
+        "get",
+        "have",
+        "improve",
+        "improving",
+        "lower",
+        "reduce",
+        "reducing",
+        "gain",
+        "build",
+        "feel",
+        "sleep",
+        "snacking",
+        "fewer",
+        "better",
+        "three",
+        "two",
+        "one",
+        "four",
+        "five",
+        "works",
+        "forgets",
+        "shops",
+        "tight",
+        "small",
+        "this",
+        "that",
+        "my",
+        "our",
+        "your",
+        "keep",
+        "plan",
+        "here",
+        "let's",
+        "every",
+        "each",
+        "all",
+        "no",
+        "some",
+        "porridge",
+        "oats",
+        "lentil",
+        "baked",
+        "vegetarian",
+        "vegan",
+        "for",
+        "with",
+        "on",
+        "in",
+        "at",
+        "to",
+        "we",
+        "you",
+        "it",
+        "is",
+    ];
+    let first = text.split([' ', ',']).next().unwrap_or("");
+    if !COMMON.contains(&first.to_lowercase().as_str()) {
         return text.to_owned();
     }
     let mut chars = text.chars();
@@ -597,7 +682,7 @@ fn rhythm(lines: Vec<Line>, voice: &Voice) -> Vec<Line> {
                 } else {
                     ", and "
                 };
-                previous.text = format!("{}{joint}{}", previous.text, decapitalise(&line.text));
+                previous.text = format!("{}{joint}{}", previous.text, lower_first(&line.text));
                 *joined += 1;
                 continue;
             }
@@ -767,7 +852,7 @@ pub fn compose(brief: &Brief<'_>, max_chars: usize) -> String {
         last.push_str(emoji);
     }
     if let (Some(lead), Some(first)) = (&voice.lead_in, paragraphs.first_mut()) {
-        *first = format!("{lead} {}", decapitalise(first));
+        *first = format!("{lead} {}", lower_first(first));
     }
     let frame = |body: &[String]| {
         let mut parts: Vec<String> = Vec::new();

@@ -25,6 +25,10 @@ pub struct TextFeatures {
     /// Per-thousand-words rate of each of [`FUNCTION_WORDS`].
     pub function_words: BTreeMap<String, f64>,
     pub opening: Option<String>,
+    /// The words the first sentence starts with, when they read as a greeting ("Right
+    /// then,"): up to three words before a comma or an exclamation mark.
+    #[serde(default)]
+    pub lead_in: Option<String>,
     pub sign_off: Option<String>,
     /// Emoji in the text, in order of first use.
     pub emoji: Vec<String>,
@@ -196,18 +200,29 @@ pub(crate) fn sentences(paragraph: &str) -> Vec<Sentence> {
 /// unlike a plain ratio); the plain ratio for shorter texts.
 fn vocabulary_richness(words: &[String]) -> f64 {
     const WINDOW: usize = 40;
-    let ratio = |slice: &[String]| {
-        let distinct: std::collections::HashSet<&String> = slice.iter().collect();
-        distinct.len() as f64 / slice.len().max(1) as f64
-    };
-    if words.len() <= WINDOW {
-        return ratio(words);
+    if words.is_empty() {
+        return 0.0;
     }
-    let windows = words.len() - WINDOW + 1;
-    (0..windows)
-        .map(|i| ratio(&words[i..i + WINDOW]))
-        .sum::<f64>()
-        / windows as f64
+    let window = WINDOW.min(words.len());
+    // Distinct words of a sliding window, kept up to date as it moves (one step each).
+    let mut counts: std::collections::HashMap<&str, u32> = std::collections::HashMap::new();
+    for w in &words[..window] {
+        *counts.entry(w.as_str()).or_default() += 1;
+    }
+    let mut total = counts.len() as f64;
+    let windows = words.len() - window + 1;
+    for i in 1..windows {
+        let out = words[i - 1].as_str();
+        if let Some(n) = counts.get_mut(out) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(out);
+            }
+        }
+        *counts.entry(words[i + window - 1].as_str()).or_default() += 1;
+        total += counts.len() as f64;
+    }
+    total / windows as f64 / window as f64
 }
 
 fn mean(values: &[f64]) -> f64 {
@@ -349,6 +364,7 @@ impl TextFeatures {
             values,
             function_words,
             opening: opening.map(|o| o.trim().to_owned()),
+            lead_in: body.first().and_then(|p| lead_in(p)),
             sign_off: sign_off.map(|s| s.trim().to_owned()),
             emoji,
         }
@@ -357,6 +373,19 @@ impl TextFeatures {
     pub fn value(&self, name: &str) -> f64 {
         self.values.get(name).copied().unwrap_or(0.0)
     }
+}
+
+/// "Right then," or "Hey champ!" at the start of the first sentence: up to three words
+/// followed by a comma or an exclamation mark.
+fn lead_in(body_first: &str) -> Option<String> {
+    let first_line = body_first.lines().next()?;
+    let cut = first_line.find([',', '!'])?;
+    let candidate = &first_line[..=cut];
+    let words = candidate.split_whitespace().count();
+    (1..=3)
+        .contains(&words)
+        .then(|| candidate.trim().to_owned())
+        .filter(|c| c.len() < first_line.trim().len())
 }
 
 /// 0 (chatty) to 1 (formal): longer words and sentences, no contractions, exclamations,

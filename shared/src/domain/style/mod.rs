@@ -26,6 +26,9 @@ pub struct StyleScore {
     pub profile_samples: u32,
 }
 
+/// Scores are finite, rounded to three decimals (never NaN), so equality is total.
+impl Eq for StyleScore {}
+
 impl StyleScore {
     pub const NONE: StyleScore = StyleScore {
         score: None,

@@ -151,19 +151,6 @@ fn recurring(lines: impl Iterator<Item = Option<String>>, minimum: u32) -> Vec<R
     out
 }
 
-/// "Right then," or "Hey champ!" at the start of the first sentence: up to three words
-/// followed by a comma or an exclamation mark.
-fn lead_in(body_first: &str) -> Option<String> {
-    let first_line = body_first.lines().next()?;
-    let cut = first_line.find([',', '!'])?;
-    let candidate = &first_line[..=cut];
-    let words = candidate.split_whitespace().count();
-    (1..=3)
-        .contains(&words)
-        .then(|| candidate.trim().to_owned())
-        .filter(|c| c.len() < first_line.trim().len())
-}
-
 /// Phrases of 2–4 words that recur across texts, not made only of function words, each
 /// with its spelling as first written.
 fn phrases(texts: &[&str]) -> Vec<Recurring> {
@@ -250,6 +237,12 @@ fn spellings(text: &str, words: &[String]) -> Vec<String> {
 impl StyleProfile {
     pub fn of(texts: &[&str]) -> Self {
         let measured: Vec<TextFeatures> = texts.iter().map(|t| TextFeatures::of(t)).collect();
+        let refs: Vec<&TextFeatures> = measured.iter().collect();
+        Self::from_measured(&refs, phrases(texts))
+    }
+
+    /// The profile of texts already measured, with their recurring phrases.
+    fn from_measured(measured: &[&TextFeatures], phrases: Vec<Recurring>) -> Self {
         let mut features = BTreeMap::new();
         let mut spread = BTreeMap::new();
         let names = NUMERIC
@@ -281,9 +274,9 @@ impl StyleProfile {
                 emoji.push(e.clone());
             }
         }
-        let minimum = if texts.len() >= 2 { 2 } else { 1 };
+        let minimum = if measured.len() >= 2 { 2 } else { 1 };
         Self {
-            samples: texts.len() as u32,
+            samples: measured.len() as u32,
             words: measured.iter().map(|f| f.words).sum(),
             features,
             spread,
@@ -291,15 +284,9 @@ impl StyleProfile {
             // A line used once is a topic sentence, not a habit: openings and sign-offs
             // must recur (when there are two samples or more).
             openings: recurring(measured.iter().map(|f| f.opening.clone()), minimum),
-            lead_ins: recurring(
-                texts.iter().map(|t| {
-                    let (_, body, _) = frame(t);
-                    body.first().and_then(|p| lead_in(p))
-                }),
-                minimum,
-            ),
+            lead_ins: recurring(measured.iter().map(|f| f.lead_in.clone()), minimum),
             sign_offs: recurring(measured.iter().map(|f| f.sign_off.clone()), minimum),
-            phrases: phrases(texts),
+            phrases,
             emoji,
         }
     }
@@ -472,15 +459,22 @@ fn warnings(samples: &[&Sample], by_kind: &BTreeMap<String, StyleProfile>) -> Ve
     // An outlier: far from the others, compared with how far the samples usually are
     // from each other (leave one out; four samples or more).
     if samples.len() >= 4 {
+        // Each sample measured once; each left-out profile built from the others'
+        // measurements (phrases play no part in the distance).
+        let measured: Vec<TextFeatures> = samples
+            .iter()
+            .map(|s| TextFeatures::of(&s.content))
+            .collect();
         let distances: Vec<f64> = (0..samples.len())
             .map(|i| {
-                let others: Vec<&str> = samples
+                let others: Vec<&TextFeatures> = measured
                     .iter()
                     .enumerate()
                     .filter(|(j, _)| *j != i)
-                    .map(|(_, s)| s.content.as_str())
+                    .map(|(_, f)| f)
                     .collect();
-                super::score::overall_distance(&samples[i].content, &StyleProfile::of(&others))
+                let profile = StyleProfile::from_measured(&others, Vec::new());
+                super::score::overall_distance_of(&samples[i].content, &measured[i], &profile)
             })
             .collect();
         let mut sorted = distances.clone();

@@ -73,8 +73,16 @@ fn signature(text: &str, features: &TextFeatures, profile: &StyleProfile) -> f64
 
 /// The features' distance with the signature lines' adjustment (never below 0).
 pub(crate) fn overall_distance(text: &str, profile: &StyleProfile) -> f64 {
-    let features = TextFeatures::of(text);
-    (distance(&features, profile) + signature(text, &features, profile)).max(0.0)
+    overall_distance_of(text, &TextFeatures::of(text), profile)
+}
+
+/// [`overall_distance`] of a text already measured.
+pub(crate) fn overall_distance_of(
+    text: &str,
+    features: &TextFeatures,
+    profile: &StyleProfile,
+) -> f64 {
+    (distance(features, profile) + signature(text, features, profile)).max(0.0)
 }
 
 /// The style score of `text` against `profile`, 0.0–1.0 (three decimals).
