@@ -646,7 +646,10 @@ fn rhythm(lines: Vec<Line>, voice: &Voice) -> Vec<Line> {
                     .filter(|p| !p.is_empty())
                     .collect()
             } else {
-                line.text.split(", ").map(str::to_owned).collect()
+                line.text
+                    .split(", ")
+                    .map(|p| p.strip_prefix("and ").unwrap_or(p).to_owned())
+                    .collect()
             };
             if parts.len() > 1 && (target < 5.0 || parts.iter().all(|p| words(p) >= 3.0)) {
                 // A lone name stays with the sentence it addresses ("…, Maria").
