@@ -13,6 +13,7 @@ use futures_util::future::join_all;
 use lambda_http::{Body, Request};
 use nutripro_generations::{create_generation, GenerationPolicy, GenerationState};
 use nutripro_shared::adapters::dynamodb::billing::DynamoBillingStore;
+use nutripro_shared::adapters::dynamodb::commit::DynamoGenerationCommit;
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
 use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
 use nutripro_shared::adapters::sqlite::SqliteStore;
@@ -21,7 +22,9 @@ use nutripro_shared::domain::content::{Consent, DietitianId};
 use nutripro_shared::domain::settings::TenantSettings;
 use nutripro_shared::domain::{KeyId, PlanId, Tenant, TenantId, TenantName, Timestamp};
 use nutripro_shared::http::RateLimiter;
-use nutripro_shared::ports::billing::{ledger_usage, reconcile, sweep_all, BillingStore};
+use nutripro_shared::ports::billing::{
+    ledger_usage, reconcile, sweep_all, BillingStore, GenerationCommit,
+};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::llm::{
     Completion, CompletionRequest, LlmError, LlmProvider, Moderation, TokenUsage,
@@ -103,6 +106,7 @@ fn build(
     admin: Arc<dyn AdminStore>,
     content: Arc<dyn ContentStore>,
     billing: Arc<dyn BillingStore>,
+    commit: Arc<dyn GenerationCommit>,
 ) -> Harness {
     let clock = Arc::new(ManualClock::new(START));
     let model = Arc::new(TestModel::default());
@@ -116,6 +120,7 @@ fn build(
         policy: GenerationPolicy::with_ttl(admin.clone(), Duration::ZERO),
         llm_timeout: Duration::from_secs(25),
         billing: billing.clone(),
+        commit,
         limiter: Arc::new(RateLimiter::with_ttl(
             admin.clone(),
             billing.clone(),
@@ -135,7 +140,7 @@ fn build(
 
 fn sqlite() -> Harness {
     let store = Arc::new(SqliteStore::open_in_memory().unwrap());
-    build(store.clone(), store.clone(), store)
+    build(store.clone(), store.clone(), store.clone(), store)
 }
 
 async fn dynamodb() -> Harness {
@@ -156,8 +161,9 @@ async fn dynamodb() -> Harness {
     let [control, content, billing] = tables;
     build(
         Arc::new(DynamoStore::new(client.clone(), control)),
-        Arc::new(DynamoContentStore::new(client.clone(), content)),
-        Arc::new(DynamoBillingStore::new(client, billing)),
+        Arc::new(DynamoContentStore::new(client.clone(), content.clone())),
+        Arc::new(DynamoBillingStore::new(client.clone(), billing.clone())),
+        Arc::new(DynamoGenerationCommit::new(client, content, billing)),
     )
 }
 

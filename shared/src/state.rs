@@ -42,6 +42,8 @@ pub struct GenerationState {
     pub llm_timeout: Duration,
     /// Reservations and the ledger.
     pub billing: Arc<dyn BillingStore>,
+    /// The generation stored and billed as one write.
+    pub commit: Arc<dyn crate::ports::billing::GenerationCommit>,
     /// The tenant's requests-per-minute limit, shared with every `/v1` function.
     pub limiter: Arc<RateLimiter>,
 }

@@ -6,6 +6,7 @@
 use crate::services::{Llm, Services, WiringError};
 use nutripro_shared::adapters::dynamodb::admin::DynamoAuditStore;
 use nutripro_shared::adapters::dynamodb::billing::DynamoBillingStore;
+use nutripro_shared::adapters::dynamodb::commit::DynamoGenerationCommit;
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
 use nutripro_shared::adapters::dynamodb::DynamoStore;
 use nutripro_shared::adapters::jwt::IdpConfig;
@@ -14,7 +15,7 @@ use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
 use nutripro_shared::app::generations::DEFAULT_LLM_TIMEOUT;
 use nutripro_shared::app::policy::SETTINGS_TTL;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
-use nutripro_shared::ports::billing::BillingStore;
+use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock, SystemClock};
 use std::sync::{Arc, OnceLock};
@@ -55,7 +56,7 @@ impl AwsServices {
 
     fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
         self.dynamodb
-            .get_or_init(|| aws_sdk_dynamodb::Client::new(&self.config))
+            .get_or_init(|| nutripro_shared::adapters::dynamodb::retry::client(&self.config))
             .clone()
     }
 }
@@ -73,6 +74,14 @@ impl Services for AwsServices {
     fn content(&self) -> Result<Arc<dyn ContentStore>, WiringError> {
         let table = self.required("CONTENT_TABLE")?;
         Ok(Arc::new(DynamoContentStore::new(self.dynamodb(), table)))
+    }
+
+    fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError> {
+        Ok(Arc::new(DynamoGenerationCommit::new(
+            self.dynamodb(),
+            self.required("CONTENT_TABLE")?,
+            self.required("BILLING_TABLE")?,
+        )))
     }
 
     fn billing(&self) -> Result<Arc<dyn BillingStore>, WiringError> {

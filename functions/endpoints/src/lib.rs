@@ -106,6 +106,7 @@ fn generation(s: &dyn Services) -> Result<GenerationState, WiringError> {
         policy: s.generation_policy()?,
         llm_timeout: llm.timeout,
         billing: s.billing()?,
+        commit: s.generation_commit()?,
         limiter: s.limiter()?,
     })
 }

@@ -9,7 +9,7 @@
 use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::app::limits::RateLimiter;
 use nutripro_shared::app::policy::GenerationPolicy;
-use nutripro_shared::ports::billing::BillingStore;
+use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::llm::LlmProvider;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
@@ -49,6 +49,8 @@ pub trait Services {
     /// Rate windows, reservations, the ledger, invoices.
     fn billing(&self) -> Result<Arc<dyn BillingStore>, WiringError>;
     fn audit(&self) -> Result<Arc<dyn AuditStore>, WiringError>;
+    /// A generation stored and billed in one write (content and billing together).
+    fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError>;
     fn llm(&self) -> Result<Llm, WiringError>;
     /// The identity provider whose access tokens the admin authorizer accepts.
     fn admin_identity(&self) -> Result<IdpConfig, WiringError>;

@@ -7,7 +7,7 @@ use nutripro_endpoints::{AuthorizerFn, Function, HttpFn, JobFn, Llm, Services, W
 use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
-use nutripro_shared::ports::billing::BillingStore;
+use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
 use std::collections::BTreeMap;
@@ -45,6 +45,10 @@ impl Services for LocalServices {
     }
 
     fn audit(&self) -> Result<Arc<dyn AuditStore>, WiringError> {
+        Ok(self.store.clone())
+    }
+
+    fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError> {
         Ok(self.store.clone())
     }
 

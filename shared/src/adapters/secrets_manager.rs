@@ -27,13 +27,17 @@ impl SecretsManagerSecret {
         }
     }
 
-    /// From an already loaded AWS configuration; nothing is fetched until first use.
+    /// From an already loaded AWS configuration, with [`with_policy`]; nothing is
+    /// fetched until first use.
     pub fn from_sdk_config(
         config: &aws_config::SdkConfig,
         secret_id: impl Into<String>,
         ttl: Duration,
     ) -> Self {
-        Self::new(Client::new(config), secret_id, ttl)
+        let client = Client::from_conf(
+            with_policy(aws_sdk_secretsmanager::config::Builder::from(config)).build(),
+        );
+        Self::new(client, secret_id, ttl)
     }
 
     async fn fetch(&self) -> Result<Secret, SecretError> {
@@ -69,10 +73,35 @@ impl SecretSource for SecretsManagerSecret {
     }
 }
 
+/// The retry and timeout policy of the Secrets Manager client (docs/architecture.md,
+/// "Retries and timeouts"): the key is read once per cold start (and again only when
+/// OpenAI rejects it), before the model is called — three attempts of at most 1 s each,
+/// 3 s in all, standard retry mode with its retry quota.
+pub fn with_policy(
+    builder: aws_sdk_secretsmanager::config::Builder,
+) -> aws_sdk_secretsmanager::config::Builder {
+    use aws_sdk_secretsmanager::config::retry::RetryConfig;
+    use aws_sdk_secretsmanager::config::timeout::TimeoutConfig;
+    builder
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(3)
+                .with_initial_backoff(Duration::from_millis(50))
+                .with_max_backoff(Duration::from_millis(500)),
+        )
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(Duration::from_millis(500))
+                .operation_attempt_timeout(Duration::from_secs(1))
+                .operation_timeout(Duration::from_secs(3))
+                .build(),
+        )
+}
+
 /// A client for a Secrets Manager-compatible server on loopback (tests).
 pub fn local_client(endpoint_url: &str) -> Client {
     use aws_sdk_secretsmanager::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_secretsmanager::Config::builder()
+    let config = with_policy(aws_sdk_secretsmanager::Config::builder())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint_url)

@@ -86,6 +86,11 @@ pub enum AppError {
     /// A dependency failed; the cause is for logs only.
     #[error("unavailable: {0}")]
     Unavailable(String),
+    /// The data store did not answer, retries exhausted (throttling, conflicts, errors,
+    /// timeouts): nothing unconfirmed was changed or billed; the caller may retry. The
+    /// cause is for logs only.
+    #[error("store unavailable: {0}")]
+    StoreUnavailable(String),
     /// A bug or a broken invariant; the cause is for logs only.
     #[error("internal: {0}")]
     Internal(String),
@@ -97,7 +102,7 @@ impl From<StoreError> for AppError {
             StoreError::NotFound => Self::NotFound,
             StoreError::AlreadyExists | StoreError::Conflict => Self::Conflict,
             StoreError::InvalidCursor => Self::InvalidCursor,
-            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Unavailable(cause) => Self::StoreUnavailable(cause),
         }
     }
 }
@@ -114,6 +119,20 @@ impl From<LlmError> for AppError {
         match error {
             LlmError::Timeout => Self::UpstreamTimeout,
             _ => Self::UpstreamError,
+        }
+    }
+}
+
+/// What `Retry-After` says on a `store-unavailable` answer.
+pub const STORE_RETRY_AFTER_SECONDS: u64 = 1;
+
+impl AppError {
+    /// The `Retry-After` (seconds) an answer carries, if any (rate limits set theirs with
+    /// the `RateLimit-*` headers).
+    pub fn retry_after_seconds(&self) -> Option<u64> {
+        match self {
+            Self::StoreUnavailable(_) => Some(STORE_RETRY_AFTER_SECONDS),
+            _ => None,
         }
     }
 }
@@ -176,6 +195,9 @@ impl AppError {
             Self::UpstreamError => (502, "upstream-error", "Upstream Error", "The language model failed to answer. Nothing was billed; retry later.".into()),
             Self::IntegrityCheckFailed => (500, "integrity-check-failed", "Integrity Check Failed", "The stored generation does not match its integrity hash and is withheld.".into()),
             Self::Unavailable(_) => (503, "service-unavailable", "Service Unavailable", "The service could not complete the request; retry later.".into()),
+            Self::StoreUnavailable(_) => (503, "store-unavailable", "Service Unavailable", format!(
+                "The data store is busy or unreachable right now. Nothing was billed and nothing unconfirmed was changed; retry in {STORE_RETRY_AFTER_SECONDS} s (with the same Idempotency-Key, if you sent one)."
+            )),
             Self::Internal(_) => (500, "internal-error", "Internal Server Error", "An unexpected error occurred.".into()),
         };
         let extensions = match self {

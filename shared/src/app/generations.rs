@@ -305,7 +305,7 @@ async fn safety_of(state: &GenerationState, plan: &Plan<'_>, text: &str) -> Safe
     SafetyReport::from_findings(findings)
 }
 
-/// Reserve, call, check, settle, store.
+/// Reserve, call, check, then store and settle in one commit.
 async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation, AppError> {
     let (system, user) = build_prompt(
         plan.kind,
@@ -385,25 +385,6 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         dietitian_id: plan.dietitian_id.to_string(),
         style_milli: style.score.map(|s| (s * 1000.0).round() as u32),
     };
-    match state
-        .billing
-        .settle(&reservation, &entry, state.clock.now())
-        .await
-    {
-        Ok(Settlement::Settled | Settlement::AlreadySettled) => {}
-        Ok(Settlement::Lapsed) => {
-            return Err(AppError::Unavailable(format!(
-                "reservation {} lapsed before settling; nothing billed or stored",
-                reservation.id
-            )));
-        }
-        Err(error) => {
-            release(state, &reservation).await;
-            return Err(AppError::Unavailable(format!(
-                "settlement failed, nothing billed or stored: {error}"
-            )));
-        }
-    }
     // Passed and flagged texts end with the tenant's disclaimer; a blocked one is kept
     // as the model wrote it, for review.
     let blocked = safety.status == SafetyStatus::Blocked;
@@ -442,7 +423,28 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         integrity: String::new(),
     }
     .seal();
-    state.store.create_generation(&generation).await?;
+    // Stored and billed in one write: both or neither. Whatever fails here, the
+    // reservation is given back and nothing is billed (a commit whose answer was lost and
+    // that is retried finds itself done).
+    match state
+        .commit
+        .commit_generation(&generation, &reservation, &entry, state.clock.now())
+        .await
+    {
+        Ok(Settlement::Settled | Settlement::AlreadySettled) => {}
+        Ok(Settlement::Lapsed) => {
+            return Err(AppError::StoreUnavailable(format!(
+                "reservation {} lapsed before the commit; nothing billed or stored",
+                reservation.id
+            )));
+        }
+        Err(error) => {
+            release(state, &reservation).await;
+            return Err(AppError::StoreUnavailable(format!(
+                "commit failed, nothing billed or stored: {error}"
+            )));
+        }
+    }
     tracing::info!(
         generation_id = %generation.id,
         prompt_tokens = usage.prompt_tokens,

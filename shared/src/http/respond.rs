@@ -79,10 +79,20 @@ where
     let mut response = match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
-            if let AppError::Unavailable(cause) | AppError::Internal(cause) = &error {
+            if let AppError::Unavailable(cause)
+            | AppError::StoreUnavailable(cause)
+            | AppError::Internal(cause) = &error
+            {
                 span.in_scope(|| tracing::error!(error = %cause, "request failed"));
             }
-            Problem::from(error).to_response(&request_id)
+            let retry_after = error.retry_after_seconds();
+            let mut response = Problem::from(error).to_response(&request_id);
+            if let Some(seconds) = retry_after {
+                response
+                    .headers_mut()
+                    .insert("retry-after", http::HeaderValue::from(seconds));
+            }
+            response
         }
         Err(_) => {
             span.in_scope(|| tracing::error!("handler panicked"));

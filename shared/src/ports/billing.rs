@@ -88,6 +88,22 @@ pub enum Settlement {
     Lapsed,
 }
 
+/// Storing a generation and billing it, as one write: both or neither. A retry of a
+/// commit whose answer was lost finds its own generation and ledger entry
+/// (`AlreadySettled`); a reservation that lapsed first stores and bills nothing
+/// (`Lapsed`). In DynamoDB one transaction across the content and billing tables, in
+/// SQLite one transaction.
+#[async_trait]
+pub trait GenerationCommit: Send + Sync {
+    async fn commit_generation(
+        &self,
+        generation: &crate::domain::content::Generation,
+        reservation: &Reservation,
+        entry: &LedgerEntry,
+        now: Timestamp,
+    ) -> Result<Settlement, StoreError>;
+}
+
 #[async_trait]
 pub trait BillingStore: Send + Sync {
     /// Counts one request in the tenant's rate window `window` (its start, in epoch

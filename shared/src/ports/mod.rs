@@ -146,13 +146,22 @@ pub async fn append_audit(
     store: &dyn AuditStore,
     draft: AuditDraft,
 ) -> Result<AuditEntry, StoreError> {
-    const ATTEMPTS: usize = 8;
-    for _ in 0..ATTEMPTS {
+    // Racing writers each try the next sequence number; a loser re-reads the head and
+    // tries again after a short random pause, so a burst spreads out instead of
+    // colliding in lockstep.
+    const ATTEMPTS: u32 = 16;
+    for attempt in 0..ATTEMPTS {
         let head = store.audit_head().await?;
         let entry = AuditEntry::chain(head.as_ref(), draft.clone());
         match store.insert_audit_entry(&entry).await {
             Ok(()) => return Ok(entry),
-            Err(StoreError::AlreadyExists) => continue,
+            Err(StoreError::AlreadyExists) => {
+                let cap_ms = 5u64 << attempt.min(5);
+                let mut random = [0u8; 2];
+                let _ = getrandom::fill(&mut random);
+                let pause = u64::from(u16::from_le_bytes(random)) % cap_ms.max(1);
+                tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            }
             Err(error) => return Err(error),
         }
     }

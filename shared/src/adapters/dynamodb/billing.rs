@@ -129,7 +129,7 @@ fn cancellation_codes(
         .unwrap_or_default()
 }
 
-fn condition_failed(codes: &[Option<String>], index: usize) -> bool {
+pub(crate) fn condition_failed(codes: &[Option<String>], index: usize) -> bool {
     codes.get(index).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
 }
 
@@ -229,25 +229,37 @@ impl DynamoBillingStore {
 
     /// Runs a transaction: `Ok(None)` when it committed, `Ok(Some(codes))` when a
     /// condition cancelled it.
-    async fn transact(
+    pub(crate) async fn transact(
         &self,
         items: Vec<TransactWriteItem>,
     ) -> Result<Option<Vec<Option<String>>>, StoreError> {
-        match self
+        Ok(self.transact_counting(items).await?.0)
+    }
+
+    /// [`Self::transact`], and whether the SDK retried it (an earlier attempt may then
+    /// have been applied, its answer lost).
+    pub(crate) async fn transact_counting(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<(Option<Vec<Option<String>>>, bool), StoreError> {
+        let attempts = table::Attempts::default();
+        let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .customize()
+            .interceptor(attempts.clone())
             .send()
-            .await
-        {
-            Ok(_) => Ok(None),
+            .await;
+        match result {
+            Ok(_) => Ok((None, attempts.retried())),
             Err(error) => {
                 let codes = cancellation_codes(&error);
                 if codes
                     .iter()
                     .any(|c| c.as_deref() == Some("ConditionalCheckFailed"))
                 {
-                    Ok(Some(codes))
+                    Ok((Some(codes), attempts.retried()))
                 } else {
                     Err(unavailable(error))
                 }
@@ -267,6 +279,85 @@ impl DynamoBillingStore {
             self.unreserve(reservation)?,
         ];
         Ok(self.transact(items).await?.is_none())
+    }
+
+    /// The settlement's items, in this order: the create-only ledger entry (index 0),
+    /// the reservation's conditional delete (index 1), the aggregates. Shared by
+    /// `settle` and the generation commit (which adds the generation's items).
+    pub(crate) fn settle_items(
+        &self,
+        reservation: &Reservation,
+        entry: &LedgerEntry,
+        now: Timestamp,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        if !reservation.covers(entry) {
+            return Err(StoreError::Unavailable(
+                "settlement exceeds its reservation".into(),
+            ));
+        }
+        let pk = tenant_pk(&entry.tenant_id);
+        let usage = usage_sk(entry.period);
+        let tallies = [
+            ("generations", 1),
+            ("prompt_tokens", tokens(entry.prompt_tokens)),
+            ("completion_tokens", tokens(entry.completion_tokens)),
+            ("prompt_micros", entry.prompt_micros),
+            ("completion_micros", entry.completion_micros),
+        ];
+        let mut total = tallies.to_vec();
+        total.push((
+            "committed_micros",
+            entry.amount_micros() - reservation.amount_micros,
+        ));
+        total.push(("reserved_micros", -reservation.amount_micros));
+        let body = serde_json::to_string(entry)
+            .map_err(|e| StoreError::Unavailable(format!("ledger serialization: {e}")))?;
+        let ledger = Put::builder()
+            .table_name(&self.table)
+            .item(PK, s(pk.clone()))
+            .item(
+                SK,
+                s(format!(
+                    "{}{}",
+                    ledger_prefix(entry.period),
+                    entry.request_id
+                )),
+            )
+            .item("entity", s("ledger"))
+            .item("body", s(body))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .build()
+            .map_err(build_error)?;
+        let mut items = vec![
+            TransactWriteItem::builder().put(ledger).build(),
+            self.delete_reservation(reservation, Some(now), None)?,
+            self.add(pk.clone(), usage.clone(), &total, None)?,
+            self.add(
+                pk.clone(),
+                format!("{usage}#MODEL#{}", entry.model),
+                &tallies,
+                None,
+            )?,
+            self.add(
+                pk.clone(),
+                format!("{usage}#DAY#{:02}", entry.day()),
+                &tallies,
+                None,
+            )?,
+        ];
+        if !entry.dietitian_id.is_empty() {
+            let mut per_dietitian = tallies.to_vec();
+            per_dietitian.push(("style_scored", i64::from(entry.style_milli.is_some())));
+            per_dietitian.push(("style_milli_sum", i64::from(entry.style_milli.unwrap_or(0))));
+            items.push(self.add(
+                pk,
+                format!("{usage}#DIET#{}", entry.dietitian_id),
+                &per_dietitian,
+                None,
+            )?);
+        }
+        Ok(items)
     }
 
     /// Every item of the tenant's partition under `prefix`.
@@ -375,26 +466,37 @@ impl BillingStore for DynamoBillingStore {
             ],
             Some(("committed_micros", most_before)),
         )?;
+        let record_item: Item = HashMap::from([
+            (PK.to_owned(), s(tenant_pk(&reservation.tenant_id))),
+            (SK.to_owned(), s(reservation_sk(&reservation.id))),
+            ("period".to_owned(), s(reservation.period.to_string())),
+            ("amount_micros".to_owned(), n(reservation.amount_micros)),
+            ("currency".to_owned(), s(reservation.currency.clone())),
+            (
+                "reservation_expires_at".to_owned(),
+                n(reservation.expires_at.as_millis()),
+            ),
+        ]);
         let record = Put::builder()
             .table_name(&self.table)
-            .item(PK, s(tenant_pk(&reservation.tenant_id)))
-            .item(SK, s(reservation_sk(&reservation.id)))
-            .item("period", s(reservation.period.to_string()))
-            .item("amount_micros", n(reservation.amount_micros))
-            .item("currency", s(reservation.currency.clone()))
-            .item(
-                "reservation_expires_at",
-                n(reservation.expires_at.as_millis()),
-            )
+            .set_item(Some(record_item.clone()))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .build()
             .map_err(build_error)?;
         let items = vec![hold, TransactWriteItem::builder().put(record).build()];
-        match self.transact(items).await? {
-            None => Ok(true),
-            Some(codes) if condition_failed(&codes, 1) => Err(StoreError::AlreadyExists),
-            Some(_) => Ok(false),
+        match self.transact_counting(items).await? {
+            (None, _) => Ok(true),
+            // The reservation exists: ours when the SDK retried and it is exactly this one
+            // (an earlier attempt was applied and its answer lost), else a reused id.
+            (Some(codes), retried) if condition_failed(&codes, 1) => {
+                if retried && table::is_stored(&self.client, &self.table, &record_item).await? {
+                    Ok(true)
+                } else {
+                    Err(StoreError::AlreadyExists)
+                }
+            }
+            (Some(_), _) => Ok(false),
         }
     }
 
@@ -404,73 +506,7 @@ impl BillingStore for DynamoBillingStore {
         entry: &LedgerEntry,
         now: Timestamp,
     ) -> Result<Settlement, StoreError> {
-        if !reservation.covers(entry) {
-            return Err(StoreError::Unavailable(
-                "settlement exceeds its reservation".into(),
-            ));
-        }
-        let pk = tenant_pk(&entry.tenant_id);
-        let usage = usage_sk(entry.period);
-        let tallies = [
-            ("generations", 1),
-            ("prompt_tokens", tokens(entry.prompt_tokens)),
-            ("completion_tokens", tokens(entry.completion_tokens)),
-            ("prompt_micros", entry.prompt_micros),
-            ("completion_micros", entry.completion_micros),
-        ];
-        let mut total = tallies.to_vec();
-        total.push((
-            "committed_micros",
-            entry.amount_micros() - reservation.amount_micros,
-        ));
-        total.push(("reserved_micros", -reservation.amount_micros));
-        let body = serde_json::to_string(entry)
-            .map_err(|e| StoreError::Unavailable(format!("ledger serialization: {e}")))?;
-        let ledger = Put::builder()
-            .table_name(&self.table)
-            .item(PK, s(pk.clone()))
-            .item(
-                SK,
-                s(format!(
-                    "{}{}",
-                    ledger_prefix(entry.period),
-                    entry.request_id
-                )),
-            )
-            .item("entity", s("ledger"))
-            .item("body", s(body))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", PK)
-            .build()
-            .map_err(build_error)?;
-        let mut items = vec![
-            TransactWriteItem::builder().put(ledger).build(),
-            self.delete_reservation(reservation, Some(now), None)?,
-            self.add(pk.clone(), usage.clone(), &total, None)?,
-            self.add(
-                pk.clone(),
-                format!("{usage}#MODEL#{}", entry.model),
-                &tallies,
-                None,
-            )?,
-            self.add(
-                pk.clone(),
-                format!("{usage}#DAY#{:02}", entry.day()),
-                &tallies,
-                None,
-            )?,
-        ];
-        if !entry.dietitian_id.is_empty() {
-            let mut per_dietitian = tallies.to_vec();
-            per_dietitian.push(("style_scored", i64::from(entry.style_milli.is_some())));
-            per_dietitian.push(("style_milli_sum", i64::from(entry.style_milli.unwrap_or(0))));
-            items.push(self.add(
-                pk,
-                format!("{usage}#DIET#{}", entry.dietitian_id),
-                &per_dietitian,
-                None,
-            )?);
-        }
+        let items = self.settle_items(reservation, entry, now)?;
         match self.transact(items).await? {
             None => Ok(Settlement::Settled),
             Some(codes) if condition_failed(&codes, 0) => Ok(Settlement::AlreadySettled),

@@ -72,7 +72,7 @@ fn blocked_pk(tenant: &TenantId, period: Period) -> String {
     format!("T#{tenant}#BLOCKED#{period}")
 }
 
-fn blocked_item(b: &BlockedSummary) -> Item {
+pub(crate) fn blocked_item(b: &BlockedSummary) -> Item {
     let codes: Vec<&str> = b.codes.iter().map(|c| c.as_str()).collect();
     HashMap::from([
         (
@@ -167,7 +167,7 @@ fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
     get_n_opt(item, name)?.ok_or_else(|| corrupt(name))
 }
 
-fn generation_item(g: &Generation) -> Item {
+pub(crate) fn generation_item(g: &Generation) -> Item {
     let sample_ids: Vec<&str> = g.sample_ids.iter().map(SampleId::as_str).collect();
     let mut item = HashMap::from([
         (PK.into(), s(generation_pk(&g.tenant_id, g.id.as_str()))),
@@ -589,20 +589,26 @@ impl ContentStore for DynamoContentStore {
                 .map(|put| TransactWriteItem::builder().put(put).build())
                 .map_err(|e| StoreError::Unavailable(e.to_string()))
         };
+        let item = generation_item(generation);
+        let attempts = table::Attempts::default();
         let result = self
             .client
             .transact_write_items()
-            .transact_items(put(generation_item(generation))?)
+            .transact_items(put(item.clone())?)
             .transact_items(put(blocked_item(&blocked))?)
+            .customize()
+            .interceptor(attempts.clone())
             .send()
             .await;
         match result {
             Ok(_) => Ok(()),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|se| se.is_transaction_canceled_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
+            Err(e) if super::cancelled_by_condition(&e) => {
+                // This very write, applied by an earlier attempt whose answer was lost?
+                if attempts.retried() && table::is_stored(&self.client, &self.table, &item).await? {
+                    Ok(())
+                } else {
+                    Err(StoreError::AlreadyExists)
+                }
             }
             Err(e) => Err(unavailable(e)),
         }
@@ -719,21 +725,36 @@ impl ContentStore for DynamoContentStore {
         now: Timestamp,
     ) -> Result<IdempotencyClaim, StoreError> {
         let expires = now.plus_seconds(IDEMPOTENCY_RETENTION_SECONDS);
+        // Each claim is unique, so a claim that finds itself already there (an earlier
+        // attempt applied, its answer lost) knows it holds the key.
+        let claim = HashMap::from([
+            (PK.into(), s(idempotency_pk(key))),
+            (SK.into(), s("IDEM")),
+            (
+                GSI1_PK.into(),
+                s(dietitian_partition(
+                    &key.tenant_id,
+                    &key.dietitian_id,
+                    IDEMPOTENCY,
+                )),
+            ),
+            (GSI1_SK.into(), s(format!("{}#{}", key.scope, key.key))),
+            ("request_hash".into(), s(request_hash)),
+            ("claim_id".into(), s(crate::domain::new_id())),
+            ("state".into(), s("in_progress")),
+            (
+                "lease_until".into(),
+                n(now.plus_seconds(IDEMPOTENCY_LEASE_SECONDS).as_millis()),
+            ),
+            ("expires_at_ms".into(), n(expires.as_millis())),
+            (TTL_ATTRIBUTE.into(), epoch_seconds(expires)),
+        ]);
+        let attempts = table::Attempts::default();
         let put = self
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(HashMap::from([
-                (PK.into(), s(idempotency_pk(key))),
-                (SK.into(), s("IDEM")),
-                (GSI1_PK.into(), s(dietitian_partition(&key.tenant_id, &key.dietitian_id, IDEMPOTENCY))),
-                (GSI1_SK.into(), s(format!("{}#{}", key.scope, key.key))),
-                ("request_hash".into(), s(request_hash)),
-                ("state".into(), s("in_progress")),
-                ("lease_until".into(), n(now.plus_seconds(IDEMPOTENCY_LEASE_SECONDS).as_millis())),
-                ("expires_at_ms".into(), n(expires.as_millis())),
-                (TTL_ATTRIBUTE.into(), epoch_seconds(expires)),
-            ])))
+            .set_item(Some(claim.clone()))
             .condition_expression(
                 "attribute_not_exists(#pk) OR expires_at_ms <= :now OR (#state = :in_progress AND lease_until <= :now)",
             )
@@ -741,6 +762,8 @@ impl ContentStore for DynamoContentStore {
             .expression_attribute_names("#state", "state")
             .expression_attribute_values(":now", n(now.as_millis()))
             .expression_attribute_values(":in_progress", s("in_progress"))
+            .customize()
+            .interceptor(attempts.clone())
             .send()
             .await;
         if applied(put)? {
@@ -750,6 +773,9 @@ impl ContentStore for DynamoContentStore {
             .get(idempotency_pk(key), "IDEM")
             .await?
             .ok_or(StoreError::Conflict)?;
+        if attempts.retried() && item == claim {
+            return Ok(IdempotencyClaim::Claimed);
+        }
         let request_hash = get_s(&item, "request_hash")?;
         if get_s(&item, "state")? == "completed" {
             let status = u16::try_from(number(&item, "status")?).map_err(|_| corrupt("status"))?;

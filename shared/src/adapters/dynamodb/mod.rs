@@ -6,7 +6,9 @@
 
 pub mod admin;
 pub mod billing;
+pub mod commit;
 pub mod content;
+pub mod retry;
 pub mod schema;
 mod table;
 
@@ -111,6 +113,22 @@ where
         "dynamodb {code}: {}",
         aws_sdk_dynamodb::error::DisplayErrorContext(&error)
     ))
+}
+
+/// A transaction cancelled because one of its conditions failed (an answer), as opposed
+/// to conflicts or throttling (retried by the client until its attempts ran out).
+fn cancelled_by_condition<R>(error: &SdkError<TransactWriteItemsError, R>) -> bool {
+    error
+        .as_service_error()
+        .and_then(|e| match e {
+            TransactWriteItemsError::TransactionCanceledException(tc) => Some(tc),
+            _ => None,
+        })
+        .is_some_and(|tc| {
+            tc.cancellation_reasons()
+                .iter()
+                .any(|r| r.code() == Some("ConditionalCheckFailed"))
+        })
 }
 
 fn is_condition_failure<E, R>(error: &SdkError<E, R>) -> bool
@@ -379,6 +397,7 @@ impl ApiKeyStore for DynamoStore {
             .expression_attribute_names("#pk", PK)
             .build()
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let attempts = table::Attempts::default();
         let result = self
             .client
             .transact_write_items()
@@ -388,6 +407,8 @@ impl ApiKeyStore for DynamoStore {
                     .build(),
             )
             .transact_items(TransactWriteItem::builder().put(put_key).build())
+            .customize()
+            .interceptor(attempts.clone())
             .send()
             .await;
         match result {
@@ -412,7 +433,14 @@ impl ApiKeyStore for DynamoStore {
                 if failed(0) {
                     Err(StoreError::NotFound)
                 } else if failed(1) {
-                    Err(StoreError::AlreadyExists)
+                    // Ours, applied by an earlier attempt whose answer was lost?
+                    if attempts.retried()
+                        && table::is_stored(&self.client, &self.table, &key_item(key)).await?
+                    {
+                        Ok(())
+                    } else {
+                        Err(StoreError::AlreadyExists)
+                    }
                 } else {
                     Err(unavailable(e))
                 }

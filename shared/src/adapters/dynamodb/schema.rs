@@ -28,7 +28,7 @@ fn key_schema(keys: &[(&str, &str)]) -> Result<Vec<KeySchemaElement>, StoreError
 }
 
 /// Creates a table with the shared key schema (pay per request) on the server `client`
-/// points at.
+/// points at; one that exists already is left as it is.
 pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError> {
     let build_error =
         |e: aws_sdk_dynamodb::error::BuildError| StoreError::Unavailable(e.to_string());
@@ -58,17 +58,28 @@ pub async fn create_table(client: &Client, table: &str) -> Result<(), StoreError
                 .map_err(build_error)?,
         );
     }
-    request.send().await.map_err(|e| {
-        StoreError::Unavailable(aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string())
-    })?;
-    Ok(())
+    match request.send().await {
+        Ok(_) => Ok(()),
+        // Already there (made by a retried attempt, or by an earlier run): the schema is
+        // the one table every store uses.
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|se| se.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(StoreError::Unavailable(
+            aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+        )),
+    }
 }
 
-/// A client for a DynamoDB-compatible server on loopback (tests, local experiments):
-/// fixed region and dummy static credentials, which such servers accept.
+/// A client for a DynamoDB-compatible server on loopback (tests, local mode on
+/// DynamoDB): fixed region and dummy static credentials, which such servers accept, and
+/// the product's retries with an emulator's timeouts ([`super::retry`]).
 pub fn local_client(endpoint_url: &str) -> Client {
     use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
-    let config = aws_sdk_dynamodb::Config::builder()
+    let config = super::retry::with_emulator_policy(aws_sdk_dynamodb::Config::builder())
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
         .endpoint_url(endpoint_url)

@@ -5,8 +5,13 @@
 
 use super::{applied, s, unavailable, Item, GSI1, GSI1_PK, PK, SK};
 use crate::ports::StoreError;
+use aws_sdk_dynamodb::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_dynamodb::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodb::Client;
+use aws_smithy_runtime_api::box_error::BoxError;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 /// A consistent `GetItem` by primary key.
 pub(crate) async fn get(
@@ -27,18 +32,65 @@ pub(crate) async fn get(
     Ok(output.item)
 }
 
+/// Counts the attempts the SDK makes for one operation (its retries are internal): a
+/// write whose condition failed after a retry may have failed on its own earlier,
+/// applied attempt whose answer was lost.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Attempts(Arc<AtomicU32>);
+
+impl Attempts {
+    pub(crate) fn retried(&self) -> bool {
+        self.0.load(Ordering::SeqCst) > 1
+    }
+}
+
+impl Intercept for Attempts {
+    fn name(&self) -> &'static str {
+        "count attempts"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
 /// A `PutItem` that only creates: `false` (and no change) if the primary key is taken.
+/// When the SDK had to retry and the item there is exactly this one, the earlier attempt
+/// was applied and its answer lost (a timeout, a 500): that is this write's success.
 pub(crate) async fn put_new(client: &Client, table: &str, item: Item) -> Result<bool, StoreError> {
+    let attempts = Attempts::default();
     let put = client
         .put_item()
         .table_name(table)
-        .set_item(Some(item))
+        .set_item(Some(item.clone()))
         // Create-only: an existing item with this key is never replaced.
         .condition_expression("attribute_not_exists(#pk)")
         .expression_attribute_names("#pk", PK)
+        .customize()
+        .interceptor(attempts.clone())
         .send()
         .await;
-    applied(put)
+    if applied(put)? {
+        return Ok(true);
+    }
+    Ok(attempts.retried() && is_stored(client, table, &item).await?)
+}
+
+/// Whether `item` is stored exactly as given (read consistently by its key): how a
+/// retried write whose condition failed tells its own earlier, applied attempt from
+/// somebody else's item.
+pub(crate) async fn is_stored(client: &Client, table: &str, item: &Item) -> Result<bool, StoreError> {
+    let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK))
+    else {
+        return Ok(false);
+    };
+    Ok(get(client, table, pk.clone(), sk).await?.as_ref() == Some(item))
 }
 
 /// Which items of which partition a [`query`] reads.

@@ -9,7 +9,7 @@ use crate::domain::billing::{
     DietitianUsage, Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport,
 };
 use crate::domain::{PlanId, TenantId, Timestamp};
-use crate::ports::billing::{BillingStore, PlanStore, Settlement};
+use crate::ports::billing::{BillingStore, GenerationCommit, PlanStore, Settlement};
 use crate::ports::{Page, StoreError};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
@@ -141,6 +141,73 @@ impl SqliteStore {
         let value = work(&tx).map_err(db_error)?;
         tx.commit().map_err(db_error)?;
         Ok(value)
+    }
+
+    /// The settlement inside a transaction: the ledger entry (once per request id), the
+    /// reservation taken, the aggregates added.
+    fn settle_in(
+        tx: &Transaction<'_>,
+        reservation: &Reservation,
+        entry: &LedgerEntry,
+        now: Timestamp,
+    ) -> rusqlite::Result<Settlement> {
+        let settled: bool = tx.query_row(
+            "SELECT EXISTS (SELECT 1 FROM billing_ledger
+                 WHERE tenant_id = ?1 AND period = ?2 AND request_id = ?3)",
+            params![
+                entry.tenant_id.as_str(),
+                entry.period.to_string(),
+                entry.request_id
+            ],
+            |row| row.get(0),
+        )?;
+        if settled {
+            return Ok(Settlement::AlreadySettled);
+        }
+        if !Self::take_reservation(tx, reservation, Some(now), None)? {
+            return Ok(Settlement::Lapsed);
+        }
+        tx.execute(
+            "INSERT INTO billing_ledger (tenant_id, period, request_id, at, model,
+                 prompt_tokens, completion_tokens, prompt_micros, completion_micros, currency,
+                 dietitian_id, style_milli)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+            params![
+                entry.tenant_id.as_str(),
+                entry.period.to_string(),
+                entry.request_id,
+                entry.at.as_millis(),
+                entry.model,
+                tokens(entry.prompt_tokens),
+                tokens(entry.completion_tokens),
+                entry.prompt_micros,
+                entry.completion_micros,
+                entry.currency,
+                entry.dietitian_id,
+                entry.style_milli.map(i64::from),
+            ],
+        )?;
+        tx.execute(
+            "UPDATE billing_budget SET committed_micros = committed_micros + ?3
+             WHERE tenant_id = ?1 AND period = ?2",
+            params![
+                entry.tenant_id.as_str(),
+                entry.period.to_string(),
+                entry.amount_micros()
+            ],
+        )?;
+        let mut scopes = vec![
+            TOTAL_SCOPE.to_owned(),
+            format!("model:{}", entry.model),
+            format!("day:{:02}", entry.day()),
+        ];
+        if !entry.dietitian_id.is_empty() {
+            scopes.push(format!("dietitian:{}", entry.dietitian_id));
+        }
+        for scope in scopes {
+            add_to_scope(tx, entry, &scope)?;
+        }
+        Ok(Settlement::Settled)
     }
 
     /// Deletes the reservation (only while `condition` holds for it) and returns the
@@ -296,65 +363,7 @@ impl BillingStore for SqliteStore {
                 "settlement exceeds its reservation".into(),
             ));
         }
-        self.immediate(|tx| {
-            let settled: bool = tx.query_row(
-                "SELECT EXISTS (SELECT 1 FROM billing_ledger
-                     WHERE tenant_id = ?1 AND period = ?2 AND request_id = ?3)",
-                params![
-                    entry.tenant_id.as_str(),
-                    entry.period.to_string(),
-                    entry.request_id
-                ],
-                |row| row.get(0),
-            )?;
-            if settled {
-                return Ok(Settlement::AlreadySettled);
-            }
-            if !Self::take_reservation(tx, reservation, Some(now), None)? {
-                return Ok(Settlement::Lapsed);
-            }
-            tx.execute(
-                "INSERT INTO billing_ledger (tenant_id, period, request_id, at, model,
-                     prompt_tokens, completion_tokens, prompt_micros, completion_micros, currency,
-                     dietitian_id, style_milli)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                params![
-                    entry.tenant_id.as_str(),
-                    entry.period.to_string(),
-                    entry.request_id,
-                    entry.at.as_millis(),
-                    entry.model,
-                    tokens(entry.prompt_tokens),
-                    tokens(entry.completion_tokens),
-                    entry.prompt_micros,
-                    entry.completion_micros,
-                    entry.currency,
-                    entry.dietitian_id,
-                    entry.style_milli.map(i64::from),
-                ],
-            )?;
-            tx.execute(
-                "UPDATE billing_budget SET committed_micros = committed_micros + ?3
-                 WHERE tenant_id = ?1 AND period = ?2",
-                params![
-                    entry.tenant_id.as_str(),
-                    entry.period.to_string(),
-                    entry.amount_micros()
-                ],
-            )?;
-            let mut scopes = vec![
-                TOTAL_SCOPE.to_owned(),
-                format!("model:{}", entry.model),
-                format!("day:{:02}", entry.day()),
-            ];
-            if !entry.dietitian_id.is_empty() {
-                scopes.push(format!("dietitian:{}", entry.dietitian_id));
-            }
-            for scope in scopes {
-                add_to_scope(tx, entry, &scope)?;
-            }
-            Ok(Settlement::Settled)
-        })
+        self.immediate(|tx| Self::settle_in(tx, reservation, entry, now))
     }
 
     async fn release(&self, reservation: &Reservation) -> Result<bool, StoreError> {
@@ -536,5 +545,29 @@ impl BillingStore for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_error)?;
         bodies.iter().map(|b| from_json(b, "invoice")).collect()
+    }
+}
+
+#[async_trait]
+impl GenerationCommit for SqliteStore {
+    async fn commit_generation(
+        &self,
+        generation: &crate::domain::content::Generation,
+        reservation: &Reservation,
+        entry: &LedgerEntry,
+        now: Timestamp,
+    ) -> Result<Settlement, StoreError> {
+        if !reservation.covers(entry) {
+            return Err(StoreError::Unavailable(
+                "settlement exceeds its reservation".into(),
+            ));
+        }
+        self.immediate(|tx| {
+            let outcome = Self::settle_in(tx, reservation, entry, now)?;
+            if outcome == Settlement::Settled {
+                super::content::insert_generation(tx, generation)?;
+            }
+            Ok(outcome)
+        })
     }
 }

@@ -301,65 +301,9 @@ impl ContentStore for SqliteStore {
     }
 
     async fn create_generation(&self, g: &Generation) -> Result<(), StoreError> {
-        let sample_ids: Vec<&str> = g.sample_ids.iter().map(SampleId::as_str).collect();
-        let safety = g
-            .safety
-            .as_ref()
-            .map(serde_json::to_string)
-            .transpose()
-            .map_err(|e| StoreError::Unavailable(format!("safety: {e}")))?;
         let mut conn = self.conn();
         let tx = conn.transaction().map_err(db_error)?;
-        tx.execute(
-                "INSERT INTO generations (id, tenant_id, dietitian_id, kind, input, sample_ids, content, model,
-                     prompt_tokens, completion_tokens, total_tokens, cost_micros, currency, created_at, key_id,
-                     llm_request, llm_response, integrity, client, safety, disclaimer_appended, style)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                     ?19, ?20, ?21, ?22)",
-                params![
-                    g.id.as_str(),
-                    g.tenant_id.as_str(),
-                    g.dietitian_id.as_str(),
-                    g.kind.as_str(),
-                    g.input,
-                    serde_json::to_string(&sample_ids).unwrap_or_else(|_| "[]".into()),
-                    g.content,
-                    g.model,
-                    g.usage.prompt_tokens as i64,
-                    g.usage.completion_tokens as i64,
-                    g.usage.total_tokens as i64,
-                    g.cost.amount_micros,
-                    g.cost.currency,
-                    g.created_at.as_millis(),
-                    g.key_id.as_str(),
-                    g.llm_request,
-                    g.llm_response,
-                    g.integrity,
-                    g.client,
-                    safety,
-                    i64::from(g.disclaimer_appended),
-                    serde_json::to_string(&g.style).ok()
-                ],
-            )
-            .map_err(db_error)?;
-        if let Some(blocked) = g.blocked_summary() {
-            let codes: Vec<&str> = blocked.codes.iter().map(|c| c.as_str()).collect();
-            tx.execute(
-                "INSERT INTO blocked_generations
-                     (tenant_id, period, generation_id, dietitian_id, kind, codes, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    blocked.tenant_id.as_str(),
-                    Period::of(blocked.created_at).to_string(),
-                    blocked.generation_id.as_str(),
-                    blocked.dietitian_id.as_str(),
-                    blocked.kind.as_str(),
-                    serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()),
-                    blocked.created_at.as_millis()
-                ],
-            )
-            .map_err(db_error)?;
-        }
+        insert_generation(&tx, g).map_err(db_error)?;
         tx.commit().map_err(db_error)?;
         Ok(())
     }
@@ -581,4 +525,69 @@ impl ContentStore for SqliteStore {
             .map_err(db_error)?;
         Ok(())
     }
+}
+
+/// Inserts a generation (and, if blocked, its review entry) in `tx`: used alone and by
+/// the commit that bills it in the same transaction ([`GenerationCommit`]).
+pub(super) fn insert_generation(
+    tx: &rusqlite::Transaction<'_>,
+    g: &Generation,
+) -> rusqlite::Result<()> {
+    let sample_ids: Vec<&str> = g.sample_ids.iter().map(SampleId::as_str).collect();
+    let safety = g
+        .safety
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()
+        .map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    tx.execute(
+                "INSERT INTO generations (id, tenant_id, dietitian_id, kind, input, sample_ids, content, model,
+                     prompt_tokens, completion_tokens, total_tokens, cost_micros, currency, created_at, key_id,
+                     llm_request, llm_response, integrity, client, safety, disclaimer_appended, style)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                     ?19, ?20, ?21, ?22)",
+                params![
+                    g.id.as_str(),
+                    g.tenant_id.as_str(),
+                    g.dietitian_id.as_str(),
+                    g.kind.as_str(),
+                    g.input,
+                    serde_json::to_string(&sample_ids).unwrap_or_else(|_| "[]".into()),
+                    g.content,
+                    g.model,
+                    g.usage.prompt_tokens as i64,
+                    g.usage.completion_tokens as i64,
+                    g.usage.total_tokens as i64,
+                    g.cost.amount_micros,
+                    g.cost.currency,
+                    g.created_at.as_millis(),
+                    g.key_id.as_str(),
+                    g.llm_request,
+                    g.llm_response,
+                    g.integrity,
+                    g.client,
+                    safety,
+                    i64::from(g.disclaimer_appended),
+                    serde_json::to_string(&g.style).ok()
+                ],
+            )
+            ?;
+    if let Some(blocked) = g.blocked_summary() {
+        let codes: Vec<&str> = blocked.codes.iter().map(|c| c.as_str()).collect();
+        tx.execute(
+            "INSERT INTO blocked_generations
+                     (tenant_id, period, generation_id, dietitian_id, kind, codes, created_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                blocked.tenant_id.as_str(),
+                Period::of(blocked.created_at).to_string(),
+                blocked.generation_id.as_str(),
+                blocked.dietitian_id.as_str(),
+                blocked.kind.as_str(),
+                serde_json::to_string(&codes).unwrap_or_else(|_| "[]".into()),
+                blocked.created_at.as_millis()
+            ],
+        )?;
+    }
+    Ok(())
 }
