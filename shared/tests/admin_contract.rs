@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::AttributeValue;
+use nutripro_faults::FaultProxy;
 use nutripro_shared::adapters::dynamodb::admin::DynamoAuditStore;
 use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
 use nutripro_shared::adapters::sqlite::SqliteStore;
@@ -30,6 +31,7 @@ struct Harness {
     audit: Arc<dyn AuditStore>,
     tamper: Box<dyn Tamper>,
     _dir: Option<tempfile::TempDir>,
+    _faults: Option<FaultProxy>,
 }
 
 struct SqliteTamper(std::path::PathBuf);
@@ -67,6 +69,7 @@ fn sqlite() -> Harness {
         audit: store,
         tamper: Box::new(SqliteTamper(dir.path().join("nutripro.sqlite3"))),
         _dir: Some(dir),
+        _faults: None,
     }
 }
 
@@ -114,12 +117,10 @@ impl Tamper for DynamoTamper {
     }
 }
 
+/// The DynamoDB adapters against the loopback server, through the fault proxy.
 async fn dynamodb() -> Harness {
-    let endpoint = std::env::var("NUTRIPRO_TEST_DYNAMODB_ENDPOINT").expect(
-        "NUTRIPRO_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB contract tests need a \
-         DynamoDB-compatible server on loopback; run them through scripts/test",
-    );
-    let client = schema::local_client(&endpoint);
+    let proxy = FaultProxy::for_tests("admin_contract").await;
+    let client = schema::local_client(proxy.url());
     let id = nutripro_shared::domain::new_id();
     let (control, audit) = (format!("admin-{id}"), format!("audit-{id}"));
     for table in [&control, &audit] {
@@ -127,6 +128,7 @@ async fn dynamodb() -> Harness {
             .await
             .expect("create a table on the local DynamoDB server");
     }
+    proxy.arm();
     Harness {
         admin: Arc::new(DynamoStore::new(client.clone(), control)),
         audit: Arc::new(DynamoAuditStore::new(client.clone(), audit.clone())),
@@ -135,6 +137,7 @@ async fn dynamodb() -> Harness {
             table: audit,
         }),
         _dir: None,
+        _faults: Some(proxy),
     }
 }
 

@@ -4,6 +4,7 @@
 //! conditional writes, not luck, keep the rate limit and the budget.
 
 use futures_util::future::join_all;
+use nutripro_faults::FaultProxy;
 use nutripro_shared::adapters::dynamodb::billing::DynamoBillingStore;
 use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
 use nutripro_shared::adapters::sqlite::SqliteStore;
@@ -25,6 +26,7 @@ const NOW: Timestamp = Timestamp::from_millis(1_799_913_600_000);
 struct Harness {
     billing: Arc<dyn BillingStore>,
     plans: Arc<dyn PlanStore>,
+    _faults: Option<FaultProxy>,
 }
 
 fn sqlite() -> Harness {
@@ -32,15 +34,14 @@ fn sqlite() -> Harness {
     Harness {
         billing: store.clone(),
         plans: store,
+        _faults: None,
     }
 }
 
+/// The DynamoDB adapter against the loopback server, through the fault proxy.
 async fn dynamodb() -> Harness {
-    let endpoint = std::env::var("NUTRIPRO_TEST_DYNAMODB_ENDPOINT").expect(
-        "NUTRIPRO_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB contract tests need a \
-         DynamoDB-compatible server on loopback; run them through scripts/test",
-    );
-    let client = schema::local_client(&endpoint);
+    let proxy = FaultProxy::for_tests("billing_contract").await;
+    let client = schema::local_client(proxy.url());
     let id = nutripro_shared::domain::new_id();
     let (control, billing) = (format!("control-{id}"), format!("billing-{id}"));
     for table in [&control, &billing] {
@@ -48,9 +49,11 @@ async fn dynamodb() -> Harness {
             .await
             .expect("create a table on the local DynamoDB server");
     }
+    proxy.arm();
     Harness {
         billing: Arc::new(DynamoBillingStore::new(client.clone(), billing)),
         plans: Arc::new(DynamoStore::new(client, control)),
+        _faults: Some(proxy),
     }
 }
 

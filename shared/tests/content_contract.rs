@@ -1,6 +1,7 @@
 //! The content store contract, run against SQLite and against DynamoDB on loopback
 //! (moto, via `NUTRIPRO_TEST_DYNAMODB_ENDPOINT`, started by scripts/test).
 
+use nutripro_faults::{FaultProxy, WithFaults};
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
 use nutripro_shared::adapters::dynamodb::schema;
 use nutripro_shared::adapters::sqlite::SqliteStore;
@@ -21,17 +22,19 @@ fn sqlite() -> Box<dyn ContentStore> {
     Box::new(SqliteStore::open_in_memory().unwrap())
 }
 
-async fn dynamodb() -> Box<dyn ContentStore> {
-    let endpoint = std::env::var("NUTRIPRO_TEST_DYNAMODB_ENDPOINT").expect(
-        "NUTRIPRO_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB contract tests need a \
-         DynamoDB-compatible server on loopback; run them through scripts/test",
-    );
-    let client = schema::local_client(&endpoint);
+/// The DynamoDB adapter against the loopback server, through the fault proxy.
+async fn dynamodb() -> WithFaults<dyn ContentStore> {
+    let proxy = FaultProxy::for_tests("content_contract").await;
+    let client = schema::local_client(proxy.url());
     let table = format!("content-{}", new_id());
     schema::create_table(&client, &table)
         .await
         .expect("create the content table");
-    Box::new(DynamoContentStore::new(client, table))
+    proxy.arm();
+    WithFaults {
+        inner: Box::new(DynamoContentStore::new(client, table)),
+        proxy,
+    }
 }
 
 fn tenant() -> TenantId {

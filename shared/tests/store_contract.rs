@@ -5,6 +5,7 @@
 //! The DynamoDB cases are `#[ignore]`d for a bare `cargo test` (no server there) and run
 //! by `scripts/test` with `--include-ignored`; without the variable they fail loudly.
 
+use nutripro_faults::{FaultProxy, WithFaults};
 use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::{
@@ -18,17 +19,20 @@ fn sqlite() -> Box<dyn ControlPlaneStore> {
     Box::new(SqliteStore::open_in_memory().expect("in-memory sqlite"))
 }
 
-async fn dynamodb() -> Box<dyn ControlPlaneStore> {
-    let endpoint = std::env::var("NUTRIPRO_TEST_DYNAMODB_ENDPOINT").expect(
-        "NUTRIPRO_TEST_DYNAMODB_ENDPOINT is not set: the DynamoDB contract tests need a \
-         DynamoDB-compatible server on loopback; run them through scripts/test",
-    );
-    let client = schema::local_client(&endpoint);
+/// The DynamoDB adapter against the loopback server, through the fault proxy
+/// (`infra/faults`: conflicts, throttling, 500s, lost answers, delays).
+async fn dynamodb() -> WithFaults<dyn ControlPlaneStore> {
+    let proxy = FaultProxy::for_tests("store_contract").await;
+    let client = schema::local_client(proxy.url());
     let table = format!("contract-{}", nutripro_shared::domain::new_id());
     schema::create_table(&client, &table)
         .await
         .expect("create the control-plane table on the local DynamoDB server");
-    Box::new(DynamoStore::new(client, table))
+    proxy.arm();
+    WithFaults {
+        inner: Box::new(DynamoStore::new(client, table)),
+        proxy,
+    }
 }
 
 fn tenant(name: &str) -> Tenant {

@@ -507,10 +507,13 @@ impl BillingStore for DynamoBillingStore {
         now: Timestamp,
     ) -> Result<Settlement, StoreError> {
         let items = self.settle_items(reservation, entry, now)?;
-        match self.transact(items).await? {
-            None => Ok(Settlement::Settled),
-            Some(codes) if condition_failed(&codes, 0) => Ok(Settlement::AlreadySettled),
-            Some(_) => Ok(Settlement::Lapsed),
+        match self.transact_counting(items).await? {
+            (None, _) => Ok(Settlement::Settled),
+            // The entry exists. After a retry it is this settlement's own earlier attempt,
+            // applied with its answer lost (request ids are never reused).
+            (Some(codes), true) if condition_failed(&codes, 0) => Ok(Settlement::Settled),
+            (Some(codes), false) if condition_failed(&codes, 0) => Ok(Settlement::AlreadySettled),
+            (Some(_), _) => Ok(Settlement::Lapsed),
         }
     }
 

@@ -66,21 +66,25 @@ impl GenerationCommit for DynamoGenerationCommit {
         if let Some(blocked) = generation.blocked_summary() {
             items.push(self.put_new(blocked_item(&blocked))?);
         }
-        match self.billing.transact(items).await? {
-            None => Ok(Settlement::Settled),
-            // The ledger entry exists: this commit was applied by an earlier attempt whose
-            // answer was lost (the generation went in with it).
-            Some(codes) if condition_failed(&codes, 0) => {
+        match self.billing.transact_counting(items).await? {
+            (None, _) => Ok(Settlement::Settled),
+            // The ledger entry exists: after a retry, this commit applied by an earlier
+            // attempt whose answer was lost (the generation went in with it).
+            (Some(codes), retried) if condition_failed(&codes, 0) => {
                 if !table::is_stored(&self.client, &self.content_table, &stored).await? {
                     tracing::error!(
                         generation_id = %generation.id,
                         "ledger entry without its generation; billed once, not stored"
                     );
                 }
-                Ok(Settlement::AlreadySettled)
+                Ok(if retried {
+                    Settlement::Settled
+                } else {
+                    Settlement::AlreadySettled
+                })
             }
-            Some(codes) if condition_failed(&codes, 1) => Ok(Settlement::Lapsed),
-            Some(_) => Err(StoreError::AlreadyExists),
+            (Some(codes), _) if condition_failed(&codes, 1) => Ok(Settlement::Lapsed),
+            (Some(_), _) => Err(StoreError::AlreadyExists),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! retried (the classifier says nothing then, and the SDK's own classifiers do not retry
 //! client errors).
 
+use aws_sdk_dynamodb::config::retry::{RetryPartition, TokenBucket};
 use aws_sdk_dynamodb::config::Builder;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::operation::batch_write_item::BatchWriteItemError;
@@ -44,18 +45,45 @@ pub fn with_policy(builder: Builder) -> Builder {
     with_timeouts(builder, ATTEMPT_TIMEOUT, OPERATION_TIMEOUT)
 }
 
-/// The same retries for a DynamoDB emulator on loopback (moto, DynamoDB Local): they
-/// answer in tens to hundreds of milliseconds under concurrent load, not DynamoDB's few,
-/// so the timeouts are wider (faults are injected explicitly, see `infra/faults`).
+/// The same kind of retries for a DynamoDB emulator on loopback (moto, DynamoDB Local)
+/// under the test command's injected faults (`infra/faults`): emulators answer in tens
+/// to hundreds of milliseconds under concurrent load, not DynamoDB's few, so the
+/// timeouts are wider; and the faults are far denser than any real brownout (a quarter
+/// of transactions fail), so there are more attempts (12: a transaction then fails for
+/// good once in ~17 million) and a retry quota of its own, large enough that the
+/// concurrency tests never exhaust it. The production quota is the SDK's default.
 pub fn with_emulator_policy(builder: Builder) -> Builder {
-    with_timeouts(builder, Duration::from_secs(10), Duration::from_secs(30))
+    with_settings(
+        builder,
+        EMULATOR_MAX_ATTEMPTS,
+        Duration::from_secs(10),
+        Duration::from_secs(30),
+    )
+    .retry_partition(
+        RetryPartition::custom("nutripro-emulator")
+            .token_bucket(TokenBucket::new(EMULATOR_RETRY_QUOTA))
+            .build(),
+    )
 }
 
+/// Attempts per operation against an emulator with injected faults.
+pub const EMULATOR_MAX_ATTEMPTS: u32 = 12;
+const EMULATOR_RETRY_QUOTA: usize = 1_000_000;
+
 fn with_timeouts(builder: Builder, attempt: Duration, operation: Duration) -> Builder {
+    with_settings(builder, MAX_ATTEMPTS, attempt, operation)
+}
+
+fn with_settings(
+    builder: Builder,
+    attempts: u32,
+    attempt: Duration,
+    operation: Duration,
+) -> Builder {
     builder
         .retry_config(
             RetryConfig::standard()
-                .with_max_attempts(MAX_ATTEMPTS)
+                .with_max_attempts(attempts)
                 .with_initial_backoff(INITIAL_BACKOFF)
                 .with_max_backoff(MAX_BACKOFF),
         )

@@ -85,7 +85,11 @@ pub(crate) async fn put_new(client: &Client, table: &str, item: Item) -> Result<
 /// Whether `item` is stored exactly as given (read consistently by its key): how a
 /// retried write whose condition failed tells its own earlier, applied attempt from
 /// somebody else's item.
-pub(crate) async fn is_stored(client: &Client, table: &str, item: &Item) -> Result<bool, StoreError> {
+pub(crate) async fn is_stored(
+    client: &Client,
+    table: &str,
+    item: &Item,
+) -> Result<bool, StoreError> {
     let (Some(AttributeValue::S(pk)), Some(AttributeValue::S(sk))) = (item.get(PK), item.get(SK))
     else {
         return Ok(false);
