@@ -95,6 +95,16 @@ impl LocalStack {
         }
     }
 
+    /// A stack around a gateway already started (e.g. on DynamoDB, `start_on`) with its
+    /// data directory (the identity provider's key).
+    pub fn around(gateway: RunningGateway, data_dir: tempfile::TempDir) -> Self {
+        Self {
+            gateway,
+            data_dir,
+            client: Client::builder(TokioExecutor::new()).build_http(),
+        }
+    }
+
     /// A second connection to the gateway's embedded store (WAL lets both write).
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(self.data_dir.path()).expect("open the gateway's store")

@@ -1,4 +1,5 @@
-//! `nutripro-local`: the whole API on 127.0.0.1 with the embedded store, no AWS account.
+//! `nutripro-local`: the whole API on 127.0.0.1 with the embedded store, no AWS account
+//! (or, built with `--features dynamodb`, on the DynamoDB adapters at any endpoint).
 //!
 //! Routes come from `template.yaml` (compiled in, so the binary serves exactly the
 //! template it was built with); authorizers and handlers are the same library code the
@@ -12,6 +13,7 @@ pub mod llm;
 pub mod oauth;
 pub mod registry;
 pub mod router;
+pub mod stores;
 pub mod template;
 
 use gateway::{Gateway, GatewayError};
@@ -25,6 +27,7 @@ use registry::Registry;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
+use stores::{StoreChoice, Stores};
 
 /// The SAM template this binary serves.
 pub const TEMPLATE: &str = include_str!("../../../template.yaml");
@@ -51,13 +54,28 @@ pub fn open_gateway(
     base_url: &str,
 ) -> Result<Gateway, LocalError> {
     let store = Arc::new(SqliteStore::open(data_dir)?);
+    gateway_on(
+        data_dir,
+        Stores::from_sqlite(store, format!("SQLite in {}", data_dir.display())),
+        llm,
+        base_url,
+    )
+}
+
+/// The gateway on `stores`, with the local identity provider of `data_dir`.
+pub fn gateway_on(
+    data_dir: &Path,
+    stores: Stores,
+    llm: LlmChoice,
+    base_url: &str,
+) -> Result<Gateway, LocalError> {
     let identity = Arc::new(LocalIdp::load_or_create(data_dir)?);
     let oauth = Arc::new(oauth::AuthorizationServer::new(
         identity,
-        store.clone(),
+        stores.control_plane(),
         base_url,
     ));
-    let registry = Registry::new(store, Arc::new(SystemClock), llm, idp::config(base_url));
+    let registry = Registry::with_stores(stores, Arc::new(SystemClock), llm, idp::config(base_url));
     Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?.with_identity(oauth))
 }
 
@@ -76,8 +94,8 @@ pub const LOCAL_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// The scheduled billing job of the template, locally: release expired reservations
 /// every [`LOCAL_SWEEP_INTERVAL`] until `alive` is dropped. (The monthly close is
 /// `POST /admin/billing/periods/{period}/close` locally.)
-fn spawn_reservation_sweep(data_dir: &Path, alive: std::sync::Weak<()>) -> Result<(), LocalError> {
-    let store = SqliteStore::open(data_dir)?;
+fn spawn_reservation_sweep(stores: &Stores, alive: std::sync::Weak<()>) {
+    let (billing, tenants) = (stores.billing.clone(), stores.control_plane());
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(LOCAL_SWEEP_INTERVAL);
         tick.tick().await;
@@ -86,14 +104,13 @@ fn spawn_reservation_sweep(data_dir: &Path, alive: std::sync::Weak<()>) -> Resul
             if alive.upgrade().is_none() {
                 return;
             }
-            match sweep_all(&store, &store, Timestamp::now()).await {
+            match sweep_all(&*billing, &*tenants, Timestamp::now()).await {
                 Ok(0) => {}
                 Ok(released) => tracing::info!(released, "released expired reservations"),
                 Err(error) => tracing::warn!(%error, "reservation sweep failed"),
             }
         }
     });
-    Ok(())
 }
 
 impl RunningGateway {
@@ -110,12 +127,25 @@ impl Drop for RunningGateway {
     }
 }
 
-/// Starts a gateway on `127.0.0.1:port` (0 picks a free port) in the current runtime.
+/// Starts a gateway on `127.0.0.1:port` (0 picks a free port) in the current runtime,
+/// on the embedded store of `data_dir`.
 pub async fn start(
     data_dir: &Path,
     port: u16,
     llm: LlmChoice,
 ) -> Result<RunningGateway, LocalError> {
+    start_on(data_dir, &StoreChoice::Sqlite, port, llm).await
+}
+
+/// [`start`] on the store `choice` names (the identity provider's key stays in
+/// `data_dir`).
+pub async fn start_on(
+    data_dir: &Path,
+    choice: &StoreChoice,
+    port: u16,
+    llm: LlmChoice,
+) -> Result<RunningGateway, LocalError> {
+    let stores = Stores::open(choice, data_dir).await?;
     let requested = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(requested)
         .await
@@ -123,13 +153,18 @@ pub async fn start(
     let addr = listener
         .local_addr()
         .map_err(|e| LocalError::Bind(requested, e))?;
-    let gateway = Arc::new(open_gateway(data_dir, llm, &format!("http://{addr}"))?);
+    let jobs = Arc::new(());
+    spawn_reservation_sweep(&stores, Arc::downgrade(&jobs));
+    let gateway = Arc::new(gateway_on(
+        data_dir,
+        stores,
+        llm,
+        &format!("http://{addr}"),
+    )?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     tokio::spawn(gateway.serve(listener, async move {
         let _ = stopped.await;
     }));
-    let jobs = Arc::new(());
-    spawn_reservation_sweep(data_dir, Arc::downgrade(&jobs))?;
     Ok(RunningGateway {
         addr,
         stop: Some(stop),

@@ -1,15 +1,16 @@
 //! `nutripro-local` command line:
 //!
 //! ```text
-//! nutripro-local [serve] [--port 3000] [--data-dir DIR]
-//! nutripro-local bootstrap --tenant-name NAME [--data-dir DIR]
+//! nutripro-local [serve] [--port 3000] [--data-dir DIR] [STORE]
+//! nutripro-local bootstrap --tenant-name NAME [--data-dir DIR] [STORE]
+//!   STORE: --store sqlite (default) | --store dynamodb --dynamodb-endpoint URL [--table-prefix P]
 //! nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
 //! ```
 
 use nutripro_local::bootstrap::bootstrap;
 use nutripro_local::llm::LlmChoice;
+use nutripro_local::stores::{StoreChoice, Stores, DEFAULT_TABLE_PREFIX};
 use nutripro_shared::adapters::local_idp::{LocalIdp, TokenRequest, MAX_TTL_SECONDS};
-use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::admin::Role;
 use nutripro_shared::domain::TenantId;
 use nutripro_shared::domain::Timestamp;
@@ -23,13 +24,21 @@ const USAGE: &str = "\
 nutripro-local: AI Nutrition-Pro on 127.0.0.1 with an embedded store
 
 USAGE:
-    nutripro-local [serve] [--port PORT] [--data-dir DIR]
-    nutripro-local bootstrap --tenant-name NAME [--data-dir DIR]
+    nutripro-local [serve] [--port PORT] [--data-dir DIR] [STORE]
+    nutripro-local bootstrap --tenant-name NAME [--data-dir DIR] [STORE]
     nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
 
 OPTIONS:
     --port PORT          port on 127.0.0.1 to serve on (default 3000; 0 picks a free one)
-    --data-dir DIR       where the embedded store lives (default: $NUTRIPRO_DATA_DIR or ./local-data)
+    --data-dir DIR       where the embedded store and the local identity provider's key live
+                         (default: $NUTRIPRO_DATA_DIR or ./local-data)
+    --store KIND         sqlite (default: the embedded store in the data directory) or dynamodb
+                         (the production DynamoDB adapters; a build with --features dynamodb)
+    --dynamodb-endpoint URL
+                         with --store dynamodb: any DynamoDB-compatible endpoint (moto, DynamoDB
+                         Local, nutripro-faults in front of either, AWS); tables created if missing
+    --table-prefix P     with --store dynamodb: table names P + control-plane, content, billing,
+                         audit (default nutripro-local-)
     --tenant-name NAME   name of the tenant that bootstrap creates
     --role ROLE          token: platform-admin, onboarding-manager or tenant-manager
     --tenant TENANT_ID   token: the tenant a tenant-manager is bound to (required for it)
@@ -51,10 +60,12 @@ enum Command {
     Serve {
         port: u16,
         data_dir: PathBuf,
+        store: StoreChoice,
     },
     Bootstrap {
         tenant_name: String,
         data_dir: PathBuf,
+        store: StoreChoice,
     },
     Token {
         role: Role,
@@ -106,6 +117,7 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     let mut subcommand = None;
     let (mut port, mut data_dir, mut tenant_name) = (None, None, None);
     let (mut role, mut tenant, mut ttl) = (None, None, None);
+    let (mut store_kind, mut endpoint, mut prefix) = (None, None, None);
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
             args.next()
@@ -126,6 +138,9 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             "--role" => role = Some(value("--role")?),
             "--tenant" => tenant = Some(value("--tenant")?),
             "--ttl" => ttl = Some(value("--ttl")?),
+            "--store" => store_kind = Some(value("--store")?),
+            "--dynamodb-endpoint" => endpoint = Some(value("--dynamodb-endpoint")?),
+            "--table-prefix" => prefix = Some(value("--table-prefix")?),
             "serve" | "bootstrap" | "token" if subcommand.is_none() => {
                 subcommand = Some(arg.clone())
             }
@@ -135,11 +150,45 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     let data_dir = data_dir.unwrap_or(default_data_dir);
     let subcommand = subcommand.as_deref().unwrap_or("serve");
     if subcommand == "token" {
-        if port.is_some() || tenant_name.is_some() {
+        if port.is_some()
+            || tenant_name.is_some()
+            || store_kind.is_some()
+            || endpoint.is_some()
+            || prefix.is_some()
+        {
             return Err("token takes --role, --tenant, --ttl and --data-dir only".into());
         }
         return token_command(role, tenant, ttl, data_dir);
     }
+    let store = match (store_kind.as_deref(), endpoint, prefix) {
+        (None | Some("sqlite"), None, None) => StoreChoice::Sqlite,
+        (None | Some("sqlite"), _, _) => {
+            return Err("--dynamodb-endpoint and --table-prefix need --store dynamodb".into())
+        }
+        (Some("dynamodb"), Some(endpoint), prefix) => {
+            if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+                return Err("--dynamodb-endpoint needs an http:// or https:// URL".into());
+            }
+            let table_prefix = prefix.unwrap_or_else(|| DEFAULT_TABLE_PREFIX.into());
+            if table_prefix.is_empty()
+                || !table_prefix
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err("--table-prefix: letters, digits, - _ . only".into());
+            }
+            StoreChoice::DynamoDb {
+                endpoint,
+                table_prefix,
+            }
+        }
+        (Some("dynamodb"), None, _) => {
+            return Err("--store dynamodb needs --dynamodb-endpoint URL".into())
+        }
+        (Some(other), _, _) => {
+            return Err(format!("--store must be sqlite or dynamodb, not {other:?}"))
+        }
+    };
     if role.is_some() || tenant.is_some() || ttl.is_some() {
         return Err("--role, --tenant and --ttl belong to token".into());
     }
@@ -147,12 +196,14 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
         "serve" if tenant_name.is_none() => Ok(Command::Serve {
             port: port.unwrap_or(3000),
             data_dir,
+            store,
         }),
         "serve" => Err("--tenant-name belongs to bootstrap".into()),
         _ if port.is_some() => Err("--port belongs to serve".into()),
         _ => Ok(Command::Bootstrap {
             tenant_name: tenant_name.ok_or("bootstrap needs --tenant-name NAME")?,
             data_dir,
+            store,
         }),
     }
 }
@@ -175,7 +226,11 @@ async fn main() -> ExitCode {
             let _ = std::io::stdout().write_all(USAGE.as_bytes());
             ExitCode::SUCCESS
         }
-        Command::Serve { port, data_dir } => serve(port, data_dir).await,
+        Command::Serve {
+            port,
+            data_dir,
+            store,
+        } => serve(port, data_dir, store).await,
         Command::Token {
             role,
             tenant,
@@ -185,18 +240,16 @@ async fn main() -> ExitCode {
         Command::Bootstrap {
             tenant_name,
             data_dir,
+            store,
         } => {
-            let store = match SqliteStore::open(&data_dir) {
-                Ok(store) => store,
+            let store = match Stores::open(&store, &data_dir).await {
+                Ok(stores) => stores.control_plane(),
                 Err(error) => {
-                    say(&format!(
-                        "error: cannot open the store in {}: {error}\n",
-                        data_dir.display()
-                    ));
+                    say(&format!("error: cannot open the store: {error}\n"));
                     return ExitCode::FAILURE;
                 }
             };
-            match bootstrap(&store, &tenant_name, Timestamp::now()).await {
+            match bootstrap(&*store, &tenant_name, Timestamp::now()).await {
                 Ok((printed, _token)) => {
                     let line =
                         serde_json::to_string(&printed).expect("plain strings serialize") + "\n";
@@ -239,7 +292,7 @@ fn print_token(
     }
 }
 
-async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
+async fn serve(port: u16, data_dir: PathBuf, store: StoreChoice) -> ExitCode {
     telemetry::init(LogFormat::Text);
     let llm = match LlmChoice::from_env() {
         Ok(llm) => llm,
@@ -249,7 +302,23 @@ async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
         }
     };
     let llm_description = llm.description.clone();
-    let running = match nutripro_local::start(&data_dir, port, llm).await {
+    let store_flags = match &store {
+        StoreChoice::Sqlite => String::new(),
+        StoreChoice::DynamoDb {
+            endpoint,
+            table_prefix,
+        } => format!(
+            " --store dynamodb --dynamodb-endpoint {endpoint} --table-prefix {table_prefix}"
+        ),
+    };
+    let store_description = match &store {
+        StoreChoice::Sqlite => format!("SQLite in {}", data_dir.display()),
+        StoreChoice::DynamoDb {
+            endpoint,
+            table_prefix,
+        } => format!("DynamoDB at {endpoint}, tables {table_prefix}*"),
+    };
+    let running = match nutripro_local::start_on(&data_dir, &store, port, llm).await {
         Ok(running) => running,
         Err(error) => {
             say(&format!("error: {error}\n"));
@@ -259,11 +328,11 @@ async fn serve(port: u16, data_dir: PathBuf) -> ExitCode {
     let url = running.base_url();
     let dir = data_dir.display();
     say(&format!(
-        "\nAI Nutrition-Pro is serving on {url} (data in {dir})\n\n\
+        "\nAI Nutrition-Pro is serving on {url} (data: {store_description})\n\n\
          Admin page:     {url}/  (sign in with the local identity provider: pick a role)\n\
          OpenAPI:        {url}/openapi.yaml\n\
          LLM:            {llm_description}\n\
-         First API key:  cargo run -p nutripro-local -- bootstrap --tenant-name \"My Meal Planner\" --data-dir {dir}\n\
+         First API key:  cargo run -p nutripro-local -- bootstrap --tenant-name \"My Meal Planner\" --data-dir {dir}{store_flags}\n\
          Then:           curl -H \"Authorization: Bearer $API_KEY\" {url}/v1/me\n\
          Admin token:    cargo run -p nutripro-local -- token --role platform-admin --data-dir {dir}\n\
          Admin API:      curl -H \"Authorization: Bearer $TOKEN\" {url}/admin/tenants\n\n\
@@ -307,23 +376,62 @@ mod tests {
             parse_ok(""),
             Command::Serve {
                 port: 3000,
-                data_dir: "default".into()
+                data_dir: "default".into(),
+                store: StoreChoice::Sqlite,
             }
         );
         assert_eq!(
             parse_ok("serve --port 0 --data-dir d"),
             Command::Serve {
                 port: 0,
-                data_dir: "d".into()
+                data_dir: "d".into(),
+                store: StoreChoice::Sqlite,
             }
         );
         assert_eq!(
             parse_ok("--port 8080"),
             Command::Serve {
                 port: 8080,
-                data_dir: "default".into()
+                data_dir: "default".into(),
+                store: StoreChoice::Sqlite,
             }
         );
+    }
+
+    #[test]
+    fn the_store_is_sqlite_or_dynamodb_at_an_endpoint() {
+        assert_eq!(
+            parse_ok("serve --store dynamodb --dynamodb-endpoint http://127.0.0.1:8000"),
+            Command::Serve {
+                port: 3000,
+                data_dir: "default".into(),
+                store: StoreChoice::DynamoDb {
+                    endpoint: "http://127.0.0.1:8000".into(),
+                    table_prefix: "nutripro-local-".into(),
+                },
+            }
+        );
+        assert_eq!(
+            parse_ok("bootstrap --tenant-name A --store dynamodb --dynamodb-endpoint https://x --table-prefix t-"),
+            Command::Bootstrap {
+                tenant_name: "A".into(),
+                data_dir: "default".into(),
+                store: StoreChoice::DynamoDb {
+                    endpoint: "https://x".into(),
+                    table_prefix: "t-".into(),
+                },
+            }
+        );
+        for bad in [
+            "serve --store dynamodb",
+            "serve --store postgres",
+            "serve --dynamodb-endpoint http://x",
+            "serve --store dynamodb --dynamodb-endpoint ftp://x",
+            "serve --store dynamodb --dynamodb-endpoint http://x --table-prefix a/b",
+            "token --role platform-admin --store dynamodb",
+        ] {
+            assert!(parse(&args(bad), "x".into()).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -332,7 +440,8 @@ mod tests {
             parse_ok("bootstrap --tenant-name Acme --data-dir d"),
             Command::Bootstrap {
                 tenant_name: "Acme".into(),
-                data_dir: "d".into()
+                data_dir: "d".into(),
+                store: StoreChoice::Sqlite,
             }
         );
         assert!(parse(&args("bootstrap"), "x".into()).is_err());

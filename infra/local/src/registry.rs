@@ -3,6 +3,7 @@
 //! the embedded store instead of DynamoDB.
 
 use crate::llm::LlmChoice;
+use crate::stores::Stores;
 use nutripro_endpoints::{AuthorizerFn, Function, HttpFn, JobFn, Llm, Services, WiringError};
 use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::adapters::sqlite::SqliteStore;
@@ -17,11 +18,11 @@ use std::time::Duration;
 pub type HttpHandler = HttpFn;
 pub type Authorizer = AuthorizerFn;
 
-/// Local mode's wiring: one SQLite store stands in for every table; settings are read
-/// on every request (a change applies at once); the local identity provider stands in
-/// for Cognito.
+/// Local mode's wiring: the stores ([`Stores`]: the embedded one, or DynamoDB);
+/// settings are read on every request (a change applies at once); the local identity
+/// provider stands in for Cognito.
 pub struct LocalServices {
-    pub store: Arc<SqliteStore>,
+    pub stores: Stores,
     pub clock: Arc<dyn Clock>,
     pub llm: LlmChoice,
     pub admin_idp: IdpConfig,
@@ -33,23 +34,23 @@ impl Services for LocalServices {
     }
 
     fn control_plane(&self) -> Result<Arc<dyn AdminStore>, WiringError> {
-        Ok(self.store.clone())
+        Ok(self.stores.admin.clone())
     }
 
     fn content(&self) -> Result<Arc<dyn ContentStore>, WiringError> {
-        Ok(self.store.clone())
+        Ok(self.stores.content.clone())
     }
 
     fn billing(&self) -> Result<Arc<dyn BillingStore>, WiringError> {
-        Ok(self.store.clone())
+        Ok(self.stores.billing.clone())
     }
 
     fn audit(&self) -> Result<Arc<dyn AuditStore>, WiringError> {
-        Ok(self.store.clone())
+        Ok(self.stores.audit.clone())
     }
 
     fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError> {
-        Ok(self.store.clone())
+        Ok(self.stores.commit.clone())
     }
 
     fn llm(&self) -> Result<Llm, WiringError> {
@@ -91,8 +92,18 @@ impl Registry {
         llm: LlmChoice,
         admin_idp: IdpConfig,
     ) -> Self {
+        Self::with_stores(Stores::from_sqlite(store, "SQLite"), clock, llm, admin_idp)
+    }
+
+    /// Every row built on `stores`.
+    pub fn with_stores(
+        stores: Stores,
+        clock: Arc<dyn Clock>,
+        llm: LlmChoice,
+        admin_idp: IdpConfig,
+    ) -> Self {
         let services = LocalServices {
-            store,
+            stores,
             clock,
             llm,
             admin_idp,

@@ -2,71 +2,11 @@
 //! `bootstrap` and `token` in others on the same data directory, then `/v1/me` and
 //! `/admin/...` over HTTP.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_nutripro-local");
-
-/// Kills the server when the test ends, pass or fail.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `serve --port 0` and returns it with the URL it printed.
-fn serve(data_dir: &std::path::Path) -> (Server, String) {
-    let mut child = Command::new(BIN)
-        .env_remove("OPENAI_API_KEY")
-        .args(["serve", "--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start nutripro-local serve");
-    let stderr = child.stderr.take().unwrap();
-    let server = Server(child);
-    // Keep draining the server's log output for its whole life, so it never writes into
-    // a closed or full pipe; hand the announced URL back over a channel.
-    let (url_tx, url_rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(rest) = line.split("serving on ").nth(1) {
-                let _ = url_tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
-            }
-        }
-    });
-    let url = url_rx
-        .recv_timeout(Duration::from_secs(30))
-        .expect("serve announces its URL");
-    (server, url)
-}
-
-/// A minimal HTTP/1.1 GET over loopback; returns (status, body).
-fn get(url: &str, path: &str, api_key: &str) -> (u16, String) {
-    let authority = url.trim_start_matches("http://");
-    assert!(authority.starts_with("127.0.0.1:"), "loopback only");
-    let mut stream = TcpStream::connect(authority).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {api_key}\r\nConnection: close\r\n\r\n")
-        .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).expect("read response");
-    let status = response
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("status line");
-    let body = response.split("\r\n\r\n").nth(1).unwrap_or("").to_owned();
-    (status, body)
-}
+use common::{get, serve, Server, BIN};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 fn token(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
     Command::new(BIN)

@@ -93,3 +93,44 @@ pub fn local_client(endpoint_url: &str) -> Client {
         .build();
     Client::from_conf(config)
 }
+
+/// A client for `endpoint_url`: with the environment's AWS credentials and region and
+/// the production policy when `AWS_ACCESS_KEY_ID` is set (a real account), else
+/// [`local_client`] (an emulator on loopback).
+pub async fn client_for(endpoint_url: &str) -> Client {
+    if std::env::var_os("AWS_ACCESS_KEY_ID").is_none() {
+        return local_client(endpoint_url);
+    }
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint_url)
+        .load()
+        .await;
+    super::retry::client(&config)
+}
+
+/// Creates the table if it is missing and waits (at most a minute) until it is active.
+pub async fn ensure_table(client: &Client, table: &str) -> Result<(), StoreError> {
+    use aws_sdk_dynamodb::types::TableStatus;
+    create_table(client, table).await?;
+    for _ in 0..120 {
+        let status = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|e| {
+                StoreError::Unavailable(
+                    aws_sdk_dynamodb::error::DisplayErrorContext(&e).to_string(),
+                )
+            })?
+            .table
+            .and_then(|t| t.table_status);
+        if status == Some(TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(StoreError::Unavailable(format!(
+        "table {table} did not become active within a minute"
+    )))
+}

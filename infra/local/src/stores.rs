@@ -1,0 +1,104 @@
+//! Where local mode keeps its data: the embedded store (one SQLite file in the data
+//! directory, the default), or — with the `dynamodb` feature — the production DynamoDB
+//! adapters against any DynamoDB-compatible endpoint (moto, DynamoDB Local, the fault
+//! proxy in front of either, or AWS), tables created if missing. Either way the gateway,
+//! the admin page and every test suite run the same code above the ports.
+
+use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
+use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::{AdminStore, AuditStore, ControlPlaneStore, StoreError};
+use std::path::Path;
+use std::sync::Arc;
+
+/// Which store `serve` and `bootstrap` use.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// `<data dir>/nutripro.sqlite3`.
+    Sqlite,
+    /// Four tables (`<prefix>control-plane`, `content`, `billing`, `audit`) at
+    /// `endpoint`.
+    DynamoDb {
+        endpoint: String,
+        table_prefix: String,
+    },
+}
+
+/// The default table-name prefix of local mode on DynamoDB.
+pub const DEFAULT_TABLE_PREFIX: &str = "nutripro-local-";
+
+/// Every port, as the functions are built from them.
+#[derive(Clone)]
+pub struct Stores {
+    pub admin: Arc<dyn AdminStore>,
+    pub content: Arc<dyn ContentStore>,
+    pub billing: Arc<dyn BillingStore>,
+    pub audit: Arc<dyn AuditStore>,
+    pub commit: Arc<dyn GenerationCommit>,
+    /// What it says, for messages ("SQLite in ./local-data", "DynamoDB at …").
+    pub description: String,
+}
+
+impl Stores {
+    /// One embedded store for every port.
+    pub fn from_sqlite(store: Arc<SqliteStore>, description: impl Into<String>) -> Self {
+        Self {
+            admin: store.clone(),
+            content: store.clone(),
+            billing: store.clone(),
+            audit: store.clone(),
+            commit: store,
+            description: description.into(),
+        }
+    }
+
+    pub fn control_plane(&self) -> Arc<dyn ControlPlaneStore> {
+        self.admin.clone()
+    }
+
+    /// Opens (creating if needed) what `choice` names.
+    pub async fn open(choice: &StoreChoice, data_dir: &Path) -> Result<Self, StoreError> {
+        match choice {
+            StoreChoice::Sqlite => Ok(Self::from_sqlite(
+                Arc::new(SqliteStore::open(data_dir)?),
+                format!("SQLite in {}", data_dir.display()),
+            )),
+            StoreChoice::DynamoDb {
+                endpoint,
+                table_prefix,
+            } => Self::dynamodb(endpoint, table_prefix).await,
+        }
+    }
+
+    #[cfg(feature = "dynamodb")]
+    async fn dynamodb(endpoint: &str, prefix: &str) -> Result<Self, StoreError> {
+        use nutripro_shared::adapters::dynamodb::admin::DynamoAuditStore;
+        use nutripro_shared::adapters::dynamodb::billing::DynamoBillingStore;
+        use nutripro_shared::adapters::dynamodb::commit::DynamoGenerationCommit;
+        use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
+        use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
+        let client = schema::client_for(endpoint).await;
+        let [control, content, billing, audit] =
+            ["control-plane", "content", "billing", "audit"].map(|t| format!("{prefix}{t}"));
+        for table in [&control, &content, &billing, &audit] {
+            schema::ensure_table(&client, table).await?;
+        }
+        Ok(Self {
+            admin: Arc::new(DynamoStore::new(client.clone(), control)),
+            content: Arc::new(DynamoContentStore::new(client.clone(), content.clone())),
+            billing: Arc::new(DynamoBillingStore::new(client.clone(), billing.clone())),
+            audit: Arc::new(DynamoAuditStore::new(client.clone(), audit)),
+            commit: Arc::new(DynamoGenerationCommit::new(client, content, billing)),
+            description: format!("DynamoDB at {endpoint} (tables {prefix}*)"),
+        })
+    }
+
+    #[cfg(not(feature = "dynamodb"))]
+    async fn dynamodb(_endpoint: &str, _prefix: &str) -> Result<Self, StoreError> {
+        Err(StoreError::Unavailable(
+            "this build has no DynamoDB adapter: build with `--features dynamodb` \
+             (cargo run -p nutripro-local --features dynamodb -- serve --store dynamodb …)"
+                .into(),
+        ))
+    }
+}

@@ -1,0 +1,172 @@
+//! What the binary-level tests share: the `nutripro-local` process (killed when the test
+//! ends), its announced URL, and a minimal HTTP/1.1 client over loopback.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_nutripro-local");
+
+/// Kills the server when dropped, pass or fail.
+pub struct Server(pub Child);
+
+impl Server {
+    /// SIGKILL: no shutdown, no flush — a crash.
+    pub fn crash(mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve --port 0` on `data_dir` (extra environment in `env`) and returns it with
+/// the URL it printed.
+pub fn serve_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
+    let mut command = Command::new(BIN);
+    command
+        .env_remove("OPENAI_API_KEY")
+        .args(["serve", "--port", "0", "--data-dir"])
+        .arg(data_dir)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut child = command.spawn().expect("start nutripro-local serve");
+    let stderr = child.stderr.take().unwrap();
+    let server = Server(child);
+    // Keep draining the server's log output for its whole life, so it never writes into
+    // a closed or full pipe; hand the announced URL back over a channel.
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(rest) = line.split("serving on ").nth(1) {
+                let _ = url_tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
+            }
+        }
+    });
+    let url = url_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("serve announces its URL");
+    (server, url)
+}
+
+pub fn serve(data_dir: &std::path::Path) -> (Server, String) {
+    serve_with(data_dir, &[])
+}
+
+/// One answer: status, headers (lower-cased names) and body.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl Answer {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.body).unwrap_or(serde_json::Value::Null)
+    }
+}
+
+/// A minimal HTTP/1.1 request over loopback; `Err` when the server is gone.
+pub fn request(
+    url: &str,
+    method: &str,
+    path: &str,
+    credential: &str,
+    body: Option<&str>,
+    extra: &[(&str, &str)],
+) -> std::io::Result<Answer> {
+    let authority = url.trim_start_matches("http://");
+    assert!(authority.starts_with("127.0.0.1:"), "loopback only");
+    let mut stream = TcpStream::connect(authority)?;
+    stream.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let body = body.unwrap_or("");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Bearer {credential}\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        head.push_str("Content-Type: application/json\r\n");
+    }
+    for (name, value) in extra {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    stream.write_all(body.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let (head, body) = response
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no header end"))?;
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| std::io::Error::other("no status line"))?;
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    Ok(Answer {
+        status,
+        headers,
+        body: body.to_owned(),
+    })
+}
+
+pub fn get(url: &str, path: &str, credential: &str) -> (u16, String) {
+    let answer = request(url, "GET", path, credential, None, &[]).expect("the server answers");
+    (answer.status, answer.body)
+}
+
+/// `nutripro-local token` (or any other subcommand) on `data_dir`.
+pub fn run(data_dir: &std::path::Path, args: &[&str]) -> std::process::Output {
+    Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .output()
+        .expect("run nutripro-local")
+}
+
+/// A platform-admin token and a tenant with its first key (bootstrap), as other tools
+/// get them.
+pub fn credentials(data_dir: &std::path::Path) -> (String, String, String) {
+    let token = run(
+        data_dir,
+        &["token", "--role", "platform-admin", "--ttl", "3600"],
+    );
+    assert!(token.status.success());
+    let boot = run(data_dir, &["bootstrap", "--tenant-name", "Crash Test"]);
+    assert!(
+        boot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&boot.stderr)
+    );
+    let printed: serde_json::Value = serde_json::from_slice(&boot.stdout).unwrap();
+    (
+        String::from_utf8(token.stdout).unwrap().trim().to_owned(),
+        printed["api_key"].as_str().unwrap().to_owned(),
+        printed["tenant_id"].as_str().unwrap().to_owned(),
+    )
+}
