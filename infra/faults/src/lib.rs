@@ -260,7 +260,17 @@ impl FaultProxy {
     /// Starts a proxy on a free loopback port in front of `upstream`
     /// (`http://127.0.0.1:5599`), injecting `faults`. `label` names it in the report.
     pub async fn start(upstream: &str, faults: Faults, label: &str) -> std::io::Result<Self> {
-        let listener = TcpListener::bind("127.0.0.1:0").await?;
+        Self::start_on("127.0.0.1:0", upstream, faults, label).await
+    }
+
+    /// As [`FaultProxy::start`], listening on `listen` (`127.0.0.1:5600`).
+    pub async fn start_on(
+        listen: &str,
+        upstream: &str,
+        faults: Faults,
+        label: &str,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(listen).await?;
         let url = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared {
             upstream: upstream.trim_end_matches('/').to_owned(),

@@ -1,7 +1,7 @@
-//! `nutripro-faults --upstream URL [--faults SPEC]`: the fault-injecting DynamoDB proxy
+//! `nutripro-faults --upstream URL [--listen ADDR] [--faults SPEC]`: the fault-injecting DynamoDB proxy
 //! as a process, for the local gateway on DynamoDB (`nutripro-local serve --store
 //! dynamodb --dynamodb-endpoint <its URL>`) and outside test suites. Prints its URL,
-//! then, on Ctrl-C or SIGTERM, what it injected (JSON).
+//! (ADDR defaults to a free loopback port), then, on Ctrl-C or SIGTERM, what it injected (JSON).
 //!
 //! SPEC: `standard` (default), `off`, or `name=rate,…` over the standard rates:
 //! transaction_conflict, write_conflict, throttle, server_error, lost_response, delay,
@@ -20,7 +20,7 @@ async fn main() -> ExitCode {
             .cloned()
     };
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("usage: nutripro-faults --upstream URL [--faults SPEC]");
+        println!("usage: nutripro-faults --upstream URL [--listen 127.0.0.1:PORT] [--faults SPEC]");
         return ExitCode::SUCCESS;
     }
     let Some(upstream) = value("--upstream") else {
@@ -34,10 +34,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let proxy = match FaultProxy::start(&upstream, faults, "nutripro-faults").await {
+    let listen = value("--listen").unwrap_or_else(|| "127.0.0.1:0".to_owned());
+    let proxy = match FaultProxy::start_on(&listen, &upstream, faults, "nutripro-faults").await {
         Ok(proxy) => proxy,
         Err(error) => {
-            eprintln!("nutripro-faults: cannot listen: {error}");
+            eprintln!("nutripro-faults: cannot listen on {listen}: {error}");
             return ExitCode::FAILURE;
         }
     };
