@@ -27,6 +27,7 @@ use nutripro_shared::ports::billing::{
     ledger_usage, reconcile, sweep_all, BillingStore, GenerationCommit,
 };
 use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::events::RecordedEvents;
 use nutripro_shared::ports::llm::{
     Completion, CompletionRequest, LlmError, LlmProvider, Moderation, TokenUsage,
 };
@@ -96,6 +97,7 @@ impl LlmProvider for TestModel {
 
 struct Harness {
     _faults: Option<FaultProxy>,
+    events: Arc<RecordedEvents>,
     state: Arc<GenerationState>,
     admin: Arc<dyn AdminStore>,
     content: Arc<dyn ContentStore>,
@@ -112,6 +114,7 @@ fn build(
 ) -> Harness {
     let clock = Arc::new(ManualClock::new(START));
     let model = Arc::new(TestModel::default());
+    let events = Arc::new(RecordedEvents::default());
     let state = Arc::new(GenerationState {
         store: content.clone(),
         // Nothing here is refused or blocked: the audit log is not what is measured.
@@ -129,9 +132,11 @@ fn build(
             clock.clone(),
             Duration::ZERO,
         )),
+        events: events.clone(),
     });
     Harness {
         _faults: None,
+        events,
         state,
         admin,
         content,
@@ -203,6 +208,7 @@ both_adapters!(
     a_crash_between_reserve_and_settle_is_released_once_expired,
     upstream_failures_bill_nothing_and_retries_bill_once,
     over_reported_usage_is_billed_at_the_reserved_bound,
+    budget_alerts_fire_once_per_threshold_under_200_parallel_generations,
 );
 
 impl Harness {
@@ -271,6 +277,7 @@ impl Harness {
         Harness {
             // The proxy stays with the original harness.
             _faults: None,
+            events: self.events.clone(),
             state: self.state.clone(),
             admin: self.admin.clone(),
             content: self.content.clone(),
@@ -379,6 +386,94 @@ mod cases {
             "invoice == ledger"
         );
         assert_eq!(invoice.generations, 37);
+    }
+
+    /// Issue 17: 200 generations race across the 50%, 80% and 100% thresholds; each is
+    /// raised exactly once — one audit entry `budget.threshold`, one event — and the
+    /// usage shows the level. The budget stops the spend short of 100%: the refusals
+    /// raise it.
+    pub async fn budget_alerts_fire_once_per_threshold_under_200_parallel_generations(h: Harness) {
+        let probe = h.tenant(TenantSettings::default()).await;
+        let first = h.generate(&probe, None).await;
+        assert_eq!(first.status, 201, "{}", first.body);
+        let cost = first.body["cost"]["amount_micros"].as_i64().unwrap();
+        let budget = 38 * cost - 1;
+        let tenant = h
+            .tenant(TenantSettings {
+                monthly_budget_micros: Some(budget),
+                requests_per_minute: Some(1_000),
+                ..Default::default()
+            })
+            .await;
+        let answers = h.parallel(&tenant, 200).await;
+        assert_eq!(count(&answers, 201), 37);
+        assert_eq!(count(&answers, 402), 163);
+
+        let audited: Vec<_> = h
+            .state
+            .audit
+            .audit_after(0, 1_000)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.draft.action == "budget.threshold"
+                    && e.draft.tenant_id.as_deref() == Some(tenant.as_str())
+            })
+            .collect();
+        let mut percents: Vec<u64> = audited
+            .iter()
+            .map(|e| e.draft.details["threshold_percent"].as_u64().unwrap())
+            .collect();
+        percents.sort_unstable();
+        assert_eq!(percents, [50, 80, 100], "one audit entry per threshold");
+        let mut published: Vec<u64> = h
+            .events
+            .events()
+            .iter()
+            .filter(|e| e.detail["tenant_id"] == tenant.as_str())
+            .map(|e| {
+                assert_eq!(e.detail_type, "Budget threshold crossed");
+                e.detail["threshold_percent"].as_u64().unwrap()
+            })
+            .collect();
+        published.sort_unstable();
+        assert_eq!(published, [50, 80, 100], "one event per threshold");
+        let hundred = audited
+            .iter()
+            .find(|e| e.draft.details["threshold_percent"] == 100)
+            .unwrap();
+        assert_eq!(
+            hundred.draft.details["refused"], true,
+            "raised by a refusal"
+        );
+        let fifty = audited
+            .iter()
+            .find(|e| e.draft.details["threshold_percent"] == 50)
+            .unwrap();
+        assert!(fifty.draft.details["settled_micros"].as_i64().unwrap() * 2 >= budget);
+        let usage = h.billing.usage(&tenant, h.period()).await.unwrap();
+        assert_eq!(usage.budget_alerts, [50, 80, 100]);
+        // The probe tenant spent a fraction of the standard budget: no alert.
+        assert!(h
+            .billing
+            .usage(&probe, h.period())
+            .await
+            .unwrap()
+            .budget_alerts
+            .is_empty());
+
+        // More refusals raise nothing new.
+        let again = h.parallel(&tenant, 20).await;
+        assert_eq!(count(&again, 402), 20);
+        let after = h
+            .events
+            .events()
+            .iter()
+            .filter(|e| e.detail["tenant_id"] == tenant.as_str())
+            .count();
+        assert_eq!(after, 3);
+        h.assert_reconciled(&tenant).await;
     }
 
     pub async fn the_rate_limit_lets_exactly_the_limit_through(h: Harness) {

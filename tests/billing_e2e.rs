@@ -154,6 +154,105 @@ async fn usage_is_the_same_for_the_tenant_and_its_admins_and_generations_carry_r
     assert_eq!(empty["total"]["generations"], 0);
 }
 
+/// Issue 17: budget alerts over HTTP — the tenant's thresholds, raised once each as the
+/// spend crosses them (an audit entry `budget.threshold`, the level in `GET /v1/usage`
+/// and the admin usage), the 100% one by the first refusal.
+#[tokio::test]
+async fn budget_thresholds_raise_one_alert_each_and_show_in_usage() {
+    let stack = LocalStack::start().await;
+    let boot = stack.bootstrap("Acme").await;
+    consent(&stack, &boot.api_key).await;
+    let admin = stack.admin_token(Role::PlatformAdmin, None);
+    let first = generate(&stack, &boot.api_key).await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let cost = first.json()["cost"]["amount_micros"].as_i64().unwrap();
+    let usage = stack.get_as("/v1/usage", &boot.api_key).await.json();
+    assert_eq!(
+        usage["budget_alert"],
+        json!({"thresholds": [50, 80, 100], "raised": [], "level": null})
+    );
+    // The worst case a generation reserves, from a probe tenant whose budget covers
+    // nothing (the 402 says it).
+    let probe = stack.bootstrap("Probe").await;
+    consent(&stack, &probe.api_key).await;
+    put_settings(
+        &stack,
+        &admin,
+        &probe.tenant_id,
+        json!({"monthly_budget_micros": 1}),
+    )
+    .await;
+    let detail = generate(&stack, &probe.api_key).await.assert_problem(402)["detail"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let worst: i64 = detail
+        .split("may cost up to ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no worst case in {detail:?}"));
+    // Room for exactly one more generation (spent + worst case), alerts at 10%, 20%
+    // and 100%: the next one crosses 10% and 20% at once.
+    put_settings(
+        &stack,
+        &admin,
+        &boot.tenant_id,
+        json!({"monthly_budget_micros": cost + worst + cost / 2, "budget_alert_thresholds": [10, 20, 100]}),
+    )
+    .await;
+    let second = generate(&stack, &boot.api_key).await;
+    assert_eq!(second.status, 201, "{}", second.body);
+    let usage = stack.get_as("/v1/usage", &boot.api_key).await.json();
+    assert_eq!(usage["budget_alert"]["raised"], json!([10, 20]), "{usage}");
+    assert_eq!(usage["budget_alert"]["level"], 20);
+    // The next one does not fit: refused, and the refusal raises 100%; a second refusal
+    // raises nothing more.
+    for _ in 0..2 {
+        generate(&stack, &boot.api_key).await.assert_problem(402);
+    }
+    let usage = stack
+        .get(
+            &format!("/admin/tenants/{}/usage", boot.tenant_id),
+            Some(&admin),
+        )
+        .await
+        .json();
+    assert_eq!(
+        usage["budget_alert"],
+        json!({"thresholds": [10, 20, 100], "raised": [10, 20, 100], "level": 100})
+    );
+    let alerts: Vec<_> = stack
+        .audit_entries()
+        .await
+        .into_iter()
+        .filter(|e| {
+            e.draft.action == "budget.threshold"
+                && e.draft.tenant_id.as_deref() == Some(boot.tenant_id.as_str())
+        })
+        .collect();
+    let percents: Vec<_> = alerts
+        .iter()
+        .map(|e| e.draft.details["threshold_percent"].as_u64().unwrap())
+        .collect();
+    assert_eq!(percents, [10, 20, 100], "one entry per threshold, in order");
+    assert!(alerts
+        .iter()
+        .all(|e| e.draft.actor.subject == "system:billing"));
+    assert_eq!(alerts[2].draft.details["refused"], true);
+    // Thresholds are validated like every setting.
+    let bad = stack
+        .call(
+            "PUT",
+            &format!("/admin/tenants/{}/settings", boot.tenant_id),
+            &admin,
+            Some(&json!({"budget_alert_thresholds": [80, 50]})),
+            &[],
+        )
+        .await;
+    bad.assert_problem(422);
+}
+
 #[tokio::test]
 async fn an_exhausted_budget_is_402_and_bills_nothing() {
     let stack = LocalStack::start().await;

@@ -30,6 +30,16 @@ function tile(label, value, id) {
   return h('div', { class: 'tile', id }, h('div', { class: 'label', text: label }), h('div', { class: 'value', text: value }));
 }
 
+// The highest budget alert raised this period, and the thresholds still ahead.
+function budgetAlertTile(alert) {
+  const ahead = alert.thresholds.filter((t) => !alert.raised.includes(t));
+  const tileNode = tile('Budget alert', alert.level === null ? 'none' : `${alert.level}% reached`, 'usage-budget-alert');
+  tileNode.dataset.level = alert.level === null ? '' : String(alert.level);
+  if (alert.level !== null) tileNode.classList.add(alert.level >= 100 ? 'alert-critical' : 'alert-warning');
+  tileNode.append(h('div', { class: 'label', text: ahead.length ? `next at ${ahead.map((t) => `${t}%`).join(', ')}` : 'every threshold raised' }));
+  return tileNode;
+}
+
 function usageReport(usage) {
   const c = usage.currency;
   const total = usage.total;
@@ -40,7 +50,8 @@ function usageReport(usage) {
       tile('Cost', money(total.amount_micros, c), 'usage-cost'),
       tile('Budget', money(usage.budget_micros, c), 'usage-budget'),
       tile('Reserved now', money(usage.reserved_micros, c), 'usage-reserved'),
-      tile('Remaining', money(usage.remaining_micros, c), 'usage-remaining')),
+      tile('Remaining', money(usage.remaining_micros, c), 'usage-remaining'),
+      budgetAlertTile(usage.budget_alert)),
     h('h2', { text: `Per day, ${usage.period}` }),
     dailyChart(usage.by_day, c),
   ];

@@ -36,6 +36,9 @@ async function renderSettings(tenantId, content, context) {
   const model = field('setting-model', s.model, { maxlength: 100, placeholder: 'system default' });
   const cap = field('setting-cap', s.max_tokens_cap, { type: 'number', min: 1, max: 2000, placeholder: 'system default' });
   const retention = field('setting-retention', s.retention_days, { type: 'number', min: 1, max: 3650, placeholder: 'keep' });
+  const alerts = field('setting-budget-alerts', (s.budget_alert_thresholds || []).join(', '), { placeholder: '50, 80, 100', pattern: '\\s*\\d{1,3}(\\s*,\\s*\\d{1,3}){0,4}\\s*' });
+  const disclaimer = h('textarea', { id: 'setting-disclaimer', maxlength: 500, rows: 2, disabled: !editable, placeholder: 'platform default' });
+  disclaimer.value = s.disclaimer || '';
   const allKinds = s.allowed_kinds === null;
   const kindBoxes = KINDS.map((kind) => h('input', { type: 'checkbox', value: kind, checked: allKinds || s.allowed_kinds.includes(kind), disabled: !editable }));
   const errors = h('div', { id: 'settings-errors' });
@@ -47,7 +50,9 @@ async function renderSettings(tenantId, content, context) {
       h('label', {}, 'Monthly budget (currency units)', budget),
       h('label', {}, 'Model', model),
       h('label', {}, 'max_tokens cap', cap),
-      h('label', {}, 'Retention (days)', retention)),
+      h('label', {}, 'Retention (days)', retention),
+      h('label', {}, 'Budget alerts at (% of the budget, rising)', alerts)),
+    h('label', {}, 'Disclaimer every text ends with', disclaimer),
     h('fieldset', {}, h('legend', { text: 'Allowed kinds' }),
       KINDS.map((kind, i) => h('label', { class: 'choice' }, kindBoxes[i], kind))),
     editable ? null : h('p', { class: 'muted', text: 'Your role may read these settings but not change them.' }),
@@ -63,6 +68,8 @@ async function renderSettings(tenantId, content, context) {
         model: model.value.trim() || null,
         max_tokens_cap: optionalInt(cap),
         retention_days: optionalInt(retention),
+        disclaimer: disclaimer.value.trim() || null,
+        budget_alert_thresholds: alerts.value.trim() ? alerts.value.split(',').map((t) => Number(t.trim())) : null,
       };
       await api.put(tenantPath(tenantId, '/settings'), body);
       errors.append(h('div', { class: 'notice', id: 'settings-saved', text: 'Settings saved.' }));

@@ -6,6 +6,7 @@
 //! - [`app`]: the use cases, one function each, with typed input, results and errors.
 //! - [`http`]: authorizer-context extraction, problem+json, body limits, responses.
 //! - [`config`] and [`telemetry`]: environment configuration and JSON logs.
+//! - [`metrics`]: CloudWatch Embedded Metric Format lines, one per request.
 
 pub mod adapters;
 pub mod app;
@@ -13,6 +14,7 @@ pub mod cache;
 pub mod config;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod ports;
 pub mod state;
 pub mod telemetry;

@@ -46,6 +46,8 @@ pub struct GenerationState {
     pub commit: Arc<dyn crate::ports::billing::GenerationCommit>,
     /// The tenant's requests-per-minute limit, shared with every `/v1` function.
     pub limiter: Arc<RateLimiter>,
+    /// Where budget alerts are published (EventBridge in AWS, the log locally).
+    pub events: Arc<dyn crate::ports::events::EventPublisher>,
 }
 
 /// What control-plane (admin) functions are built with.

@@ -12,8 +12,10 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber (JSON to stdout for Lambda; text to stderr locally); the level comes from `LOG_LEVEL` (default `info`).
-/// Safe to call more than once (later calls do nothing).
+/// Metric lines ([`crate::metrics`]) go to the same stream. Safe to call more than once
+/// (later calls do nothing).
 pub fn init(format: LogFormat) {
+    crate::metrics::set_sink(metrics_sink(format));
     let filter = EnvFilter::try_from_env("LOG_LEVEL").unwrap_or_else(|_| EnvFilter::new("info"));
     // A failed log write must never fail a request: with internal-error logging on,
     // tracing-subscriber reports it with eprintln!, which panics when stderr is closed.
@@ -34,4 +36,12 @@ pub fn init(format: LogFormat) {
             .with_writer(std::io::stderr)
             .try_init(),
     };
+}
+
+/// Where the metric lines of a process logging in `format` go: with its log.
+pub fn metrics_sink(format: LogFormat) -> crate::metrics::Sink {
+    match format {
+        LogFormat::Json => crate::metrics::Sink::Stdout,
+        LogFormat::Text => crate::metrics::Sink::Stderr,
+    }
 }

@@ -267,6 +267,7 @@ mod cases {
             max_tokens_cap: Some(800),
             retention_days: Some(30),
             disclaimer: Some("Reviewed by Anna — not medical advice.".into()),
+            budget_alert_thresholds: Some(vec![25, 75, 100]),
         };
         h.admin.put_tenant_settings(&a, &settings).await.unwrap();
         assert_eq!(

@@ -72,6 +72,7 @@ macro_rules! contract_suite {
                 invoices_are_created_once_and_never_replaced,
                 the_ledger_pages_in_request_order,
                 usage_is_tallied_per_dietitian_with_style_scores,
+                a_budget_alert_is_claimed_once_per_threshold_and_period,
             );
         }
     };
@@ -215,6 +216,71 @@ mod cases {
             .await
             .unwrap();
         assert_eq!(other, Some(1), "tenants do not share windows");
+    }
+
+    /// Issue 17: racing claims of one threshold — exactly one wins; the standing and
+    /// the usage report show it; other thresholds, periods and tenants are their own.
+    pub async fn a_budget_alert_is_claimed_once_per_threshold_and_period(h: &Harness) {
+        let tenant = tenant();
+        let results = join_all((0..40).map(|i| {
+            let (billing, tenant) = (h.billing.clone(), tenant.clone());
+            tokio::spawn(async move {
+                billing
+                    .claim_budget_alert(&tenant, period(), 80, &format!("claim-{i}"))
+                    .await
+                    .unwrap()
+            })
+        }))
+        .await;
+        let won = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+        assert_eq!(won, 1, "exactly one claim of the 80% alert wins");
+        assert!(h
+            .billing
+            .claim_budget_alert(&tenant, period(), 50, "x")
+            .await
+            .unwrap());
+        assert!(!h
+            .billing
+            .claim_budget_alert(&tenant, period(), 50, "y")
+            .await
+            .unwrap());
+        assert!(h
+            .billing
+            .claim_budget_alert(&tenant, period().next(), 80, "x")
+            .await
+            .unwrap());
+        assert!(h
+            .billing
+            .claim_budget_alert(&TenantId::generate(), period(), 80, "x")
+            .await
+            .unwrap());
+        let standing = h.billing.budget_standing(&tenant, period()).await.unwrap();
+        assert_eq!(standing.alerted, [50, 80]);
+        assert_eq!(standing.settled_micros, 0);
+        assert_eq!(
+            h.billing
+                .usage(&tenant, period())
+                .await
+                .unwrap()
+                .budget_alerts,
+            [50, 80]
+        );
+        // Spend is read with the alerts.
+        let r = reservation(&tenant, "alerted-spend", 1_000);
+        assert!(h.billing.reserve(&r, 10_000).await.unwrap());
+        h.billing
+            .settle(&r, &entry(&r, "m", 300, 200), NOW)
+            .await
+            .unwrap();
+        let standing = h.billing.budget_standing(&tenant, period()).await.unwrap();
+        assert_eq!(
+            (standing.settled_micros, standing.alerted),
+            (500, vec![50, 80])
+        );
+        assert!(reconcile(&*h.billing, &tenant, period())
+            .await
+            .unwrap()
+            .is_empty());
     }
 
     pub async fn the_budget_is_never_overcommitted_under_concurrency(h: &Harness) {

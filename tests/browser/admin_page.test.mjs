@@ -273,6 +273,7 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   await page.click('#nav-settings');
   await page.waitForSelector('#settings-form');
   await page.fill('#setting-rpm', '30');
+  await page.fill('#setting-budget-alerts', '25, 75, 100');
   await page.click('#save-settings');
   await page.waitForSelector('#settings-saved');
   await shot(page, '05-settings');
@@ -283,6 +284,17 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   assert.equal(await page.textContent('#usage-generations .value'), '2', 'the blocked one is billed too');
   const days = await page.locator('#usage-chart g.day').count();
   assert.ok(days >= 28 && days <= 31, `${days} days in the chart`);
+  // Round ticks: the token axis in steps of 1, 2 or 5 × 10^k, the cost axis distinct.
+  const tokenTicks = (await page.$$eval('#usage-chart .tick-tokens', (ns) => ns.map((n) => n.textContent)))
+    .map((t) => Number(t.replace(/[^0-9]/g, '')));
+  assert.ok(tokenTicks.length >= 2 && tokenTicks.length <= 6, `token ticks ${tokenTicks}`);
+  assert.match(String(tokenTicks[1]), /^[125]0*$/, `a round step: ${tokenTicks}`);
+  tokenTicks.forEach((v, i) => assert.equal(v, i * tokenTicks[1], `token ticks ${tokenTicks}`));
+  const costTicks = await page.$$eval('#usage-chart .tick-cost', (ns) => ns.map((n) => n.textContent));
+  assert.equal(new Set(costTicks).size, costTicks.length, `distinct cost ticks: ${costTicks}`);
+  // Budget alerts: none raised yet, the tenant's thresholds ahead.
+  assert.equal(await page.textContent('#usage-budget-alert .value'), 'none');
+  assert.match(await page.textContent('#usage-budget-alert'), /next at 25%, 75%, 100%/);
   await page.waitForSelector('#usage-blocked');
   assert.equal(await page.textContent('#usage-blocked .value'), '1');
   assert.deepEqual(await page.$$eval('#usage-safety tr[data-code]', (rows) => rows.map((r) => r.dataset.code)), ['allergen-conflict']);

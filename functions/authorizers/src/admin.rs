@@ -38,6 +38,18 @@ impl AdminAuthorizer {
         &self,
         event: ApiGatewayCustomAuthorizerRequestTypeRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
+        nutripro_shared::metrics::authorizer(
+            "admin_authorizer",
+            UNAUTHORIZED,
+            self.decide_event(event),
+        )
+        .await
+    }
+
+    async fn decide_event(
+        &self,
+        event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
         let request_id = event.request_context.request_id.clone().unwrap_or_default();
         let span = tracing::info_span!(
             "authorize",

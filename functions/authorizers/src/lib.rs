@@ -193,6 +193,18 @@ impl ApiKeyAuthorizer {
         &self,
         event: ApiGatewayCustomAuthorizerRequestTypeRequest,
     ) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
+        nutripro_shared::metrics::authorizer(
+            "api_key_authorizer",
+            UNAUTHORIZED,
+            self.decide_event(event),
+        )
+        .await
+    }
+
+    async fn decide_event(
+        &self,
+        event: ApiGatewayCustomAuthorizerRequestTypeRequest,
+    ) -> Result<ApiGatewayCustomAuthorizerResponse, lambda_runtime::Error> {
         let request_id = event.request_context.request_id.clone().unwrap_or_default();
         let span = tracing::info_span!(
             "authorize",
@@ -211,6 +223,11 @@ impl ApiKeyAuthorizer {
         };
         if let (Decision::Unauthorized(reason), Some(key)) = (&decision, &key) {
             if ANOMALIES.contains(reason) {
+                nutripro_shared::metrics::add_function(
+                    "api_key_authorizer",
+                    nutripro_shared::metrics::ANOMALIES,
+                    1.0,
+                );
                 let source_ip = event
                     .request_context
                     .identity

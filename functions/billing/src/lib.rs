@@ -17,6 +17,7 @@
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::app::billing::{self, Usage};
 pub use nutripro_shared::app::billing::{close, scheduled_close, CloseReport};
+use nutripro_shared::app::budget_alerts;
 use nutripro_shared::app::AppError;
 use nutripro_shared::domain::billing::{invoices_csv, Invoice, Period, Tally};
 use nutripro_shared::domain::Timestamp;
@@ -76,6 +77,16 @@ struct UsageView<'a> {
     /// Every day of the period, zeros included (a chart's x-axis).
     by_day: Vec<DayUsage>,
     by_dietitian: Vec<DietitianView<'a>>,
+    budget_alert: BudgetAlertView,
+}
+
+/// The period's budget alerts: the tenant's thresholds, those raised, and the level
+/// (the highest raised; null while none is).
+#[derive(Serialize)]
+struct BudgetAlertView {
+    thresholds: Vec<u8>,
+    raised: Vec<u8>,
+    level: Option<u8>,
 }
 
 fn usage_view(usage: &Usage) -> HandlerResult {
@@ -122,6 +133,11 @@ fn usage_view(usage: &Usage) -> HandlerResult {
                     style_scored: d.style_scored,
                 })
                 .collect(),
+            budget_alert: BudgetAlertView {
+                thresholds: terms.settings.budget_alert_thresholds(),
+                raised: usage.budget_alerts.clone(),
+                level: budget_alerts::level(&usage.budget_alerts),
+            },
         },
     )
 }

@@ -9,6 +9,7 @@ use nutripro_shared::adapters::dynamodb::billing::DynamoBillingStore;
 use nutripro_shared::adapters::dynamodb::commit::DynamoGenerationCommit;
 use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
 use nutripro_shared::adapters::dynamodb::DynamoStore;
+use nutripro_shared::adapters::eventbridge::EventBridgePublisher;
 use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
 use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
@@ -17,6 +18,7 @@ use nutripro_shared::app::policy::SETTINGS_TTL;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::events::EventPublisher;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock, SystemClock};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -92,6 +94,14 @@ impl Services for AwsServices {
     fn audit(&self) -> Result<Arc<dyn AuditStore>, WiringError> {
         let table = self.required("AUDIT_TABLE")?;
         Ok(Arc::new(DynamoAuditStore::new(self.dynamodb(), table)))
+    }
+
+    /// The stack's event bus (`EVENT_BUS_NAME`).
+    fn events(&self) -> Result<Arc<dyn EventPublisher>, WiringError> {
+        Ok(Arc::new(EventBridgePublisher::from_sdk_config(
+            &self.config,
+            self.required("EVENT_BUS_NAME")?,
+        )))
     }
 
     /// The OpenAI client, its key from Secrets Manager (read on first use, cached,

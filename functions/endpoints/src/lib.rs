@@ -20,6 +20,7 @@ use lambda_http::{Body, Request, Response};
 use nutripro_authorizers::{AdminAuthorizer, ApiKeyAuthorizer};
 use nutripro_shared::adapters::jwt::TokenVerifier;
 use nutripro_shared::app::AppError;
+use nutripro_shared::metrics;
 use nutripro_shared::state::{
     AccountState, AdminState, BillingAdminState, ContentState, GenerationState, ReviewState,
     UsageState,
@@ -108,6 +109,7 @@ fn generation(s: &dyn Services) -> Result<GenerationState, WiringError> {
         billing: s.billing()?,
         commit: s.generation_commit()?,
         limiter: s.limiter()?,
+        events: s.events()?,
     })
 }
 
@@ -171,7 +173,7 @@ fn close_period_scheduled(s: &dyn Services) -> Result<Function, WiringError> {
     let (state, billing) = (leak(admin(s)?), s.billing()?);
     Ok(Function::Job(Arc::new(move |request_id| {
         let billing = billing.clone();
-        Box::pin(async move {
+        Box::pin(metrics::job("close_period_scheduled", async move {
             nutripro_billing::run_scheduled_close(
                 &*state.store,
                 &*state.audit,
@@ -180,7 +182,7 @@ fn close_period_scheduled(s: &dyn Services) -> Result<Function, WiringError> {
                 &request_id,
             )
             .await
-        })
+        }))
     })))
 }
 
@@ -188,9 +190,9 @@ fn sweep_reservations(s: &dyn Services) -> Result<Function, WiringError> {
     let (tenants, billing, clock) = (s.control_plane()?, s.billing()?, s.clock());
     Ok(Function::Job(Arc::new(move |_request_id| {
         let (tenants, billing, clock) = (tenants.clone(), billing.clone(), clock.clone());
-        Box::pin(
-            async move { nutripro_billing::run_sweep(&*billing, &*tenants, clock.now()).await },
-        )
+        Box::pin(metrics::job("sweep_reservations", async move {
+            nutripro_billing::run_sweep(&*billing, &*tenants, clock.now()).await
+        }))
     })))
 }
 

@@ -11,6 +11,7 @@ use nutripro_shared::app::limits::RateLimiter;
 use nutripro_shared::app::policy::GenerationPolicy;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::events::EventPublisher;
 use nutripro_shared::ports::llm::LlmProvider;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
 use std::sync::Arc;
@@ -49,6 +50,8 @@ pub trait Services {
     /// Rate windows, reservations, the ledger, invoices.
     fn billing(&self) -> Result<Arc<dyn BillingStore>, WiringError>;
     fn audit(&self) -> Result<Arc<dyn AuditStore>, WiringError>;
+    /// Where platform events (budget alerts) go.
+    fn events(&self) -> Result<Arc<dyn EventPublisher>, WiringError>;
     /// A generation stored and billed in one write (content and billing together).
     fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError>;
     fn llm(&self) -> Result<Llm, WiringError>;

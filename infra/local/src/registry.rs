@@ -10,6 +10,7 @@ use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::events::{EventPublisher, LogEvents};
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -51,6 +52,11 @@ impl Services for LocalServices {
 
     fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError> {
         Ok(self.stores.commit.clone())
+    }
+
+    /// Events go to the gateway's log.
+    fn events(&self) -> Result<Arc<dyn EventPublisher>, WiringError> {
+        Ok(Arc::new(LogEvents))
     }
 
     fn llm(&self) -> Result<Llm, WiringError> {

@@ -2,6 +2,8 @@
 
 #[cfg(feature = "dynamodb")]
 pub mod dynamodb;
+#[cfg(feature = "eventbridge")]
+pub mod eventbridge;
 #[cfg(feature = "jwt")]
 pub mod jwt;
 #[cfg(feature = "local-idp")]

@@ -264,6 +264,16 @@ pub async fn scheduled_close(
     let now = clock.now();
     let period = Period::of(now).previous();
     let outcome = close(store, billing, period, now).await;
+    // A failed close, or tenants invoiced from a ledger their aggregates disagree with.
+    let failures = match &outcome {
+        Ok(report) => report.reconciliation_failures.len(),
+        Err(_) => 1,
+    };
+    crate::metrics::add_function(
+        "close_period_scheduled",
+        crate::metrics::BILLING_CLOSE_FAILURES,
+        failures as f64,
+    );
     let (result, details) = match &outcome {
         Ok(report) => (Outcome::Success, close_details(report)),
         Err(error) => {

@@ -14,6 +14,7 @@
 use super::dietitians::require_consent;
 use super::idempotency::{self, Created, Once};
 use super::AppError;
+use crate::app::budget_alerts::{BudgetAlerts, Trigger};
 use crate::domain::audit::{Actor, AuditDraft, Outcome};
 use crate::domain::billing::{
     prompt_token_bound, LedgerEntry, Period, Reservation, RESERVATION_TTL_SECONDS,
@@ -30,6 +31,7 @@ use crate::domain::safety::{
 };
 use crate::domain::style::{StyleProfile, StyleScore};
 use crate::domain::{is_id, KeyId, TenantId};
+use crate::metrics;
 use crate::ports::append_audit;
 use crate::ports::billing::{sweep_tenant, Settlement};
 use crate::ports::llm::{ChatMessage, CompletionRequest, Role, WritingBrief};
@@ -141,6 +143,25 @@ pub async fn create_generation<'a>(
         deadline: who.started + state.llm_timeout,
     };
     let generated = generate(state, plan).await;
+    let trigger = match &generated {
+        Ok(_) => Some(Trigger::Spent),
+        Err(AppError::BudgetExhausted { .. }) => Some(Trigger::Refused),
+        Err(_) => None,
+    };
+    if let Some(trigger) = trigger {
+        let claim = match &generated {
+            Ok(generation) => generation.id.to_string(),
+            Err(_) => crate::domain::new_id(),
+        };
+        BudgetAlerts {
+            billing: &*state.billing,
+            audit: &*state.audit,
+            events: &*state.events,
+            clock: &*state.clock,
+        }
+        .check(tenant, &terms, trigger, &claim, who.request_id)
+        .await;
+    }
     if let Ok(generation) = &generated {
         if let Some(blocked) = generation.blocked_summary() {
             // The text is stored for review; what the audit log keeps is the codes.
@@ -457,6 +478,13 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         safety = generation.safety.as_ref().map_or("", |s| s.status.as_str()),
         "generation stored"
     );
+    metrics::add_tenant(metrics::GENERATIONS, 1.0);
+    metrics::add_tenant(metrics::PROMPT_TOKENS, entry.prompt_tokens as f64);
+    metrics::add_tenant(metrics::COMPLETION_TOKENS, entry.completion_tokens as f64);
+    metrics::add_tenant(metrics::COST_MICROS, entry.amount_micros() as f64);
+    if blocked {
+        metrics::add_tenant(metrics::SAFETY_BLOCKED, 1.0);
+    }
     Ok(generation)
 }
 

@@ -9,12 +9,15 @@
 //! - idempotency: [`idempotency::claim`], then [`idempotency::Held::settle`];
 //! - permissions, the offboarded rule and the audit entry of every change:
 //!   [`admin::AdminCall::authorize`], [`admin::AdminCall::authorize_change`],
-//!   [`admin::audited`].
+//!   [`admin::audited`];
+//! - budget alerts after every billed or budget-refused generation:
+//!   [`budget_alerts::BudgetAlerts::check`].
 
 pub mod account;
 pub mod admin;
 pub mod audit_log;
 pub mod billing;
+pub mod budget_alerts;
 pub mod dietitians;
 mod error;
 pub mod generations;

@@ -37,7 +37,14 @@ pub struct TenantSettings {
     /// default disclaimer), at most 500 characters.
     #[serde(default)]
     pub disclaimer: Option<String>,
+    /// Percentages of the monthly budget whose crossing raises a budget alert, once per
+    /// threshold per period (unset: 50, 80, 100). 1 to 5 values, each 1 to 100, rising.
+    #[serde(default)]
+    pub budget_alert_thresholds: Option<Vec<u8>>,
 }
+
+/// The budget alert thresholds of a tenant that set none, in percent.
+pub const DEFAULT_BUDGET_ALERT_THRESHOLDS: [u8; 3] = [50, 80, 100];
 
 /// What a plan allows a tenant to configure for itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -88,6 +95,16 @@ impl TenantSettings {
         {
             return fail("retention_days must be 1 to 3650");
         }
+        if let Some(thresholds) = &self.budget_alert_thresholds {
+            if !(1..=5).contains(&thresholds.len())
+                || thresholds.iter().any(|t| !(1..=100).contains(t))
+                || thresholds.windows(2).any(|w| w[0] >= w[1])
+            {
+                return fail(
+                    "budget_alert_thresholds must list 1 to 5 rising percentages, each 1 to 100",
+                );
+            }
+        }
         if let Some(disclaimer) = &self.disclaimer {
             let chars = disclaimer.trim().chars().count();
             if chars == 0 || chars > MAX_DISCLAIMER_CHARS {
@@ -108,6 +125,13 @@ impl TenantSettings {
             && self
                 .monthly_budget_micros
                 .is_none_or(|v| v <= limits.monthly_budget_micros)
+    }
+
+    /// The budget alert thresholds in force, in percent, rising.
+    pub fn budget_alert_thresholds(&self) -> Vec<u8> {
+        self.budget_alert_thresholds
+            .clone()
+            .unwrap_or_else(|| DEFAULT_BUDGET_ALERT_THRESHOLDS.to_vec())
     }
 
     /// The disclaimer this tenant's texts end with.
@@ -199,6 +223,26 @@ mod tests {
             },
             TenantSettings {
                 retention_days: Some(0),
+                ..Default::default()
+            },
+            TenantSettings {
+                budget_alert_thresholds: Some(vec![]),
+                ..Default::default()
+            },
+            TenantSettings {
+                budget_alert_thresholds: Some(vec![80, 50]),
+                ..Default::default()
+            },
+            TenantSettings {
+                budget_alert_thresholds: Some(vec![50, 101]),
+                ..Default::default()
+            },
+            TenantSettings {
+                budget_alert_thresholds: Some(vec![0]),
+                ..Default::default()
+            },
+            TenantSettings {
+                budget_alert_thresholds: Some(vec![10, 20, 30, 40, 50, 60]),
                 ..Default::default()
             },
         ];

@@ -7,12 +7,13 @@ use super::{context, Problem, TenantContext};
 use crate::app::admin::AdminCall;
 use crate::app::limits::{RateLimitStatus, RateLimiter};
 use crate::app::AppError;
+use crate::metrics;
 use futures_util::FutureExt;
 use lambda_http::{Body, Request, Response};
 use serde::Serialize;
 use std::future::Future;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Instant;
 use tracing::Instrument;
 
@@ -72,13 +73,24 @@ where
         request,
         rate: rate.clone(),
     };
-    let outcome = AssertUnwindSafe(logic(call))
-        .catch_unwind()
-        .instrument(span.clone())
-        .await;
+    let record = Arc::new(Mutex::new(metrics::Record::new(function)));
+    let outcome = metrics::scope(
+        record.clone(),
+        AssertUnwindSafe(logic(call))
+            .catch_unwind()
+            .instrument(span.clone()),
+    )
+    .await;
+    let mut refusal = None;
     let mut response = match outcome {
         Ok(Ok(response)) => response,
         Ok(Err(error)) => {
+            refusal = match &error {
+                AppError::RateLimited(_) => Some(metrics::RATE_LIMITED),
+                AppError::BudgetExhausted { .. } => Some(metrics::BUDGET_EXHAUSTED),
+                AppError::UnsafeRequest(_) => Some(metrics::SAFETY_BLOCKED),
+                _ => None,
+            };
             if let AppError::Unavailable(cause)
             | AppError::StoreUnavailable(cause)
             | AppError::Internal(cause) = &error
@@ -114,7 +126,36 @@ where
     let status = response.status().as_u16();
     let latency_us = started.elapsed().as_micros() as u64;
     span.in_scope(|| tracing::info!(status, latency_us, "request completed"));
+    let mut record = record.lock().unwrap_or_else(|p| p.into_inner());
+    write_metrics(&mut record, &tenant_id, status, latency_us, refusal);
     response
+}
+
+/// The request's metrics: per function its latency and whether it failed (5xx), per
+/// tenant its outcome, with whatever the use case added.
+fn write_metrics(
+    record: &mut metrics::Record,
+    tenant_id: &str,
+    status: u16,
+    latency_us: u64,
+    refusal: Option<&'static str>,
+) {
+    let server_error = f64::from(u8::from(status >= 500));
+    record
+        .tenant(tenant_id)
+        .function_metric(metrics::REQUESTS, 1.0)
+        .function_metric(metrics::LATENCY, latency_us as f64 / 1000.0)
+        .function_metric(metrics::ERRORS, server_error)
+        .tenant_metric(metrics::REQUESTS, 1.0)
+        .tenant_metric(
+            metrics::CLIENT_ERRORS,
+            f64::from(u8::from((400..500).contains(&status))),
+        )
+        .tenant_metric(metrics::SERVER_ERRORS, server_error);
+    if let Some(name) = refusal {
+        record.tenant_metric(name, 1.0);
+    }
+    record.emit();
 }
 
 /// A JSON response with the given status.
@@ -163,6 +204,67 @@ mod tests {
             panic!("text body")
         };
         assert!(!text.contains("secret detail"));
+    }
+
+    fn authorized(tenant: &str) -> Request {
+        use lambda_http::aws_lambda_events::apigw::{
+            ApiGatewayProxyRequestContext, ApiGatewayRequestAuthorizer,
+        };
+        let fields = [
+            (crate::http::AUTHORIZER_TENANT_ID, tenant),
+            (crate::http::AUTHORIZER_KEY_ID, "k-1"),
+            (crate::http::AUTHORIZER_PLAN, "starter"),
+        ]
+        .into_iter()
+        .map(|(name, value)| (name.to_owned(), serde_json::json!(value)))
+        .collect();
+        let mut authorizer = ApiGatewayRequestAuthorizer::default();
+        authorizer.fields = fields;
+        let mut context = ApiGatewayProxyRequestContext::default();
+        context.authorizer = authorizer;
+        lambda_http::RequestExt::with_request_context(
+            http::Request::builder()
+                .uri("/v1/generations")
+                .body(Body::Empty)
+                .unwrap(),
+            lambda_http::request::RequestContext::ApiGatewayV1(context),
+        )
+    }
+
+    #[tokio::test]
+    async fn every_request_writes_one_metrics_line_with_its_outcome() {
+        // The record is written when the response is ready: capture around the await.
+        crate::metrics::start_capture();
+        let refused = serve("create_generation", authorized("t-42"), |_| async {
+            crate::metrics::add_tenant(crate::metrics::PROMPT_TOKENS, 7.0);
+            Err(AppError::BudgetExhausted {
+                budget_micros: 1,
+                amount_micros: 2,
+                currency: "USD".into(),
+            })
+        })
+        .await;
+        let failed = serve("get_usage", authorized("t-42"), |_| async {
+            Err(AppError::Internal("boom".into()))
+        })
+        .await;
+        let lines = crate::metrics::finish_capture();
+        assert_eq!(
+            (refused.status().as_u16(), failed.status().as_u16()),
+            (402, 500)
+        );
+        assert_eq!(lines.len(), 2, "{lines:?}");
+        let first: serde_json::Value = serde_json::from_str(&lines[0]).unwrap();
+        assert_eq!(first["Function"], "create_generation");
+        assert_eq!(first["TenantId"], "t-42");
+        assert_eq!(first["BudgetExhausted"], 1);
+        assert_eq!(first["PromptTokens"], 7);
+        assert_eq!(first["4xx"], 1);
+        assert_eq!(first["Errors"], 0);
+        let second: serde_json::Value = serde_json::from_str(&lines[1]).unwrap();
+        assert_eq!(second["5xx"], 1);
+        assert_eq!(second["Errors"], 1);
+        assert!(second.get("BudgetExhausted").is_none());
     }
 
     #[tokio::test]

@@ -76,6 +76,15 @@ pub async fn tenant_terms(
     }))
 }
 
+/// A tenant's spend against its budget alerts in one period.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BudgetStanding {
+    /// What settled generations cost (reservations in flight not included).
+    pub settled_micros: i64,
+    /// The thresholds (percent) already raised, rising.
+    pub alerted: Vec<u8>,
+}
+
 /// How a settlement went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
@@ -155,6 +164,26 @@ pub trait BillingStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
+    /// What the tenant's settled generations of the period cost, and the budget alert
+    /// thresholds already raised in it: one consistent read.
+    async fn budget_standing(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+    ) -> Result<BudgetStanding, StoreError>;
+
+    /// Raises the budget alert for `percent` of the tenant's period: `true` for exactly
+    /// one caller per tenant, period and threshold, however many race (one conditional
+    /// write); `claim` names the caller, so a retry whose earlier attempt was applied
+    /// and its answer lost still gets `true`.
+    async fn claim_budget_alert(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+        percent: u8,
+        claim: &str,
+    ) -> Result<bool, StoreError>;
+
     /// The period aggregates (totals, per model, per day, reserved, committed).
     async fn usage(&self, tenant: &TenantId, period: Period) -> Result<UsageReport, StoreError>;
 
@@ -196,6 +225,13 @@ pub async fn sweep_tenant(
             );
             released += 1;
         }
+    }
+    if released > 0 {
+        crate::metrics::add_function(
+            "sweep_reservations",
+            crate::metrics::RESERVATIONS_SWEPT,
+            f64::from(released),
+        );
     }
     Ok(released)
 }

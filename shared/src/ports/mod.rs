@@ -2,6 +2,7 @@
 
 pub mod billing;
 pub mod content;
+pub mod events;
 pub mod llm;
 pub mod secrets;
 
@@ -143,6 +144,17 @@ pub trait AuditStore: Send + Sync {
 /// Appends `draft` at the head of the chain, re-chaining if concurrent writers win the
 /// race for a sequence number (bounded: the store is failing if this keeps losing).
 pub async fn append_audit(
+    store: &dyn AuditStore,
+    draft: AuditDraft,
+) -> Result<AuditEntry, StoreError> {
+    let appended = append_audit_once(store, draft).await;
+    if appended.is_err() {
+        crate::metrics::add_function("audit", crate::metrics::AUDIT_WRITE_FAILURES, 1.0);
+    }
+    appended
+}
+
+async fn append_audit_once(
     store: &dyn AuditStore,
     draft: AuditDraft,
 ) -> Result<AuditEntry, StoreError> {

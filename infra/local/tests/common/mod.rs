@@ -31,6 +31,20 @@ impl Drop for Server {
 /// Starts `serve --port 0` on `data_dir` (extra environment in `env`) and returns it with
 /// the URL it printed.
 pub fn serve_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, String) {
+    let (server, url, _) = serve_logging(data_dir, env);
+    (server, url)
+}
+
+/// Like [`serve_with`], and also hands back the server's log lines as they come.
+pub fn serve_logging(
+    data_dir: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (
+    Server,
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+) {
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut command = Command::new(BIN);
     command
         .env_remove("OPENAI_API_KEY")
@@ -47,17 +61,24 @@ pub fn serve_with(data_dir: &std::path::Path, env: &[(&str, &str)]) -> (Server, 
     // Keep draining the server's log output for its whole life, so it never writes into
     // a closed or full pipe; hand the announced URL back over a channel.
     let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let lines = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             if let Some(rest) = line.split("serving on ").nth(1) {
                 let _ = url_tx.send(rest.split_whitespace().next().unwrap_or("").to_owned());
             }
+            let mut lines = lines.lock().unwrap_or_else(|p| p.into_inner());
+            // Bounded: a long-running test keeps the latest lines only.
+            if lines.len() >= 100_000 {
+                lines.drain(..50_000);
+            }
+            lines.push(line);
         }
     });
     let url = url_rx
         .recv_timeout(Duration::from_secs(30))
         .expect("serve announces its URL");
-    (server, url)
+    (server, url, log)
 }
 
 pub fn serve(data_dir: &std::path::Path) -> (Server, String) {

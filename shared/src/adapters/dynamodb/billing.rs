@@ -27,7 +27,7 @@ use crate::domain::billing::{
     DietitianUsage, Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport,
 };
 use crate::domain::{PlanId, TenantId, Timestamp};
-use crate::ports::billing::{BillingStore, PlanStore, Settlement};
+use crate::ports::billing::{BillingStore, BudgetStanding, PlanStore, Settlement};
 use crate::ports::{Page, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -70,6 +70,21 @@ fn build_error(e: aws_sdk_dynamodb::error::BuildError) -> StoreError {
 
 fn tokens(value: u64) -> i64 {
     i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+/// The usage item's attribute that records the budget alert for `percent`.
+fn budget_alert_attribute(percent: u8) -> String {
+    format!("budget_alert_{percent:03}")
+}
+
+/// The budget alerts recorded on a usage item, rising.
+fn budget_alerts_of(item: &Item) -> Vec<u8> {
+    let mut alerts: Vec<u8> = item
+        .keys()
+        .filter_map(|name| name.strip_prefix("budget_alert_")?.parse().ok())
+        .collect();
+    alerts.sort_unstable();
+    alerts
 }
 
 fn tally_from_item(item: &Item) -> Result<Tally, StoreError> {
@@ -545,6 +560,68 @@ impl BillingStore for DynamoBillingStore {
         self.take_reservation(reservation, Some(now)).await
     }
 
+    async fn budget_standing(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+    ) -> Result<BudgetStanding, StoreError> {
+        let item = table::get(
+            &self.client,
+            &self.table,
+            tenant_pk(tenant),
+            &usage_sk(period),
+        )
+        .await?;
+        let Some(item) = item else {
+            return Ok(BudgetStanding::default());
+        };
+        Ok(BudgetStanding {
+            settled_micros: tally_from_item(&item)?.amount_micros,
+            alerted: budget_alerts_of(&item),
+        })
+    }
+
+    async fn claim_budget_alert(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+        percent: u8,
+        claim: &str,
+    ) -> Result<bool, StoreError> {
+        // One attribute per threshold on the period's usage item, set only if unset.
+        let attribute = budget_alert_attribute(percent);
+        let attempts = table::Attempts::default();
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PK, s(tenant_pk(tenant)))
+            .key(SK, s(usage_sk(period)))
+            .update_expression("SET #a = :claim")
+            .condition_expression("attribute_not_exists(#a)")
+            .expression_attribute_names("#a", &attribute)
+            .expression_attribute_values(":claim", s(claim.to_owned()))
+            .customize()
+            .interceptor(attempts.clone())
+            .send()
+            .await;
+        if applied(update)? {
+            return Ok(true);
+        }
+        // After a retry the claim found may be this caller's own, its answer lost.
+        if !attempts.retried() {
+            return Ok(false);
+        }
+        let item = table::get(
+            &self.client,
+            &self.table,
+            tenant_pk(tenant),
+            &usage_sk(period),
+        )
+        .await?;
+        Ok(item.and_then(|i| i.get(&attribute).cloned()) == Some(s(claim.to_owned())))
+    }
+
     async fn usage(&self, tenant: &TenantId, period: Period) -> Result<UsageReport, StoreError> {
         let usage = usage_sk(period);
         let items = self.query_all(tenant_pk(tenant), usage.clone()).await?;
@@ -557,6 +634,7 @@ impl BillingStore for DynamoBillingStore {
                     report.total = tally;
                     report.committed_micros = get_n_opt(item, "committed_micros")?.unwrap_or(0);
                     report.reserved_micros = get_n_opt(item, "reserved_micros")?.unwrap_or(0);
+                    report.budget_alerts = budget_alerts_of(item);
                 }
                 Some(rest) => {
                     if let Some(model) = rest.strip_prefix("#MODEL#") {

@@ -9,7 +9,9 @@ use crate::domain::billing::{
     DietitianUsage, Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport,
 };
 use crate::domain::{PlanId, TenantId, Timestamp};
-use crate::ports::billing::{BillingStore, GenerationCommit, PlanStore, Settlement};
+use crate::ports::billing::{
+    BillingStore, BudgetStanding, GenerationCommit, PlanStore, Settlement,
+};
 use crate::ports::{Page, StoreError};
 use async_trait::async_trait;
 use rusqlite::{params, OptionalExtension, Row, Transaction, TransactionBehavior};
@@ -129,6 +131,27 @@ fn unreserve(tx: &Transaction<'_>, reservation: &Reservation) -> rusqlite::Resul
 }
 
 impl SqliteStore {
+    fn budget_alerts(
+        conn: &rusqlite::Connection,
+        tenant: &TenantId,
+        period: Period,
+    ) -> Result<Vec<u8>, StoreError> {
+        let mut statement = conn
+            .prepare_cached(
+                "SELECT percent FROM budget_alerts WHERE tenant_id = ?1 AND period = ?2
+                 ORDER BY percent",
+            )
+            .map_err(db_error)?;
+        let alerts = statement
+            .query_map(params![tenant.as_str(), period.to_string()], |row| {
+                row.get::<_, u8>(0)
+            })
+            .map_err(db_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_error)?;
+        Ok(alerts)
+    }
+
     /// Runs `work` in one `BEGIN IMMEDIATE` transaction, committing what it returns.
     fn immediate<T>(
         &self,
@@ -402,6 +425,46 @@ impl BillingStore for SqliteStore {
         self.immediate(|tx| Self::take_reservation(tx, reservation, None, Some(now)))
     }
 
+    async fn budget_standing(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+    ) -> Result<BudgetStanding, StoreError> {
+        let conn = self.conn();
+        let settled: Option<i64> = conn
+            .query_row(
+                "SELECT prompt_micros + completion_micros FROM billing_usage
+                 WHERE tenant_id = ?1 AND period = ?2 AND scope = ?3",
+                params![tenant.as_str(), period.to_string(), TOTAL_SCOPE],
+                |row| row.get(0),
+            )
+            .optional()
+            .map_err(db_error)?;
+        Ok(BudgetStanding {
+            settled_micros: settled.unwrap_or(0),
+            alerted: Self::budget_alerts(&conn, tenant, period)?,
+        })
+    }
+
+    async fn claim_budget_alert(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+        percent: u8,
+        claim: &str,
+    ) -> Result<bool, StoreError> {
+        // One statement: the first claim inserts, every later one changes nothing.
+        let inserted = self
+            .conn()
+            .execute(
+                "INSERT INTO budget_alerts (tenant_id, period, percent, claim)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT DO NOTHING",
+                params![tenant.as_str(), period.to_string(), percent, claim],
+            )
+            .map_err(db_error)?;
+        Ok(inserted == 1)
+    }
+
     async fn usage(&self, tenant: &TenantId, period: Period) -> Result<UsageReport, StoreError> {
         let conn = self.conn();
         let mut report = UsageReport::default();
@@ -441,6 +504,7 @@ impl BillingStore for SqliteStore {
             .map_err(db_error)?
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_error)?;
+        report.budget_alerts = Self::budget_alerts(&conn, tenant, period)?;
         for (scope, tally, style_scored, style_milli_sum) in rows {
             if let Some(dietitian) = scope.strip_prefix("dietitian:") {
                 report.by_dietitian.insert(

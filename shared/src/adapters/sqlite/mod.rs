@@ -221,6 +221,15 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE billing_usage ADD COLUMN style_scored INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE billing_usage ADD COLUMN style_milli_sum INTEGER NOT NULL DEFAULT 0;
 "#,
+    r#"
+    CREATE TABLE budget_alerts (
+        tenant_id   TEXT NOT NULL,
+        period      TEXT NOT NULL,
+        percent     INTEGER NOT NULL,
+        claim       TEXT NOT NULL,
+        PRIMARY KEY (tenant_id, period, percent)
+    ) STRICT;
+"#,
 ];
 
 pub struct SqliteStore {

@@ -140,6 +140,8 @@ pub struct UsageReport {
     pub reserved_micros: i64,
     /// Settled plus reserved: what the budget is checked against.
     pub committed_micros: i64,
+    /// The budget alert thresholds (percent) raised this period, rising.
+    pub budget_alerts: Vec<u8>,
 }
 
 impl UsageReport {
