@@ -5,12 +5,15 @@
 //! nutripro-local bootstrap --tenant-name NAME [--data-dir DIR] [STORE]
 //!   STORE: --store sqlite (default) | --store dynamodb --dynamodb-endpoint URL [--table-prefix P]
 //! nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
+//! nutripro-local backup --to FILE [--data-dir DIR]
+//! nutripro-local restore --from FILE --data-dir DIR
 //! ```
 
 use nutripro_local::bootstrap::bootstrap;
 use nutripro_local::llm::LlmChoice;
 use nutripro_local::stores::{StoreChoice, Stores, DEFAULT_TABLE_PREFIX};
 use nutripro_shared::adapters::local_idp::{LocalIdp, TokenRequest, MAX_TTL_SECONDS};
+use nutripro_shared::adapters::sqlite::backup;
 use nutripro_shared::domain::admin::Role;
 use nutripro_shared::domain::TenantId;
 use nutripro_shared::domain::Timestamp;
@@ -27,6 +30,8 @@ USAGE:
     nutripro-local [serve] [--port PORT] [--data-dir DIR] [STORE]
     nutripro-local bootstrap --tenant-name NAME [--data-dir DIR] [STORE]
     nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
+    nutripro-local backup --to FILE [--data-dir DIR]
+    nutripro-local restore --from FILE --data-dir DIR
 
 OPTIONS:
     --port PORT          port on 127.0.0.1 to serve on (default 3000; 0 picks a free one)
@@ -43,6 +48,9 @@ OPTIONS:
     --role ROLE          token: platform-admin, onboarding-manager or tenant-manager
     --tenant TENANT_ID   token: the tenant a tenant-manager is bound to (required for it)
     --ttl SECONDS        token: lifetime, 1 to 86400 (default 3600)
+    --to FILE            backup: the new file to write (never overwritten); safe while serve runs
+    --from FILE          restore: a backup; the data directory's database is moved aside to
+                         DIR/before-restore-<time>/ first (stop serve before restoring)
 
 `token` prints an admin access token signed by the local identity provider (the key in
 the data directory), for `Authorization: Bearer <token>` on /admin routes.
@@ -71,6 +79,14 @@ enum Command {
         role: Role,
         tenant: Option<TenantId>,
         ttl_seconds: i64,
+        data_dir: PathBuf,
+    },
+    Backup {
+        to: PathBuf,
+        data_dir: PathBuf,
+    },
+    Restore {
+        from: PathBuf,
         data_dir: PathBuf,
     },
     Help,
@@ -118,6 +134,7 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     let (mut port, mut data_dir, mut tenant_name) = (None, None, None);
     let (mut role, mut tenant, mut ttl) = (None, None, None);
     let (mut store_kind, mut endpoint, mut prefix) = (None, None, None);
+    let (mut backup_to, mut restore_from, mut data_dir_given) = (None, None, false);
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
             args.next()
@@ -133,7 +150,12 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
                         .map_err(|_| "--port needs a number 0-65535")?,
                 )
             }
-            "--data-dir" => data_dir = Some(PathBuf::from(value("--data-dir")?)),
+            "--data-dir" => {
+                data_dir = Some(PathBuf::from(value("--data-dir")?));
+                data_dir_given = true;
+            }
+            "--to" => backup_to = Some(PathBuf::from(value("--to")?)),
+            "--from" => restore_from = Some(PathBuf::from(value("--from")?)),
             "--tenant-name" => tenant_name = Some(value("--tenant-name")?),
             "--role" => role = Some(value("--role")?),
             "--tenant" => tenant = Some(value("--tenant")?),
@@ -141,7 +163,7 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             "--store" => store_kind = Some(value("--store")?),
             "--dynamodb-endpoint" => endpoint = Some(value("--dynamodb-endpoint")?),
             "--table-prefix" => prefix = Some(value("--table-prefix")?),
-            "serve" | "bootstrap" | "token" if subcommand.is_none() => {
+            "serve" | "bootstrap" | "token" | "backup" | "restore" if subcommand.is_none() => {
                 subcommand = Some(arg.clone())
             }
             other => return Err(format!("unexpected argument {other:?}")),
@@ -149,6 +171,40 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     }
     let data_dir = data_dir.unwrap_or(default_data_dir);
     let subcommand = subcommand.as_deref().unwrap_or("serve");
+    if matches!(subcommand, "backup" | "restore") {
+        if port.is_some()
+            || tenant_name.is_some()
+            || role.is_some()
+            || tenant.is_some()
+            || ttl.is_some()
+            || store_kind.is_some()
+            || endpoint.is_some()
+            || prefix.is_some()
+        {
+            return Err(format!(
+                "{subcommand} takes --data-dir and {} only (the embedded store)",
+                if subcommand == "backup" {
+                    "--to"
+                } else {
+                    "--from"
+                }
+            ));
+        }
+        return match (subcommand, backup_to, restore_from) {
+            ("backup", Some(to), None) => Ok(Command::Backup { to, data_dir }),
+            ("backup", _, _) => Err("backup needs --to FILE (and no --from)".into()),
+            ("restore", None, Some(from)) if data_dir_given => {
+                Ok(Command::Restore { from, data_dir })
+            }
+            ("restore", None, Some(_)) => {
+                Err("restore needs --data-dir DIR: the directory whose store it replaces".into())
+            }
+            _ => Err("restore needs --from FILE (and no --to)".into()),
+        };
+    }
+    if backup_to.is_some() || restore_from.is_some() {
+        return Err("--to belongs to backup, --from to restore".into());
+    }
     if subcommand == "token" {
         if port.is_some()
             || tenant_name.is_some()
@@ -237,6 +293,8 @@ async fn main() -> ExitCode {
             ttl_seconds,
             data_dir,
         } => print_token(role, tenant, ttl_seconds, &data_dir),
+        Command::Backup { to, data_dir } => print_summary(backup::backup(&data_dir, &to)),
+        Command::Restore { from, data_dir } => print_summary(backup::restore(&from, &data_dir)),
         Command::Bootstrap {
             tenant_name,
             data_dir,
@@ -268,6 +326,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// A backup's or restore's summary as one JSON line on stdout.
+fn print_summary(result: Result<backup::BackupSummary, backup::BackupError>) -> ExitCode {
+    match result {
+        Ok(summary) => {
+            let line = serde_json::to_string(&summary).expect("a summary serializes") + "\n";
+            match std::io::stdout().write_all(line.as_bytes()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(_) => ExitCode::FAILURE,
+            }
+        }
+        Err(error) => {
+            say(&format!("error: {error}\n"));
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn print_token(
     role: Role,
     tenant: Option<TenantId>,
@@ -294,6 +369,14 @@ fn print_token(
 
 async fn serve(port: u16, data_dir: PathBuf, store: StoreChoice) -> ExitCode {
     telemetry::init(LogFormat::Text);
+    // One server per data directory; `restore` waits for none to run.
+    let _lock = match backup::ServeLock::acquire(&data_dir, "serving it again") {
+        Ok(lock) => lock,
+        Err(error) => {
+            say(&format!("error: {error}\n"));
+            return ExitCode::FAILURE;
+        }
+    };
     let llm = match LlmChoice::from_env() {
         Ok(llm) => llm,
         Err(error) => {

@@ -6,6 +6,8 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_nutripro-local");
@@ -190,4 +192,154 @@ pub fn credentials(data_dir: &std::path::Path) -> (String, String, String) {
         printed["api_key"].as_str().unwrap().to_owned(),
         printed["tenant_id"].as_str().unwrap().to_owned(),
     )
+}
+
+/// What a worker sent and what the server acknowledged.
+#[derive(Debug, Clone)]
+pub struct Acknowledged {
+    pub path: String,
+    pub body: String,
+    pub idempotency_key: Option<String>,
+    pub answer: Answer,
+}
+
+pub fn worker(
+    url: String,
+    key: String,
+    admin: String,
+    n: usize,
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<Mutex<Vec<Acknowledged>>>,
+) {
+    let mut i = 0;
+    while !stop.load(Ordering::SeqCst) {
+        i += 1;
+        let (path, body, credential, idem) = match i % 3 {
+            0 => (
+                "/v1/samples".to_owned(),
+                serde_json::json!({"dietitian_id": format!("dr-crash-{n}"), "kind": "nutrition_tips",
+                    "content": format!("Dear friend,\n\nTip {n}-{i}: drink water!\n\n— Anna")})
+                .to_string(),
+                key.clone(),
+                Some(format!("s-{n}-{i}")),
+            ),
+            1 => (
+                "/v1/generations".to_owned(),
+                serde_json::json!({"dietitian_id": format!("dr-crash-{n}"), "kind": "nutrition_tips",
+                    "input": {"client": format!("Client {n}-{i}")}})
+                .to_string(),
+                key.clone(),
+                Some(format!("g-{n}-{i}")),
+            ),
+            _ => (
+                "/admin/tenants".to_owned(),
+                serde_json::json!({"name": format!("Tenant {n}-{i}")}).to_string(),
+                admin.clone(),
+                None,
+            ),
+        };
+        let extra: Vec<(&str, &str)> = idem
+            .as_deref()
+            .map(|k| vec![("Idempotency-Key", k)])
+            .unwrap_or_default();
+        match request(&url, "POST", &path, &credential, Some(&body), &extra) {
+            Ok(answer) if answer.status == 201 => acknowledged.lock().unwrap().push(Acknowledged {
+                path,
+                body,
+                idempotency_key: idem,
+                answer,
+            }),
+            Ok(answer) => assert!(
+                // The rate limit and the budget may refuse; nothing else may fail.
+                [429, 402].contains(&answer.status),
+                "{path}: {} {}",
+                answer.status,
+                answer.body
+            ),
+            // The server was killed under this request: not acknowledged.
+            Err(_) => return,
+        }
+    }
+}
+
+/// After a restart (or a restore) on `data_dir`, served at `url`: every acknowledged
+/// write is there, each acknowledged idempotent request replays its stored answer, the
+/// audit chain verifies, billing reconciles, and usage counts every acknowledged
+/// generation.
+pub fn assert_all_present(
+    url: &str,
+    key: &str,
+    admin: &str,
+    tenant: &str,
+    data_dir: &std::path::Path,
+    acknowledged: &[Acknowledged],
+) {
+    use nutripro_shared::adapters::sqlite::SqliteStore;
+    use nutripro_shared::domain::billing::Period;
+    use nutripro_shared::domain::{TenantId, Timestamp};
+    use nutripro_shared::ports::billing::reconcile;
+    let (url, key, admin, tenant) = (
+        url.to_owned(),
+        key.to_owned(),
+        admin.to_owned(),
+        tenant.to_owned(),
+    );
+    let mut generations = 0;
+    for write in acknowledged {
+        let id = write.answer.json()["id"].as_str().unwrap().to_owned();
+        let (path, credential) = match write.path.as_str() {
+            "/v1/samples" => (format!("/v1/samples/{id}"), &key),
+            "/v1/generations" => {
+                generations += 1;
+                (format!("/v1/generations/{id}"), &key)
+            }
+            _ => (format!("/admin/tenants/{id}"), &admin),
+        };
+        let found = request(&url, "GET", &path, credential, None, &[]).unwrap();
+        assert_eq!(
+            found.status, 200,
+            "acknowledged {path} is gone: {}",
+            found.body
+        );
+        // An acknowledged idempotent request replays its stored answer.
+        if let Some(idem) = &write.idempotency_key {
+            let replay = request(
+                &url,
+                "POST",
+                &write.path,
+                &key,
+                Some(&write.body),
+                &[("Idempotency-Key", idem)],
+            )
+            .unwrap();
+            assert_eq!(replay.status, 201);
+            assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+            assert_eq!(replay.json(), write.answer.json(), "the stored answer");
+        }
+    }
+    assert!(generations > 0);
+    let verified = request(&url, "GET", "/admin/audit/verify", &admin, None, &[]).unwrap();
+    assert_eq!(verified.status, 200);
+    assert_eq!(verified.json()["ok"], true, "{}", verified.body);
+
+    let store = SqliteStore::open(data_dir).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let mismatches = runtime
+        .block_on(reconcile(
+            &store,
+            &TenantId::new(&tenant),
+            Period::of(Timestamp::now()),
+        ))
+        .unwrap();
+    assert!(mismatches.is_empty(), "billing drifted: {mismatches:?}");
+    let usage = request(&url, "GET", "/v1/usage", &key, None, &[])
+        .unwrap()
+        .json();
+    assert!(
+        usage["total"]["generations"].as_u64().unwrap() >= generations,
+        "every acknowledged generation billed: {usage}"
+    );
 }

@@ -6,6 +6,7 @@
 //! under a mutex rather than hopping to a blocking thread.
 
 mod admin;
+pub mod backup;
 mod billing;
 mod content;
 

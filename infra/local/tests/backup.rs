@@ -1,0 +1,199 @@
+//! Issue 17, backups in local mode: `nutripro-local backup` under concurrent writes
+//! (samples, generations with idempotency keys, admin changes), then `restore` into a
+//! fresh data directory: every write acknowledged before the backup began is there, its
+//! idempotent replay answers as stored, the audit chain verifies and billing reconciles.
+//! A restore refuses a data directory a server runs on, and one into a used directory
+//! moves the database it replaces aside.
+
+mod common;
+
+use common::{credentials, request, run, serve, worker};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+fn summary(output: &std::process::Output) -> serde_json::Value {
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).expect("a JSON summary")
+}
+
+#[test]
+fn a_backup_under_load_restores_every_acknowledged_write() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let (server, url) = serve(data_dir.path());
+    let (admin, key, tenant) = credentials(data_dir.path());
+    let settings = request(
+        &url,
+        "PUT",
+        &format!("/admin/tenants/{tenant}/settings"),
+        &admin,
+        Some(r#"{"requests_per_minute": 100000}"#),
+        &[],
+    )
+    .unwrap();
+    assert_eq!(settings.status, 200, "{}", settings.body);
+    for n in 0..8 {
+        let consent = request(
+            &url,
+            "PUT",
+            &format!("/v1/dietitians/dr-crash-{n}/consent"),
+            &key,
+            Some(r#"{"granted": true}"#),
+            &[],
+        )
+        .unwrap();
+        assert_eq!(consent.status, 200);
+    }
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let workers: Vec<_> = (0..8)
+        .map(|n| {
+            let (url, key, admin) = (url.clone(), key.clone(), admin.clone());
+            let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
+            std::thread::spawn(move || worker(url, key, admin, n, stop, acknowledged))
+        })
+        .collect();
+    let wait_for = |count: usize| {
+        let started = Instant::now();
+        while acknowledged.lock().unwrap().len() < count
+            && started.elapsed() < Duration::from_secs(20)
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    wait_for(60);
+    // What was acknowledged before the backup began must be in it.
+    let before = acknowledged.lock().unwrap().clone();
+    let backup_file = data_dir.path().join("backup.sqlite3");
+    let backed_up = summary(&run(
+        data_dir.path(),
+        &["backup", "--to", backup_file.to_str().unwrap()],
+    ));
+    let during = acknowledged.lock().unwrap().len() - before.len();
+    // The load goes on after the backup (bounded), then stops.
+    let after_backup = acknowledged.lock().unwrap().len();
+    wait_for(after_backup + 20);
+    stop.store(true, Ordering::SeqCst);
+    for worker in workers {
+        worker.join().expect("a worker panicked");
+    }
+    eprintln!(
+        "backup of {} bytes with {} writes acknowledged before it, {during} while it ran",
+        backed_up["bytes"],
+        before.len()
+    );
+    let generations_before = before
+        .iter()
+        .filter(|w| w.path == "/v1/generations")
+        .count() as u64;
+    assert!(backed_up["generations"].as_u64().unwrap() >= generations_before);
+    assert!(backed_up["audit_entries"].as_u64().unwrap() > 0);
+    // Never overwritten.
+    let again = run(
+        data_dir.path(),
+        &["backup", "--to", backup_file.to_str().unwrap()],
+    );
+    assert!(!again.status.success());
+
+    // A restore refuses the directory a server runs on, and changes nothing.
+    let refused = run(
+        data_dir.path(),
+        &["restore", "--from", backup_file.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("running nutripro-local serve"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
+    let (status, _) = common::get(&url, "/v1/me", &key);
+    assert_eq!(status, 200, "the server is untouched");
+    drop(server);
+
+    // Restored into a fresh directory, served, checked.
+    let restored_dir = tempfile::tempdir().unwrap();
+    let restored = summary(&run(
+        restored_dir.path(),
+        &["restore", "--from", backup_file.to_str().unwrap()],
+    ));
+    assert_eq!(restored["generations"], backed_up["generations"]);
+    assert_eq!(restored["audit_entries"], backed_up["audit_entries"]);
+    assert!(restored.get("previous").is_none());
+    let token = run(
+        restored_dir.path(),
+        &["token", "--role", "platform-admin", "--ttl", "3600"],
+    );
+    let restored_admin = String::from_utf8(token.stdout).unwrap().trim().to_owned();
+    let (_server, restored_url) = serve(restored_dir.path());
+    common::assert_all_present(
+        &restored_url,
+        &key,
+        &restored_admin,
+        &tenant,
+        restored_dir.path(),
+        &before,
+    );
+    drop(_server);
+
+    // Restoring over a used directory keeps what it replaces.
+    let over = summary(&run(
+        data_dir.path(),
+        &["restore", "--from", backup_file.to_str().unwrap()],
+    ));
+    let previous = std::path::PathBuf::from(over["previous"].as_str().expect("moved aside"));
+    assert!(previous.join("nutripro.sqlite3").exists());
+}
+
+#[test]
+fn restore_refuses_what_is_not_a_backup_of_this_store() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let junk = data_dir.path().join("junk.sqlite3");
+    std::fs::write(&junk, b"not a database at all, just bytes").unwrap();
+    let target = tempfile::tempdir().unwrap();
+    let refused = run(
+        target.path(),
+        &["restore", "--from", junk.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(
+        !target.path().join("nutripro.sqlite3").exists(),
+        "nothing restored"
+    );
+    // An empty SQLite file is not a store either.
+    let empty = data_dir.path().join("empty.sqlite3");
+    empty_sqlite_file(&empty);
+    let refused = run(
+        target.path(),
+        &["restore", "--from", empty.to_str().unwrap()],
+    );
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("not a nutripro-local store"));
+    // A backup of nothing.
+    let missing = run(
+        target.path(),
+        &[
+            "backup",
+            "--to",
+            data_dir.path().join("b").to_str().unwrap(),
+        ],
+    );
+    assert!(!missing.status.success());
+}
+
+/// A SQLite database that is not this store (python3's sqlite3, as scripts/test has).
+fn empty_sqlite_file(path: &std::path::Path) {
+    let status = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3,sys; c=sqlite3.connect(sys.argv[1]); c.execute('create table t(x)'); c.commit()",
+            path.to_str().unwrap(),
+        ])
+        .status()
+        .expect("python3");
+    assert!(status.success());
+}
