@@ -8,7 +8,8 @@
 //! - per function (dimension `Function`, and no dimension for the service-wide sum):
 //!   `Requests`, `Latency` (ms), `Errors` (a 5xx or a panic) and what a function counts
 //!   for itself (`Unauthorized`, `Anomalies`, `ReservationsSwept`, `AuditWriteFailures`,
-//!   `BillingCloseFailures`);
+//!   `BillingCloseFailures`, and what DynamoDB answered: `StoreThrottled`,
+//!   `StoreServerErrors`);
 //! - per tenant (dimension `TenantId`): `Requests`, `Generations`, `PromptTokens`,
 //!   `CompletionTokens`, `CostMicros`, `RateLimited`, `BudgetExhausted`, `SafetyBlocked`,
 //!   `4xx`, `5xx`.
@@ -38,6 +39,8 @@ pub const RESERVATIONS_SWEPT: &str = "ReservationsSwept";
 pub const AUDIT_WRITE_FAILURES: &str = "AuditWriteFailures";
 pub const BILLING_CLOSE_FAILURES: &str = "BillingCloseFailures";
 pub const BUDGET_ALERTS: &str = "BudgetAlerts";
+pub const STORE_THROTTLED: &str = "StoreThrottled";
+pub const STORE_SERVER_ERRORS: &str = "StoreServerErrors";
 pub const GENERATIONS: &str = "Generations";
 pub const PROMPT_TOKENS: &str = "PromptTokens";
 pub const COMPLETION_TOKENS: &str = "CompletionTokens";

@@ -95,6 +95,91 @@ fn with_settings(
                 .build(),
         )
         .retry_classifier(TransactionConflicts)
+        .interceptor(StoreHealth)
+}
+
+/// Counts what DynamoDB answered each attempt with, as metrics of the request in
+/// progress (`crate::metrics`): `StoreThrottled` (throttling, whatever its form — also
+/// inside a cancelled transaction) and `StoreServerErrors` (a 5xx, a timeout, a lost
+/// connection). The alarms on them are the "DynamoDB throttles" and "DynamoDB system
+/// errors" of `template.yaml`: what the functions met, retried or not.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct StoreHealth;
+
+/// Error codes that mean "throttled".
+const THROTTLING_CODES: [&str; 3] = [
+    "ThrottlingException",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+];
+
+impl StoreHealth {
+    fn throttled(error: &TypeErasedError) -> bool {
+        if let Some(TransactWriteItemsError::TransactionCanceledException(tc)) =
+            error.downcast_ref::<TransactWriteItemsError>()
+        {
+            return tc.cancellation_reasons().iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some("ThrottlingError" | "ProvisionedThroughputExceeded")
+                )
+            });
+        }
+        error_code(error).is_some_and(|code| THROTTLING_CODES.contains(&code))
+    }
+}
+
+/// The error code of a DynamoDB operation's error, whichever operation it was.
+fn error_code(error: &TypeErasedError) -> Option<&str> {
+    use aws_sdk_dynamodb::operation::{
+        get_item::GetItemError, query::QueryError, transact_get_items::TransactGetItemsError,
+    };
+    macro_rules! code_of {
+        ($($kind:ty),*) => {
+            None$(.or_else(|| error.downcast_ref::<$kind>().and_then(|e| e.code())))*
+        };
+    }
+    code_of!(
+        GetItemError,
+        PutItemError,
+        UpdateItemError,
+        DeleteItemError,
+        QueryError,
+        TransactWriteItemsError,
+        TransactGetItemsError,
+        BatchWriteItemError
+    )
+}
+
+impl aws_sdk_dynamodb::config::Intercept for StoreHealth {
+    fn name(&self) -> &'static str {
+        "store health metrics"
+    }
+
+    fn read_after_attempt(
+        &self,
+        context: &aws_sdk_dynamodb::config::interceptors::FinalizerInterceptorContextRef<'_>,
+        _components: &aws_sdk_dynamodb::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_dynamodb::config::ConfigBag,
+    ) -> Result<(), aws_smithy_runtime_api::box_error::BoxError> {
+        let server_error = context
+            .response()
+            .is_some_and(|response| response.status().is_server_error());
+        let (throttled, failed_without_answer) = match context.output_or_error() {
+            Some(Err(error)) => (
+                error.as_operation_error().is_some_and(Self::throttled),
+                error.is_timeout_error() || error.is_connector_error(),
+            ),
+            _ => (false, false),
+        };
+        if throttled {
+            crate::metrics::add_function("dynamodb", crate::metrics::STORE_THROTTLED, 1.0);
+        }
+        if server_error || failed_without_answer {
+            crate::metrics::add_function("dynamodb", crate::metrics::STORE_SERVER_ERRORS, 1.0);
+        }
+        Ok(())
+    }
 }
 
 /// A client for the deployed stack: the loaded AWS configuration with the policy.
