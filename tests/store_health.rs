@@ -36,7 +36,10 @@ async fn throttling_and_server_errors_are_counted_per_attempt() {
     });
     let throttled = one_read(&store).await;
     let attempts = throttled.value(metrics::STORE_THROTTLED).unwrap_or(0.0);
-    assert!(attempts >= 2.0, "every throttled attempt counts: {throttled:?}");
+    assert!(
+        attempts >= 2.0,
+        "every throttled attempt counts: {throttled:?}"
+    );
     assert_eq!(throttled.value(metrics::STORE_SERVER_ERRORS), None);
 
     proxy.set_faults(Faults {
@@ -44,6 +47,9 @@ async fn throttling_and_server_errors_are_counted_per_attempt() {
         ..Faults::NONE
     });
     let failing = one_read(&store).await;
-    assert!(failing.value(metrics::STORE_SERVER_ERRORS).unwrap_or(0.0) >= 2.0, "{failing:?}");
+    assert!(
+        failing.value(metrics::STORE_SERVER_ERRORS).unwrap_or(0.0) >= 2.0,
+        "{failing:?}"
+    );
     assert_eq!(failing.value(metrics::STORE_THROTTLED), None);
 }

@@ -363,6 +363,14 @@ fn function_policies_are_least_privilege() {
                         "{id}: decrypt only through Secrets Manager"
                     );
                 }
+                "events" => {
+                    assert_eq!(action, "events:PutEvents", "{id}");
+                    assert_eq!(targets, ["EventBus"], "{id}: only the stack's bus");
+                    assert_eq!(
+                        id, "CreateGenerationFunction",
+                        "only generations raise budget alerts"
+                    );
+                }
                 other => panic!("{id}: unexpected service {other}"),
             }
         }
@@ -987,5 +995,407 @@ fn the_admin_page_is_private_behind_cloudfront_with_tls12_and_security_headers()
         "AdminAppClientId",
     ] {
         assert!(t["Outputs"].get(output).is_some(), "output {output}");
+    }
+}
+
+// ---------------------------------------------------------------- operations (issue 17)
+
+fn ops_topic_actions(alarm: &Value) -> Vec<&str> {
+    as_list(&alarm["Properties"]["AlarmActions"])
+        .into_iter()
+        .map(|a| referenced(a).expect("an action references a stack resource"))
+        .collect()
+}
+
+/// Every metric an alarm reads, as (namespace, name, dimensions).
+fn alarm_metrics(alarm: &Value) -> Vec<(String, String, Vec<(String, String)>)> {
+    let p = &alarm["Properties"];
+    let dims = |d: &Value| -> Vec<(String, String)> {
+        as_list(d)
+            .into_iter()
+            .map(|x| {
+                let value = match &x["Value"] {
+                    Value::String(v) => v.clone(),
+                    other => format!("{}", referenced(other).unwrap_or("?")),
+                };
+                (x["Name"].as_str().unwrap().to_owned(), value)
+            })
+            .collect()
+    };
+    if let Some(name) = p["MetricName"].as_str() {
+        return vec![(
+            p["Namespace"].as_str().unwrap().to_owned(),
+            name.to_owned(),
+            dims(&p["Dimensions"]),
+        )];
+    }
+    as_list(&p["Metrics"])
+        .into_iter()
+        .filter_map(|m| {
+            let metric = &m["MetricStat"]["Metric"];
+            Some((
+                metric["Namespace"].as_str()?.to_owned(),
+                metric["MetricName"].as_str()?.to_owned(),
+                dims(&metric["Dimensions"]),
+            ))
+        })
+        .collect()
+}
+
+/// Every alarm the issue lists exists, reads the metric it is about and tells the
+/// operations topic; and every NutriPro metric an alarm reads is one the code writes.
+#[test]
+fn every_operational_alarm_exists_and_notifies_the_ops_topic() {
+    let t = template();
+    let alarms: std::collections::BTreeMap<&str, &Value> =
+        of_type(&t, "AWS::CloudWatch::Alarm").collect();
+    let expected: [(&str, &str, &str); 10] = [
+        ("Api5xxRateAlarm", "AWS/ApiGateway", "5XXError"),
+        ("LambdaErrorsAlarm", "NutriPro", "Errors"),
+        ("LambdaThrottlesAlarm", "AWS/Lambda", "Throttles"),
+        (
+            "DynamoDbThrottlesAlarm",
+            "AWS/DynamoDB",
+            "WriteThrottleEvents",
+        ),
+        ("DynamoDbSystemErrorsAlarm", "NutriPro", "StoreServerErrors"),
+        ("UnauthorizedSpikeAlarm", "NutriPro", "Unauthorized"),
+        ("GenerationLatencyP99Alarm", "NutriPro", "Latency"),
+        ("ReservationsSweptAlarm", "NutriPro", "ReservationsSwept"),
+        ("AuditWriteFailuresAlarm", "NutriPro", "AuditWriteFailures"),
+        (
+            "BillingCloseFailuresAlarm",
+            "NutriPro",
+            "BillingCloseFailures",
+        ),
+    ];
+    assert_eq!(
+        alarms.len(),
+        expected.len(),
+        "one alarm per listed condition"
+    );
+    let written = [
+        nutripro_shared::metrics::ERRORS,
+        nutripro_shared::metrics::STORE_SERVER_ERRORS,
+        nutripro_shared::metrics::STORE_THROTTLED,
+        nutripro_shared::metrics::UNAUTHORIZED,
+        nutripro_shared::metrics::LATENCY,
+        nutripro_shared::metrics::RESERVATIONS_SWEPT,
+        nutripro_shared::metrics::AUDIT_WRITE_FAILURES,
+        nutripro_shared::metrics::BILLING_CLOSE_FAILURES,
+    ];
+    for (id, namespace, metric) in expected {
+        let alarm = alarms.get(id).unwrap_or_else(|| panic!("no {id}"));
+        let read = alarm_metrics(alarm);
+        assert!(
+            read.iter().any(|(n, m, _)| n == namespace && m == metric),
+            "{id} reads {namespace} {metric}: {read:?}"
+        );
+        for (n, m, _) in &read {
+            if n == nutripro_shared::metrics::NAMESPACE {
+                assert!(
+                    written.contains(&m.as_str()),
+                    "{id} reads {m}, which nothing writes"
+                );
+            }
+        }
+        assert_eq!(
+            ops_topic_actions(alarm),
+            ["OpsTopic"],
+            "{id} tells the ops topic"
+        );
+        let description = alarm["Properties"]["AlarmDescription"].clone();
+        let description = match &description {
+            Value::String(text) => text.clone(),
+            other => sub_text(other).to_owned(),
+        };
+        assert!(
+            description.contains("docs/operations.md#"),
+            "{id}: a runbook link"
+        );
+        let anchor = description
+            .split("docs/operations.md#")
+            .nth(1)
+            .unwrap()
+            .trim();
+        let runbook = nutripro_tests::read_repo_file("docs/operations.md");
+        let heading = anchor.replace('-', " ");
+        assert!(
+            runbook.lines().any(|l| l.starts_with("### ")
+                && l[4..].to_lowercase().replace(['`', '%'], "") == heading),
+            "{id}: docs/operations.md has no section #{anchor}"
+        );
+    }
+    // The latency alarm is the generation function's p99; the spike alarm an anomaly band.
+    let latency = &alarms["GenerationLatencyP99Alarm"]["Properties"];
+    assert_eq!(latency["ExtendedStatistic"], "p99");
+    assert_eq!(latency["Dimensions"][0]["Value"], "create_generation");
+    let spike = &alarms["UnauthorizedSpikeAlarm"]["Properties"];
+    assert_eq!(spike["ComparisonOperator"], "GreaterThanUpperThreshold");
+    assert!(as_list(&spike["Metrics"]).iter().any(|m| m["Expression"]
+        .as_str()
+        .is_some_and(|e| e.starts_with("ANOMALY_DETECTION_BAND(unauthorized"))));
+    // Every table's throttles are watched.
+    let throttled: BTreeSet<String> = alarm_metrics(alarms["DynamoDbThrottlesAlarm"])
+        .into_iter()
+        .flat_map(|(_, _, d)| d.into_iter().map(|(_, v)| v))
+        .collect();
+    for (table, _) in of_type(&t, "AWS::DynamoDB::Table") {
+        assert!(
+            throttled.contains(table),
+            "throttles of {table} are watched"
+        );
+    }
+}
+
+/// The operations topic is encrypted with the stack's key; e-mail is a parameter; the
+/// budget-alert rule forwards platform events to it.
+#[test]
+fn the_ops_topic_is_encrypted_and_receives_budget_alerts() {
+    let t = template();
+    let topic = &t["Resources"]["OpsTopic"];
+    assert_eq!(topic["Type"], "AWS::SNS::Topic");
+    assert_eq!(
+        referenced(&topic["Properties"]["KmsMasterKeyId"]),
+        Some("DataKey")
+    );
+    let email = &t["Resources"]["OpsTopicEmail"];
+    assert_eq!(email["Condition"], "HasAlarmEmail");
+    assert_eq!(email["Properties"]["Protocol"], "email");
+    assert_eq!(
+        referenced(&email["Properties"]["Endpoint"]),
+        Some("AlarmEmail")
+    );
+    let rule = &t["Resources"]["BudgetAlertRule"]["Properties"];
+    assert_eq!(referenced(&rule["EventBusName"]), Some("EventBus"));
+    assert_eq!(
+        rule["EventPattern"]["detail-type"][0],
+        nutripro_shared::app::budget_alerts::BUDGET_EVENT
+    );
+    assert_eq!(
+        rule["EventPattern"]["source"][0],
+        nutripro_shared::ports::events::EVENT_SOURCE
+    );
+    assert_eq!(referenced(&rule["Targets"][0]["Arn"]), Some("OpsTopic"));
+    let generation = &t["Resources"]["CreateGenerationFunction"]["Properties"];
+    assert_eq!(
+        referenced(&generation["Environment"]["Variables"]["EVENT_BUS_NAME"]),
+        Some("EventBus")
+    );
+    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else {
+        panic!("the dashboard body is a !Sub")
+    };
+    let dashboard = body.value[0].as_str().unwrap();
+    for view in ["SCHEMA(NutriPro, TenantId)", "SCHEMA(NutriPro, Function)"] {
+        assert!(
+            dashboard.contains(view),
+            "the dashboard has the {view} view"
+        );
+    }
+}
+
+/// T12: the regional web ACL on the API stage with the managed rule groups, a per-IP
+/// rate rule from a parameter, the two overrides with their reasons, and logging with the
+/// Authorization header redacted to a log group WAF accepts.
+#[test]
+fn the_api_stage_has_a_web_acl_with_managed_rules_rate_limit_and_redacted_logs() {
+    let t = template();
+    let acl = &t["Resources"]["ApiWebAcl"]["Properties"];
+    assert_eq!(acl["Scope"], "REGIONAL");
+    let rules = as_list(&acl["Rules"]);
+    let groups: BTreeSet<&str> = rules
+        .iter()
+        .filter_map(|r| r["Statement"]["ManagedRuleGroupStatement"]["Name"].as_str())
+        .collect();
+    assert_eq!(
+        groups,
+        BTreeSet::from([
+            "AWSManagedRulesCommonRuleSet",
+            "AWSManagedRulesKnownBadInputsRuleSet",
+            "AWSManagedRulesSQLiRuleSet",
+            "AWSManagedRulesAmazonIpReputationList",
+        ])
+    );
+    let rate = rules
+        .iter()
+        .find(|r| !r["Statement"]["RateBasedStatement"].is_null())
+        .expect("a rate-based rule");
+    assert_eq!(
+        rate["Statement"]["RateBasedStatement"]["AggregateKeyType"],
+        "IP"
+    );
+    assert_eq!(
+        referenced(&rate["Statement"]["RateBasedStatement"]["Limit"]),
+        Some("WafRateLimitPerIp")
+    );
+    assert_eq!(
+        rate["Action"]["Block"]["CustomResponse"]["ResponseCode"],
+        429
+    );
+    let common = rules
+        .iter()
+        .find(|r| {
+            r["Statement"]["ManagedRuleGroupStatement"]["Name"] == "AWSManagedRulesCommonRuleSet"
+        })
+        .unwrap();
+    let overridden: BTreeSet<&str> =
+        as_list(&common["Statement"]["ManagedRuleGroupStatement"]["RuleActionOverrides"])
+            .into_iter()
+            .map(|o| {
+                assert!(
+                    o["ActionToUse"]["Count"].is_mapping(),
+                    "counted, not blocked"
+                );
+                o["Name"].as_str().unwrap()
+            })
+            .collect();
+    assert_eq!(
+        overridden,
+        BTreeSet::from(["SizeRestrictions_BODY", "NoUserAgent_HEADER"])
+    );
+    let text = nutripro_tests::read_repo_file("template.yaml");
+    for rule in [
+        "- Name: SizeRestrictions_BODY",
+        "- Name: NoUserAgent_HEADER",
+    ] {
+        let at = text.find(rule).unwrap();
+        let before = &text[..at];
+        let reason = before.lines().rev().take(2).collect::<Vec<_>>().join(" ");
+        assert!(
+            reason.trim_start().starts_with('#'),
+            "{rule} has its reason above it"
+        );
+    }
+    for rule in rules {
+        assert_eq!(rule["VisibilityConfig"]["CloudWatchMetricsEnabled"], true);
+    }
+    // Associated with the API's stage.
+    let association = &t["Resources"]["ApiWebAclAssociation"]["Properties"];
+    assert_eq!(referenced(&association["WebACLArn"]), Some("ApiWebAcl"));
+    let stage = sub_text(&association["ResourceArn"]);
+    assert!(
+        stage.contains("/restapis/${Api}/stages/${Api.Stage}"),
+        "{stage}"
+    );
+    // Logged, the Authorization header redacted, to an aws-waf-logs-* group.
+    let logging = &t["Resources"]["ApiWafLogging"]["Properties"];
+    assert_eq!(referenced(&logging["ResourceArn"]), Some("ApiWebAcl"));
+    assert_eq!(
+        logging["RedactedFields"][0]["SingleHeader"]["Name"],
+        "authorization"
+    );
+    let group = &t["Resources"]["ApiWafLogs"]["Properties"];
+    assert!(sub_text(&group["LogGroupName"]).starts_with("aws-waf-logs-"));
+    assert_eq!(referenced(&group["KmsKeyId"]), Some("DataKey"));
+    assert!(sub_text(&logging["LogDestinationConfigs"][0]).ends_with(":log-group:${ApiWafLogs}"));
+    // The admin page's distribution takes an optional CLOUDFRONT web ACL.
+    let distribution = &t["Resources"]["AdminPageDistribution"]["Properties"]["DistributionConfig"];
+    let web_acl = &distribution["WebACLId"];
+    assert!(
+        matches!(web_acl, Value::Tagged(tag) if tag.tag == "If"),
+        "{web_acl:?}"
+    );
+    assert_eq!(t["Parameters"]["AdminPageWebAclArn"]["Default"], "");
+}
+
+/// Reserved concurrency on the generation function, from a parameter (0: none).
+#[test]
+fn the_generation_function_has_reserved_concurrency() {
+    let t = template();
+    let reserved =
+        &t["Resources"]["CreateGenerationFunction"]["Properties"]["ReservedConcurrentExecutions"];
+    let Value::Tagged(tag) = reserved else {
+        panic!("ReservedConcurrentExecutions: {reserved:?}")
+    };
+    assert_eq!(tag.tag, "If");
+    assert_eq!(tag.value[0], "HasGenerationReservedConcurrency");
+    assert_eq!(
+        referenced(&tag.value[1]),
+        Some("GenerationReservedConcurrency")
+    );
+    let parameter = &t["Parameters"]["GenerationReservedConcurrency"];
+    assert_eq!(parameter["Default"], 50);
+    assert_eq!(parameter["MinValue"], 0);
+}
+
+/// T05: a daily AWS Backup of every table, kept for a parameter's days, in a vault
+/// encrypted with the stack's key, by a role only AWS Backup can assume.
+#[test]
+fn every_table_is_backed_up_daily_into_an_encrypted_vault() {
+    let t = template();
+    let vault = &t["Resources"]["BackupVault"];
+    assert_eq!(vault["DeletionPolicy"], "Retain");
+    assert_eq!(
+        referenced(&vault["Properties"]["EncryptionKeyArn"]),
+        Some("DataKey")
+    );
+    let rules =
+        as_list(&t["Resources"]["BackupPlan"]["Properties"]["BackupPlan"]["BackupPlanRule"]);
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        referenced(&rules[0]["TargetBackupVault"]),
+        Some("BackupVault")
+    );
+    assert!(
+        rules[0]["ScheduleExpression"]
+            .as_str()
+            .unwrap()
+            .starts_with("cron(0 3 * * ? *)"),
+        "daily"
+    );
+    assert_eq!(
+        referenced(&rules[0]["Lifecycle"]["DeleteAfterDays"]),
+        Some("BackupRetentionDays")
+    );
+    let selection = &t["Resources"]["BackupSelection"]["Properties"];
+    assert_eq!(referenced(&selection["BackupPlanId"]), Some("BackupPlan"));
+    let selected: BTreeSet<&str> = as_list(&selection["BackupSelection"]["Resources"])
+        .into_iter()
+        .map(|r| referenced(r).unwrap())
+        .collect();
+    let tables: BTreeSet<&str> = of_type(&t, "AWS::DynamoDB::Table")
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(selected, tables, "every table");
+    let role = &t["Resources"]["BackupRole"]["Properties"];
+    assert_eq!(
+        role["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"],
+        "backup.amazonaws.com"
+    );
+}
+
+/// Deploy ergonomics: samconfig.toml names the stack, confirms changesets, has the
+/// capabilities the template needs, and holds no account id (nor anything account-like).
+#[test]
+fn samconfig_is_committed_without_account_ids() {
+    let text = nutripro_tests::read_repo_file("samconfig.toml");
+    assert!(text.contains("stack_name = \"nutripro\""));
+    assert!(text.contains("confirm_changeset = true"));
+    assert!(text.contains("CAPABILITY_IAM"));
+    let digits = text
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|run| run.len() >= 12)
+        .collect::<Vec<_>>();
+    assert!(
+        digits.is_empty(),
+        "an account id in samconfig.toml: {digits:?}"
+    );
+    assert!(
+        !text.contains("arn:aws"),
+        "no ARNs (they carry account ids)"
+    );
+    // Every parameter it sets exists in the template.
+    let t = template();
+    for line in text.lines().filter(|l| l.trim_start().starts_with('"')) {
+        let name = line
+            .trim()
+            .trim_matches(|c| c == '"' || c == ',')
+            .split('=')
+            .next()
+            .unwrap();
+        assert!(
+            !t["Parameters"][name].is_null(),
+            "samconfig sets unknown parameter {name}"
+        );
     }
 }
