@@ -1007,8 +1007,11 @@ fn ops_topic_actions(alarm: &Value) -> Vec<&str> {
         .collect()
 }
 
-/// Every metric an alarm reads, as (namespace, name, dimensions).
-fn alarm_metrics(alarm: &Value) -> Vec<(String, String, Vec<(String, String)>)> {
+/// A metric an alarm reads: namespace, name, dimensions (name, value).
+type AlarmMetric = (String, String, Vec<(String, String)>);
+
+/// Every metric an alarm reads.
+fn alarm_metrics(alarm: &Value) -> Vec<AlarmMetric> {
     let p = &alarm["Properties"];
     let dims = |d: &Value| -> Vec<(String, String)> {
         as_list(d)
@@ -1016,7 +1019,7 @@ fn alarm_metrics(alarm: &Value) -> Vec<(String, String, Vec<(String, String)>)> 
             .map(|x| {
                 let value = match &x["Value"] {
                     Value::String(v) => v.clone(),
-                    other => format!("{}", referenced(other).unwrap_or("?")),
+                    other => referenced(other).unwrap_or("?").to_string(),
                 };
                 (x["Name"].as_str().unwrap().to_owned(), value)
             })
