@@ -47,6 +47,10 @@ use std::time::{Duration, Instant};
 /// "Retries and timeouts").
 pub const DEFAULT_LLM_TIMEOUT: Duration = Duration::from_secs(20);
 
+/// Budget alerts start no claim they could not finish by this long after the request
+/// began (the function's timeout is 28 s).
+pub const ALERT_DEADLINE: Duration = Duration::from_secs(26);
+
 /// A generation as the caller asked for it.
 pub struct NewGeneration {
     pub dietitian_id: DietitianId,
@@ -159,7 +163,14 @@ pub async fn create_generation<'a>(
             events: &*state.events,
             clock: &*state.clock,
         }
-        .check(tenant, &terms, trigger, &claim, who.request_id)
+        .check(
+            tenant,
+            &terms,
+            trigger,
+            &claim,
+            who.request_id,
+            who.started + ALERT_DEADLINE,
+        )
         .await;
     }
     if let Ok(generation) = &generated {
