@@ -4,6 +4,14 @@ import { tenantPath } from '../api.js';
 import { h, replace, busy, empty, dateTime, status, table, confirmDialog, copyButton, load } from '../ui.js';
 import { withTenant } from './tenants.js';
 
+// What a key may do on /v1 (spec section 11); a new key gets all unless narrowed.
+const SCOPES = [
+  ['content:read', 'read consent, styles, samples and generations'],
+  ['content:write', 'record consent, erase dietitians, add and delete samples'],
+  ['generate', 'create generations (spends the budget)'],
+  ['usage:read', 'read usage'],
+];
+
 const DEFAULT_GRACE_SECONDS = 86400;
 
 export function render(container, context) {
@@ -28,7 +36,7 @@ async function renderKeys(tenantId, content, context) {
 
   const refresh = () => load(list, () => api.get(tenantPath(tenantId, '/keys')), (page) => {
     if (page.items.length === 0) return empty('This tenant has no API keys yet.');
-    return table(['Name', 'Status', 'Created', 'Last used', 'Expires', 'Old secret valid until', 'Key id', ''], page.items.map((key) => {
+    return table(['Name', 'Status', 'Scopes', 'Created', 'Last used', 'Expires', 'Old secret valid until', 'Key id', ''], page.items.map((key) => {
       const actions = h('div', { class: 'actions' });
       if (mayChange && key.status === 'active') {
         actions.append(h('button', {
@@ -70,6 +78,9 @@ async function renderKeys(tenantId, content, context) {
       return h('tr', { dataset: { keyId: key.key_id, status: key.status } },
         h('td', {}, h('strong', { text: key.name })),
         h('td', {}, status(key.status)),
+        h('td', { class: 'scopes' },
+          key.scopes.length === SCOPES.length ? h('span', { class: 'muted', text: 'all' }) : key.scopes.map((scope) => h('code', { class: 'scope', text: scope })),
+          key.requests_per_minute ? h('div', { class: 'muted', text: `${key.requests_per_minute}/min` }) : null),
         h('td', { text: dateTime(key.created_at) }),
         h('td', { class: 'last-used', text: key.last_used_at ? dateTime(key.last_used_at) : 'never' }),
         h('td', { text: key.expires_at ? dateTime(key.expires_at) : 'never' }),
@@ -81,19 +92,29 @@ async function renderKeys(tenantId, content, context) {
 
   const name = h('input', { id: 'new-key-name', required: true, maxlength: 100, placeholder: 'production' });
   const expires = h('input', { id: 'new-key-expires', type: 'date' });
+  const rpm = h('input', { id: 'new-key-rpm', type: 'number', min: 1, max: 100000, placeholder: "the tenant's" });
+  const scopeBoxes = SCOPES.map(([scope]) => h('input', { type: 'checkbox', value: scope, checked: true, dataset: { scope } }));
   const issue = h('button', { id: 'issue-key', type: 'submit', text: 'Issue key' });
   const form = h('form', { class: 'card', id: 'issue-key-form' },
     h('h2', { text: 'Issue a key' }),
-    h('div', { class: 'form-grid' }, h('label', {}, 'Name', name), h('label', {}, 'Expires (optional)', expires)),
+    h('div', { class: 'form-grid' }, h('label', {}, 'Name', name), h('label', {}, 'Expires (optional)', expires),
+      h('label', {}, 'Own rate limit (requests per minute, optional)', rpm)),
+    h('fieldset', { id: 'new-key-scopes' }, h('legend', { text: 'Scopes: what the key may do' }),
+      SCOPES.map(([scope, what], i) => h('label', { class: 'choice' }, scopeBoxes[i], h('code', { text: scope }), ` ${what}`))),
     issue);
   form.addEventListener('submit', (event) => {
     event.preventDefault();
     busy(issue, errors, async () => {
       const body = { name: name.value.trim() };
       if (expires.value) body.expires_at = new Date(`${expires.value}T23:59:59Z`).toISOString();
+      const chosen = scopeBoxes.filter((box) => box.checked).map((box) => box.value);
+      if (chosen.length !== SCOPES.length) body.scopes = chosen;
+      if (rpm.value) body.requests_per_minute = Number(rpm.value);
       const issued = await api.post(tenantPath(tenantId, '/keys'), body);
       name.value = '';
       expires.value = '';
+      rpm.value = '';
+      scopeBoxes.forEach((box) => { box.checked = true; });
       showSecret(issued, 'Issued');
       await refresh();
     });

@@ -8,6 +8,7 @@
 use nutripro_faults::{FaultProxy, WithFaults};
 use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
 use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::{
     ApiKey, PlanId, Tenant, TenantId, TenantName, TenantStatus, Timestamp,
 };
@@ -169,8 +170,15 @@ mod cases {
     pub async fn keys_round_trip_with_every_field(store: &dyn ControlPlaneStore) {
         let t = tenant("Acme");
         store.create_tenant(&t).await.unwrap();
-        let (mut key, _) =
+        let (key, _) =
             ApiKey::issue(t.id.clone(), "ci key", NOW, Some(NOW.plus_seconds(3600))).unwrap();
+        // Scopes and a key's own limit (issue 18) are stored with it.
+        let mut key = key
+            .with_scopes(&[Scope::UsageRead, Scope::ContentRead])
+            .unwrap()
+            .with_rate_limit(42)
+            .unwrap();
+        assert_eq!(key.scopes, [Scope::ContentRead, Scope::UsageRead]);
         store.create_key(&key).await.unwrap();
         assert_eq!(
             store.get_key(&key.key_id).await.unwrap().as_ref(),

@@ -267,6 +267,26 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   await confirm(page);
   await page.waitForSelector('#key-list tr[data-status=revoked]');
   assert.equal((await callMe(second)).status, 401, 'the revoked key is refused');
+
+  // A narrowed key: reads only, with its own rate limit; it may not generate.
+  await page.fill('#new-key-name', 'read-only');
+  await page.uncheck('#new-key-scopes input[data-scope="content:write"]');
+  await page.uncheck('#new-key-scopes input[data-scope="generate"]');
+  await page.fill('#new-key-rpm', '30');
+  await page.click('#issue-key');
+  await page.waitForSelector('#secret-value');
+  const reader = await page.textContent('#secret-value');
+  await page.click('#secret-done');
+  const readerRow = page.locator('#key-list tr', { hasText: 'read-only' });
+  assert.deepEqual(await readerRow.locator('code.scope').allTextContents(), ['content:read', 'usage:read']);
+  assert.match(await readerRow.locator('.scopes').textContent(), /30\/min/);
+  const refused = await fetch(`${base}/v1/generations`, {
+    method: 'POST', headers: { authorization: `Bearer ${reader}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ dietitian_id: 'dr-smith', kind: 'diet_introduction', input: { client: 'Ann' } }),
+  });
+  assert.equal(refused.status, 403);
+  assert.equal((await refused.json()).type, 'https://nutripro.dev/problems/insufficient-scope');
+  assert.equal((await fetch(`${base}/v1/usage`, { headers: { authorization: `Bearer ${reader}` } })).status, 200);
   await shot(page, '04-keys');
 
   // Settings: a tighter rate limit, saved.

@@ -20,10 +20,12 @@ use aws_lambda_events::apigw::{
     ApiGatewayCustomAuthorizerResponse,
 };
 use aws_lambda_events::iam::{IamPolicyEffect, IamPolicyStatement};
+use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::audit::{Actor, AuditDraft, Outcome};
 use nutripro_shared::domain::{ApiKey, PresentedKey, TenantStatus};
 use nutripro_shared::http::{
-    TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_PLAN, AUTHORIZER_TENANT_ID,
+    TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_KEY_RPM, AUTHORIZER_PLAN, AUTHORIZER_SCOPES,
+    AUTHORIZER_TENANT_ID,
 };
 use nutripro_shared::ports::{append_audit, AuditStore, Clock, ControlPlaneStore};
 use std::sync::Arc;
@@ -119,6 +121,8 @@ impl ApiKeyAuthorizer {
             tenant_id: tenant.id.clone(),
             key_id: key.key_id.clone(),
             plan: tenant.plan.clone(),
+            scopes: key.scopes.clone(),
+            key_requests_per_minute: key.requests_per_minute,
         };
         let decision = match tenant.status {
             TenantStatus::Active => Decision::Allow(context),
@@ -318,16 +322,18 @@ fn policy(
     resource: String,
     context: &TenantContext,
 ) -> ApiGatewayCustomAuthorizerResponse {
-    policy_response(
-        effect,
-        resource,
-        context.key_id.to_string(),
-        serde_json::json!({
+    policy_response(effect, resource, context.key_id.to_string(), {
+        let mut fields = serde_json::json!({
             AUTHORIZER_TENANT_ID: context.tenant_id.as_str(),
             AUTHORIZER_KEY_ID: context.key_id.as_str(),
             AUTHORIZER_PLAN: context.plan.as_str(),
-        }),
-    )
+            AUTHORIZER_SCOPES: Scope::join(&context.scopes),
+        });
+        if let Some(limit) = context.key_requests_per_minute {
+            fields[AUTHORIZER_KEY_RPM] = serde_json::json!(limit.to_string());
+        }
+        fields
+    })
 }
 
 /// An authorizer answer: `effect` on `execute-api:Invoke` for `resource`, with the

@@ -1,5 +1,6 @@
 use super::*;
 use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::{ApiKey, ApiKeyToken, PlanId, Tenant, TenantName, Timestamp};
 use nutripro_shared::ports::{ApiKeyStore, ManualClock, TenantStore};
 
@@ -88,12 +89,33 @@ async fn valid_key_is_allowed_with_tenant_context_for_the_whole_stage() {
     assert_eq!(statement.action, vec!["execute-api:Invoke"]);
     assert_eq!(
         response.context,
-        serde_json::json!({"tenant_id": f.tenant.id.as_str(), "key_id": f.key.key_id.as_str(), "plan": "pro"})
+        serde_json::json!({"tenant_id": f.tenant.id.as_str(), "key_id": f.key.key_id.as_str(), "plan": "pro",
+            "scopes": "content:read content:write generate usage:read"})
     );
     assert_eq!(
         response.principal_id.as_deref(),
         Some(f.key.key_id.as_str())
     );
+}
+
+/// Issue 18: a narrowed key's scopes and its own limit travel in the context.
+#[tokio::test]
+async fn a_scoped_key_passes_its_scopes_and_limit() {
+    let f = fixture().await;
+    let (key, token) = ApiKey::issue(f.tenant.id.clone(), "reader", START, None).unwrap();
+    let key = key
+        .with_scopes(&[Scope::UsageRead])
+        .unwrap()
+        .with_rate_limit(7)
+        .unwrap();
+    f.store.create_key(&key).await.unwrap();
+    let response = f
+        .authorizer
+        .authorize(event(Some(&bearer(&token))))
+        .await
+        .unwrap();
+    assert_eq!(response.context["scopes"], "usage:read");
+    assert_eq!(response.context["key_rpm"], "7");
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ use nutripro_shared::app::billing::{self, Usage};
 pub use nutripro_shared::app::billing::{close, scheduled_close, CloseReport};
 use nutripro_shared::app::budget_alerts;
 use nutripro_shared::app::AppError;
+use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::billing::{invoices_csv, Invoice, Period, Tally};
 use nutripro_shared::domain::Timestamp;
 use nutripro_shared::http::{json, path_param, query_param, serve, HandlerResult};
@@ -145,7 +146,7 @@ fn usage_view(usage: &Usage) -> HandlerResult {
 /// `GET /v1/usage?period=`
 pub async fn get_usage(state: &UsageState, request: Request) -> Response<Body> {
     serve("get_usage", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::UsageRead).await?;
         let period = period_param(&call.request)?;
         usage_view(&billing::tenant_usage(state, &caller.tenant_id, period).await?)
     })

@@ -11,6 +11,7 @@
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::app::AppError;
 use nutripro_shared::app::{dietitians, style};
+use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::content::ContentKind;
 use nutripro_shared::domain::content::{Consent, DietitianId};
 use nutripro_shared::domain::style::{
@@ -56,7 +57,7 @@ fn dietitian(request: &Request) -> Result<DietitianId, AppError> {
 /// `PUT /v1/dietitians/{dietitianId}/consent`
 pub async fn put_consent(state: &ContentState, request: Request) -> Response<Body> {
     serve("put_consent", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentWrite).await?;
         let dietitian_id = dietitian(&call.request)?;
         let input: ConsentInput = parse_json(&call.request, MAX_CONSENT_BODY_BYTES)?;
         let consent = dietitians::record_consent(
@@ -75,7 +76,7 @@ pub async fn put_consent(state: &ContentState, request: Request) -> Response<Bod
 /// `GET /v1/dietitians/{dietitianId}/consent`
 pub async fn get_consent(state: &ContentState, request: Request) -> Response<Body> {
     serve("get_consent", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentRead).await?;
         let dietitian_id = dietitian(&call.request)?;
         consent_json(&dietitians::consent(state, &caller.tenant_id, &dietitian_id).await?)
     })
@@ -85,7 +86,7 @@ pub async fn get_consent(state: &ContentState, request: Request) -> Response<Bod
 /// `DELETE /v1/dietitians/{dietitianId}`
 pub async fn erase_dietitian(state: &ContentState, request: Request) -> Response<Body> {
     serve("erase_dietitian", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentWrite).await?;
         let dietitian_id = dietitian(&call.request)?;
         dietitians::erase(state, &caller.tenant_id, &dietitian_id).await?;
         no_content()
@@ -111,7 +112,7 @@ struct StyleOutput<'a> {
 /// `GET /v1/dietitians/{dietitianId}/style`
 pub async fn get_style(state: &ContentState, request: Request) -> Response<Body> {
     serve("get_style", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentRead).await?;
         let dietitian_id = dietitian(&call.request)?;
         let stored = style::style_of(state, &caller.tenant_id, &dietitian_id).await?;
         let style: Option<&DietitianStyle> = stored.as_ref().map(|s| &s.style);

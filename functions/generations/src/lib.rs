@@ -17,6 +17,7 @@ pub use nutripro_shared::app::generations::DEFAULT_LLM_TIMEOUT;
 use nutripro_shared::app::generations::{self, NewGeneration, Requester};
 pub use nutripro_shared::app::policy::{GenerationPolicy, TenantTerms};
 use nutripro_shared::app::AppError;
+use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::content::{
     ContentKind, DietitianId, Generation, GenerationId, GenerationStatus, SampleId, Usage,
     MAX_INPUT_BYTES,
@@ -113,7 +114,7 @@ struct GenerationPage<'a> {
 pub async fn create_generation(state: &GenerationState, request: Request) -> Response<Body> {
     let started = Instant::now();
     serve("create_generation", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::Generate).await?;
         let input: GenerationInput = parse_json(&call.request, MAX_GENERATION_BODY_BYTES)?;
         let new = NewGeneration {
             dietitian_id: DietitianId::parse(&input.dietitian_id)?,
@@ -152,7 +153,7 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
 /// `GET /v1/generations/{generationId}`
 pub async fn get_generation(state: &ContentState, request: Request) -> Response<Body> {
     serve("get_generation", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentRead).await?;
         let id = path_param(&call.request, "generationId")?;
         if !is_id(&id) {
             return Err(AppError::NotFound);
@@ -167,7 +168,7 @@ pub async fn get_generation(state: &ContentState, request: Request) -> Response<
 /// `GET /v1/generations?dietitian_id=&limit=&cursor=`
 pub async fn list_generations(state: &ContentState, request: Request) -> Response<Body> {
     serve("list_generations", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentRead).await?;
         let dietitian = query_param(&call.request, "dietitian_id").ok_or_else(|| {
             AppError::Validation("the dietitian_id query parameter is required".into())
         })?;

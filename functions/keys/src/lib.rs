@@ -29,6 +29,10 @@ struct KeyView {
     last_used_at: Option<String>,
     /// Until when the secret replaced by the last rotation still works.
     previous_secret_valid_until: Option<String>,
+    /// What the key may do on `/v1`.
+    scopes: Vec<&'static str>,
+    /// The key's own requests-per-minute limit (null: the tenant's).
+    requests_per_minute: Option<u32>,
 }
 
 fn rfc3339(at: Option<Timestamp>) -> Option<String> {
@@ -53,6 +57,8 @@ impl KeyView {
             revoked_at: rfc3339(key.revoked_at),
             last_used_at: rfc3339(key.last_used_at),
             previous_secret_valid_until: rfc3339(key.grace_until.filter(|until| *until > now)),
+            scopes: key.scopes.iter().map(|s| s.as_str()).collect(),
+            requests_per_minute: key.requests_per_minute,
         }
     }
 }
@@ -82,6 +88,12 @@ struct IssueKey {
     /// RFC 3339; unset: the key does not expire.
     #[serde(default)]
     expires_at: Option<String>,
+    /// Unset: every scope.
+    #[serde(default)]
+    scopes: Option<Vec<String>>,
+    /// Unset: the tenant's limit.
+    #[serde(default)]
+    requests_per_minute: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -98,6 +110,8 @@ pub async fn issue_key(state: &AdminState, request: Request) -> Response<Body> {
         let input = parse_json::<IssueKey>(&call.request, MAX_KEY_BODY_BYTES).map(|b| NewKey {
             name: b.name,
             expires_at: b.expires_at,
+            scopes: b.scopes,
+            requests_per_minute: b.requests_per_minute,
         });
         issued(201, &keys::issue_key(state, &admin, input).await?)
     })

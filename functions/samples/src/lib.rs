@@ -10,6 +10,7 @@
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::app::samples::{self, NewSample};
 use nutripro_shared::app::AppError;
+use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::content::{
     ContentKind, DietitianId, Sample, SampleId, MAX_SAMPLE_CHARS, MAX_TITLE_CHARS,
 };
@@ -74,7 +75,7 @@ fn sample_id(request: &Request) -> Result<SampleId, AppError> {
 /// `POST /v1/samples`
 pub async fn create_sample(state: &ContentState, request: Request) -> Response<Body> {
     serve("create_sample", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentWrite).await?;
         let input: SampleInput = parse_json(&call.request, MAX_SAMPLE_BODY_BYTES)?;
         let new = NewSample {
             dietitian_id: DietitianId::parse(&input.dietitian_id)?,
@@ -97,7 +98,7 @@ pub async fn create_sample(state: &ContentState, request: Request) -> Response<B
 /// `GET /v1/samples?dietitian_id=&kind=&limit=&cursor=`
 pub async fn list_samples(state: &ContentState, request: Request) -> Response<Body> {
     serve("list_samples", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentRead).await?;
         let request = &call.request;
         let dietitian = query_param(request, "dietitian_id").ok_or_else(|| {
             AppError::Validation("the dietitian_id query parameter is required".into())
@@ -139,7 +140,7 @@ pub async fn list_samples(state: &ContentState, request: Request) -> Response<Bo
 /// `GET /v1/samples/{sampleId}`
 pub async fn get_sample(state: &ContentState, request: Request) -> Response<Body> {
     serve("get_sample", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentRead).await?;
         let id = sample_id(&call.request)?;
         let sample = samples::get_sample(state, &caller.tenant_id, &id).await?;
         json(200, &SampleOutput::from(&sample))
@@ -150,7 +151,7 @@ pub async fn get_sample(state: &ContentState, request: Request) -> Response<Body
 /// `DELETE /v1/samples/{sampleId}`
 pub async fn delete_sample(state: &ContentState, request: Request) -> Response<Body> {
     serve("delete_sample", request, |call| async move {
-        let caller = call.admit(&state.limiter).await?;
+        let caller = call.admit_for(&state.limiter, Scope::ContentWrite).await?;
         let id = sample_id(&call.request)?;
         samples::delete_sample(state, &caller.tenant_id, &id).await?;
         no_content()

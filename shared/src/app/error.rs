@@ -38,6 +38,9 @@ pub enum AppError {
     InvalidCursor,
     #[error("the dietitian has not consented")]
     ConsentRequired,
+    /// The API key lacks the scope the route requires (spec section 11).
+    #[error("insufficient scope")]
+    InsufficientScope(crate::domain::api_key::Scope),
     /// The request asks for something unsafe for its client (refused before any model
     /// call); the findings say what.
     #[error("unsafe request")]
@@ -163,9 +166,11 @@ impl AppError {
             Self::PayloadTooLarge(max) => (413, "payload-too-large", "Content Too Large", format!("The body exceeds {max} bytes.")),
             Self::InvalidCursor => (422, "invalid-cursor", "Invalid Cursor", "cursor is not one this listing issued; start again without it".into()),
             Self::UnsafeRequest(_) => (422, "unsafe-request", "Unsafe Request", "This request asks for something unsafe for its client (see findings). Nothing was generated or billed.".into()),
+            Self::InsufficientScope(scope) => (403, "insufficient-scope", "Insufficient Scope", format!("This API key may not do this: the route requires the scope {scope}, which the key was not issued with. Nothing was done.")),
             Self::ConsentRequired => (403, "consent-required", "Consent Required", "This dietitian has not consented to AI processing of their writing; record consent with PUT /v1/dietitians/{dietitianId}/consent.".into()),
             Self::RateLimited(status) => (429, "rate-limited", "Too Many Requests", format!(
-                "This tenant may make {} requests per minute; retry in {} s.",
+                "This {} may make {} requests per minute; retry in {} s.",
+                if status.per_key { "API key" } else { "tenant" },
                 status.limit, status.reset_seconds
             )),
             Self::BudgetExhausted { budget_micros, amount_micros, currency } => (402, "budget-exhausted", "Budget Exhausted", format!(

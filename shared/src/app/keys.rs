@@ -5,7 +5,9 @@
 use super::admin::{audited, AdminCall, Changed, Refused};
 use super::AppError;
 use crate::domain::admin::Action;
+use crate::domain::api_key::Scope;
 use crate::domain::{is_id, ApiKey, ApiKeyToken, KeyId, TenantId, Timestamp};
+use crate::ports::billing::tenant_terms;
 use crate::state::AdminState;
 
 /// Default overlap of old and new secret after a rotation.
@@ -17,6 +19,11 @@ pub struct NewKey {
     pub name: String,
     /// RFC 3339; none: the key does not expire.
     pub expires_at: Option<String>,
+    /// Scope names (`content:read`, `content:write`, `generate`, `usage:read`); none:
+    /// all of them.
+    pub scopes: Option<Vec<String>>,
+    /// The key's own limit, at most the tenant's; none: the tenant's.
+    pub requests_per_minute: Option<u32>,
 }
 
 /// A key and, once, its secret.
@@ -86,11 +93,42 @@ async fn issue(
         })
         .transpose()?;
     let now = state.clock.now();
-    let (key, token) = ApiKey::issue(tenant.clone(), &new.name, now, expires_at)?;
+    let (mut key, token) = ApiKey::issue(tenant.clone(), &new.name, now, expires_at)?;
+    if let Some(names) = &new.scopes {
+        let scopes = names
+            .iter()
+            .map(|name| {
+                Scope::parse(name).ok_or_else(|| {
+                    AppError::Validation(format!(
+                        "unknown scope {name:?}: content:read, content:write, generate or usage:read"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        key = key.with_scopes(&scopes)?;
+    }
+    if let Some(limit) = new.requests_per_minute {
+        key = key.with_rate_limit(limit)?;
+        let terms = tenant_terms(&*state.store, &tenant)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        if limit > terms.requests_per_minute {
+            return Err(AppError::Validation(format!(
+                "requests_per_minute must not exceed the tenant's limit ({})",
+                terms.requests_per_minute
+            ))
+            .into());
+        }
+    }
     state.store.create_key(&key).await?;
     Ok(Changed {
         target: format!("key/{}", key.key_id),
-        details: serde_json::json!({"name": key.name, "expires_at": rfc3339(key.expires_at)}),
+        details: serde_json::json!({
+            "name": key.name,
+            "expires_at": rfc3339(key.expires_at),
+            "scopes": Scope::join(&key.scopes),
+            "requests_per_minute": key.requests_per_minute,
+        }),
         tenant: Some(tenant),
         value: IssuedKey { key, token, now },
     })

@@ -7,7 +7,7 @@
 use super::AppError;
 use crate::cache::TtlCache;
 use crate::domain::billing::RATE_WINDOW_SECONDS;
-use crate::domain::{TenantId, Timestamp};
+use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::billing::{tenant_terms, BillingStore, TenantTerms};
 use crate::ports::{Clock, PolicyStore};
 use std::sync::Arc;
@@ -68,13 +68,39 @@ impl RateLimiter {
     /// Counts one request of `tenant` now: where it stands in its window, or
     /// [`AppError::RateLimited`] when the window is full.
     pub async fn admit(&self, tenant: &TenantId) -> Result<RateLimitStatus, AppError> {
-        let limit = self.terms(tenant).await?.requests_per_minute;
-        let status = count_request(&*self.billing, tenant, limit, self.clock.now()).await?;
-        if status.allowed {
-            Ok(status)
-        } else {
-            Err(AppError::RateLimited(status))
+        self.admit_key(tenant, None).await
+    }
+
+    /// As [`RateLimiter::admit`], for a key with its own limit `(key id, limit)`: the
+    /// key's window is counted first (a request it refuses does not use up the
+    /// tenant's), then the tenant's; the answer is the tighter of the two.
+    pub async fn admit_key(
+        &self,
+        tenant: &TenantId,
+        key: Option<(&KeyId, u32)>,
+    ) -> Result<RateLimitStatus, AppError> {
+        let now = self.clock.now();
+        let mut key_status = None;
+        if let Some((key_id, key_limit)) = key {
+            // The key's window: its own owner id under the tenant's (DynamoDB partition
+            // `TENANT#<t>#KEY#<k>`, within the functions' `TENANT#*` leading keys).
+            let window_owner = TenantId::new(format!("{tenant}#KEY#{key_id}"));
+            let mut status = count_request(&*self.billing, &window_owner, key_limit, now).await?;
+            status.per_key = true;
+            if !status.allowed {
+                return Err(AppError::RateLimited(status));
+            }
+            key_status = Some(status);
         }
+        let limit = self.terms(tenant).await?.requests_per_minute;
+        let status = count_request(&*self.billing, tenant, limit, now).await?;
+        if !status.allowed {
+            return Err(AppError::RateLimited(status));
+        }
+        Ok(match key_status {
+            Some(key) if key.remaining < status.remaining => key,
+            _ => status,
+        })
     }
 }
 
@@ -86,6 +112,8 @@ pub struct RateLimitStatus {
     /// Seconds until the window ends (at least 1).
     pub reset_seconds: i64,
     pub allowed: bool,
+    /// The window is the API key's own, not its tenant's.
+    pub per_key: bool,
 }
 
 /// Counts one request of `tenant` at `now` against `limit` requests per minute.
@@ -108,5 +136,6 @@ pub async fn count_request(
         remaining: count.map_or(0, |c| limit.saturating_sub(c)),
         reset_seconds: (window_end - now_seconds).max(1),
         allowed: count.is_some(),
+        per_key: false,
     })
 }

@@ -29,6 +29,69 @@ string_id!(
     KeyId
 );
 
+/// What a key may do on the data plane (spec section 11). Every `/v1` route but
+/// `GET /v1/me` requires one; a key without it gets 403 `insufficient-scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Scope {
+    /// Read consent, style profiles, samples and generations.
+    ContentRead,
+    /// Record consent, erase a dietitian, create and delete samples.
+    ContentWrite,
+    /// Create generations (spends the budget).
+    Generate,
+    /// Read the tenant's usage.
+    UsageRead,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 4] = [
+        Scope::ContentRead,
+        Scope::ContentWrite,
+        Scope::Generate,
+        Scope::UsageRead,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::ContentRead => "content:read",
+            Scope::ContentWrite => "content:write",
+            Scope::Generate => "generate",
+            Scope::UsageRead => "usage:read",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+
+    /// Scopes as stored and passed in the authorizer context: space-separated names.
+    pub fn join(scopes: &[Scope]) -> String {
+        scopes
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+
+    /// The inverse of [`Scope::join`]; unknown names are dropped (a narrower key, never
+    /// a wider one).
+    pub fn split(text: &str) -> Vec<Scope> {
+        let mut scopes: Vec<Scope> = text.split_whitespace().filter_map(Scope::parse).collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Largest requests-per-minute limit a key may carry (as for a tenant).
+pub const MAX_KEY_REQUESTS_PER_MINUTE: u32 = 100_000;
+
 /// SHA-256 of a key's secret, bound to its key id. Compared in constant time only.
 #[derive(Clone, PartialEq, Eq)]
 pub struct ApiKeyHash([u8; 32]);
@@ -157,6 +220,10 @@ pub struct ApiKey {
     pub previous_hash: Option<ApiKeyHash>,
     pub grace_until: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
+    /// What the key may do, sorted, never empty (issued with all by default).
+    pub scopes: Vec<Scope>,
+    /// The key's own requests-per-minute limit, below its tenant's (none: the tenant's).
+    pub requests_per_minute: Option<u32>,
 }
 
 impl ApiKey {
@@ -186,8 +253,39 @@ impl ApiKey {
             previous_hash: None,
             grace_until: None,
             last_used_at: None,
+            scopes: Scope::ALL.to_vec(),
+            requests_per_minute: None,
         };
         Ok((key, token))
+    }
+
+    /// Narrows a new key to `scopes` (at least one).
+    pub fn with_scopes(mut self, scopes: &[Scope]) -> Result<Self, ValidationError> {
+        let mut scopes = scopes.to_vec();
+        scopes.sort_unstable();
+        scopes.dedup();
+        if scopes.is_empty() {
+            return Err(ValidationError(
+                "scopes must name at least one scope".into(),
+            ));
+        }
+        self.scopes = scopes;
+        Ok(self)
+    }
+
+    /// Gives a new key its own requests-per-minute limit.
+    pub fn with_rate_limit(mut self, requests_per_minute: u32) -> Result<Self, ValidationError> {
+        if !(1..=MAX_KEY_REQUESTS_PER_MINUTE).contains(&requests_per_minute) {
+            return Err(ValidationError(
+                "requests_per_minute must be 1 to 100000".into(),
+            ));
+        }
+        self.requests_per_minute = Some(requests_per_minute);
+        Ok(self)
+    }
+
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes.contains(&scope)
     }
 
     /// Replaces the secret under the same key id; the old secret keeps working until

@@ -4,6 +4,7 @@
 
 use crate::app::AppError;
 use crate::domain::admin::{AdminPrincipal, Role};
+use crate::domain::api_key::Scope;
 use crate::domain::{KeyId, PlanId, TenantId};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -12,6 +13,10 @@ use lambda_http::{Request, RequestExt};
 pub const AUTHORIZER_TENANT_ID: &str = "tenant_id";
 pub const AUTHORIZER_KEY_ID: &str = "key_id";
 pub const AUTHORIZER_PLAN: &str = "plan";
+/// The key's scopes, space-separated (absent: every scope, as keys are issued by default).
+pub const AUTHORIZER_SCOPES: &str = "scopes";
+/// The key's own requests-per-minute limit (absent: the tenant's).
+pub const AUTHORIZER_KEY_RPM: &str = "key_rpm";
 
 /// Context keys the admin authorizer returns. They share no name with the API-key
 /// authorizer's, so an admin principal can never be read as a tenant and vice versa.
@@ -56,6 +61,10 @@ pub struct TenantContext {
     pub tenant_id: TenantId,
     pub key_id: KeyId,
     pub plan: PlanId,
+    /// What the key may do (spec section 11).
+    pub scopes: Vec<Scope>,
+    /// The key's own requests-per-minute limit.
+    pub key_requests_per_minute: Option<u32>,
 }
 
 impl TenantContext {
@@ -72,6 +81,12 @@ impl TenantContext {
                 tenant_id: TenantId::new(tenant_id),
                 key_id: KeyId::new(key_id),
                 plan: PlanId::new(plan),
+                scopes: field(AUTHORIZER_SCOPES)
+                    .map(|text| Scope::split(&text))
+                    .unwrap_or_else(|| Scope::ALL.to_vec()),
+                // An unreadable limit is the tightest one, never none.
+                key_requests_per_minute: field(AUTHORIZER_KEY_RPM)
+                    .map(|text| text.parse().unwrap_or(1)),
             }),
             _ => Err(AppError::Unauthorized),
         }

@@ -34,6 +34,7 @@ mod tests {
             remaining: 0,
             reset_seconds: 17,
             allowed: false,
+            per_key: false,
         };
         let mut response = Problem::from(AppError::RateLimited(status)).to_response("req-1");
         apply(&status, &mut response);

@@ -7,6 +7,7 @@ use super::{context, Problem, TenantContext};
 use crate::app::admin::AdminCall;
 use crate::app::limits::{RateLimitStatus, RateLimiter};
 use crate::app::AppError;
+use crate::domain::api_key::Scope;
 use crate::metrics;
 use futures_util::FutureExt;
 use lambda_http::{Body, Request, Response};
@@ -33,8 +34,34 @@ impl Call {
     /// one, threat T03), counted against its rate limit (429 `rate-limited` when the
     /// window is full, before any other work).
     pub async fn admit(&self, limiter: &RateLimiter) -> Result<TenantContext, AppError> {
+        self.admit_with(limiter, None).await
+    }
+
+    /// [`Call::admit`] for a route that requires `scope` of the key (spec section 11):
+    /// 403 `insufficient-scope` before anything is counted or done.
+    pub async fn admit_for(
+        &self,
+        limiter: &RateLimiter,
+        scope: Scope,
+    ) -> Result<TenantContext, AppError> {
+        self.admit_with(limiter, Some(scope)).await
+    }
+
+    async fn admit_with(
+        &self,
+        limiter: &RateLimiter,
+        scope: Option<Scope>,
+    ) -> Result<TenantContext, AppError> {
         let caller = TenantContext::from_request(&self.request)?;
-        let admitted = limiter.admit(&caller.tenant_id).await;
+        if let Some(scope) = scope {
+            if !caller.scopes.contains(&scope) {
+                return Err(AppError::InsufficientScope(scope));
+            }
+        }
+        let key_limit = caller
+            .key_requests_per_minute
+            .map(|limit| (&caller.key_id, limit));
+        let admitted = limiter.admit_key(&caller.tenant_id, key_limit).await;
         if let Ok(status) | Err(AppError::RateLimited(status)) = &admitted {
             let _ = self.rate.set(*status);
         }

@@ -13,6 +13,7 @@ pub mod schema;
 mod table;
 
 use crate::adapters::cursor;
+use crate::domain::api_key::Scope;
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, PlanId, Tenant, TenantId, TenantStatus, Timestamp};
 use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
 use async_trait::async_trait;
@@ -253,6 +254,11 @@ fn key_item(key: &ApiKey) -> Item {
         ),
         ("grace_until", key.grace_until.map(|t| n(t.as_millis()))),
         ("last_used_at", key.last_used_at.map(|t| n(t.as_millis()))),
+        ("scopes", Some(s(Scope::join(&key.scopes)))),
+        (
+            "requests_per_minute",
+            key.requests_per_minute.map(|v| n(i64::from(v))),
+        ),
     ];
     item.extend(
         optional
@@ -274,6 +280,16 @@ fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
         previous_hash: get_hash_opt(item, "previous_key_hash")?,
         grace_until: get_time_opt(item, "grace_until")?,
         last_used_at: get_time_opt(item, "last_used_at")?,
+        // A key from before scopes existed has all of them.
+        scopes: match get_s_opt(item, "scopes")? {
+            None => Scope::ALL.to_vec(),
+            Some(text) => Some(Scope::split(&text))
+                .filter(|scopes| !scopes.is_empty())
+                .ok_or_else(|| corrupt("scopes"))?,
+        },
+        requests_per_minute: get_n_opt(item, "requests_per_minute")?
+            .map(|v| u32::try_from(v).map_err(|_| corrupt("requests_per_minute")))
+            .transpose()?,
     })
 }
 

@@ -11,6 +11,7 @@ mod billing;
 mod content;
 
 use crate::adapters::cursor;
+use crate::domain::api_key::Scope;
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, PlanId, Tenant, TenantId, TenantStatus, Timestamp};
 use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
 use async_trait::async_trait;
@@ -231,6 +232,10 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (tenant_id, period, percent)
     ) STRICT;
 "#,
+    r#"
+    ALTER TABLE api_keys ADD COLUMN scopes TEXT;
+    ALTER TABLE api_keys ADD COLUMN requests_per_minute INTEGER;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -343,11 +348,28 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         previous_hash: hash_column(row, "previous_hash")?,
         grace_until: time_column(row, "grace_until")?,
         last_used_at: time_column(row, "last_used_at")?,
+        scopes: scopes_column(row)?,
+        requests_per_minute: row.get("requests_per_minute")?,
     })
 }
 
+/// A key's scopes; a row from before scopes existed (NULL) has all of them.
+fn scopes_column(row: &Row<'_>) -> rusqlite::Result<Vec<Scope>> {
+    match row.get::<_, Option<String>>("scopes")? {
+        None => Ok(Scope::ALL.to_vec()),
+        Some(text) => {
+            let scopes = Scope::split(&text);
+            if scopes.is_empty() {
+                Err(corrupt("scopes"))
+            } else {
+                Ok(scopes)
+            }
+        }
+    }
+}
+
 const KEY_COLUMNS: &str = "key_id, tenant_id, name, hash, created_at, expires_at, revoked_at, \
-                           previous_hash, grace_until, last_used_at";
+                           previous_hash, grace_until, last_used_at, scopes, requests_per_minute";
 
 #[async_trait]
 impl TenantStore for SqliteStore {
@@ -483,7 +505,7 @@ impl SqliteStore {
 impl ApiKeyStore for SqliteStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let result = self.conn().execute(
-            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"),
+            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
             params![
                 key.key_id.as_str(),
                 key.tenant_id.as_str(),
@@ -495,6 +517,8 @@ impl ApiKeyStore for SqliteStore {
                 key.previous_hash.as_ref().map(ApiKeyHash::to_hex),
                 key.grace_until.map(Timestamp::as_millis),
                 key.last_used_at.map(Timestamp::as_millis),
+                Scope::join(&key.scopes),
+                key.requests_per_minute,
             ],
         );
         match result {
