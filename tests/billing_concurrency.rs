@@ -20,6 +20,7 @@ use nutripro_shared::adapters::dynamodb::{schema, DynamoStore};
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::billing::{prompt_token_bound, Period, RESERVATION_TTL_SECONDS};
 use nutripro_shared::domain::content::{Consent, DietitianId};
+use nutripro_shared::domain::sealing::Keyring;
 use nutripro_shared::domain::settings::TenantSettings;
 use nutripro_shared::domain::{KeyId, PlanId, Tenant, TenantId, TenantName, Timestamp};
 use nutripro_shared::http::RateLimiter;
@@ -31,6 +32,7 @@ use nutripro_shared::ports::events::RecordedEvents;
 use nutripro_shared::ports::llm::{
     Completion, CompletionRequest, LlmError, LlmProvider, Moderation, TokenUsage,
 };
+use nutripro_shared::ports::sealing::StaticKeyring;
 use nutripro_shared::ports::{AdminStore, ManualClock};
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -133,6 +135,7 @@ fn build(
             Duration::ZERO,
         )),
         events: events.clone(),
+        sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
     });
     Harness {
         _faults: None,
@@ -696,7 +699,11 @@ async fn heavy_faults_never_lose_double_bill_or_wrongly_refuse() {
             .await
             .unwrap()
             .expect("stored");
-        assert!(stored.is_intact());
+        let keyring = h.state.sealing.keyring().await.unwrap();
+        assert_eq!(
+            stored.check_seal(&keyring),
+            nutripro_shared::domain::sealing::SealCheck::Intact
+        );
     }
     let listed = h
         .content

@@ -25,6 +25,8 @@ pub struct ContentState {
     pub clock: Arc<dyn Clock>,
     /// The tenant's requests-per-minute limit, shared by every `/v1` function.
     pub limiter: Arc<RateLimiter>,
+    /// The keys generations are sealed with (read: checked with).
+    pub sealing: Arc<dyn crate::ports::sealing::SealingKeys>,
 }
 
 /// `POST /v1/generations`.
@@ -48,6 +50,8 @@ pub struct GenerationState {
     pub limiter: Arc<RateLimiter>,
     /// Where budget alerts are published (EventBridge in AWS, the log locally).
     pub events: Arc<dyn crate::ports::events::EventPublisher>,
+    /// The keys generations are sealed with (threat T05).
+    pub sealing: Arc<dyn crate::ports::sealing::SealingKeys>,
 }
 
 /// What control-plane (admin) functions are built with.
@@ -69,6 +73,8 @@ pub struct ReviewState {
     pub store: Arc<dyn AdminStore>,
     pub content: Arc<dyn ContentStore>,
     pub clock: Arc<dyn Clock>,
+    /// The keys generations are checked with.
+    pub sealing: Arc<dyn crate::ports::sealing::SealingKeys>,
 }
 
 /// What the data plane's usage endpoint is built with.

@@ -72,3 +72,50 @@ async fn a_missing_secret_is_an_error_that_does_not_leak_values() {
     let error = source.current().await.unwrap_err();
     assert!(error.to_string().contains("GetSecretValue"));
 }
+
+/// Issue 18: the sealing keyring as the template creates it (a Secrets Manager secret of
+/// the form `{"current": "k1", "accept_unkeyed": false, "k1": "<64 characters>"}`) is read
+/// and rotated through the secret.
+#[tokio::test]
+#[ignore = "needs a Secrets Manager-compatible server on loopback: run scripts/test"]
+async fn the_sealing_keyring_is_read_from_the_secret() {
+    use nutripro_shared::domain::sealing::SealCheck;
+    use nutripro_shared::ports::sealing::{SealingKeys, SecretKeyring};
+    use std::sync::Arc;
+    let client = local_client(&endpoint());
+    let id = format!("sealing-{}", nutripro_shared::domain::new_id());
+    let k1 = "a".repeat(64);
+    client
+        .create_secret()
+        .name(&id)
+        .secret_string(format!(
+            r#"{{"current": "k1", "accept_unkeyed": false, "k1": "{k1}"}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    let secret = Arc::new(SecretsManagerSecret::new(
+        client.clone(),
+        &id,
+        Duration::from_secs(3600),
+    ));
+    let keys = SecretKeyring(secret.clone());
+    let ring = keys.keyring().await.unwrap();
+    let seal = ring.seal(b"digest");
+    assert!(seal.starts_with("v3:k1:"));
+    // Rotation: a new current key, the old one kept.
+    client
+        .put_secret_value()
+        .secret_id(&id)
+        .secret_string(format!(
+            r#"{{"current": "k2", "accept_unkeyed": false, "k1": "{k1}", "k2": "{}"}}"#,
+            "b".repeat(64)
+        ))
+        .send()
+        .await
+        .unwrap();
+    secret.refresh().await.unwrap();
+    let rotated = keys.keyring().await.unwrap();
+    assert_eq!(rotated.check(&seal, b"digest"), SealCheck::IntactOldKey);
+    assert!(rotated.seal(b"digest").starts_with("v3:k2:"));
+}

@@ -236,7 +236,7 @@ pub async fn fixture_tenant(stack: &LocalStack, name: &str) -> (String, String) 
         style: nutripro_shared::domain::style::StyleScore::NONE,
         integrity: String::new(),
     }
-    .seal();
+    .seal_keyed(&stack.sealing_keyring().await);
     store.create_generation(&generation).await.unwrap();
     (tenant.id.to_string(), key.key_id.to_string())
 }

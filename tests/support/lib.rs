@@ -105,6 +105,16 @@ impl LocalStack {
         }
     }
 
+    /// The keyring the gateway seals generations with (its data directory's).
+    pub async fn sealing_keyring(&self) -> nutripro_shared::domain::sealing::Keyring {
+        use nutripro_shared::ports::sealing::{FileKeyring, SealingKeys};
+        FileKeyring::open(self.data_dir.path(), false)
+            .expect("the gateway's keyring")
+            .keyring()
+            .await
+            .expect("a readable keyring")
+    }
+
     /// A second connection to the gateway's embedded store (WAL lets both write).
     pub fn store(&self) -> SqliteStore {
         SqliteStore::open(self.data_dir.path()).expect("open the gateway's store")

@@ -19,6 +19,7 @@ use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::EventPublisher;
+use nutripro_shared::ports::sealing::{NoKeyring, SealingKeys, SecretKeyring};
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock, SystemClock};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -102,6 +103,25 @@ impl Services for AwsServices {
             &self.config,
             self.required("EVENT_BUS_NAME")?,
         )))
+    }
+
+    /// The sealing keyring in Secrets Manager (`SEALING_SECRET_ARN`), read on first use
+    /// and cached like the OpenAI key. A function without the variable gets a keyring
+    /// that fails every use (the functions that touch generations have it: a template
+    /// test).
+    fn sealing(&self) -> Result<Arc<dyn SealingKeys>, WiringError> {
+        Ok(
+            match (self.env)("SEALING_SECRET_ARN").filter(|v| !v.trim().is_empty()) {
+                Some(arn) => Arc::new(SecretKeyring(Arc::new(
+                    SecretsManagerSecret::from_sdk_config(
+                        &self.config,
+                        arn,
+                        SecretsManagerSecret::DEFAULT_TTL,
+                    ),
+                ))),
+                None => Arc::new(NoKeyring),
+            },
+        )
     }
 
     /// The OpenAI client, its key from Secrets Manager (read on first use, cached,

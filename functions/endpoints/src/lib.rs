@@ -93,6 +93,7 @@ fn content(s: &dyn Services) -> Result<ContentState, WiringError> {
         store: s.content()?,
         clock: s.clock(),
         limiter: s.limiter()?,
+        sealing: s.sealing()?,
     })
 }
 
@@ -110,6 +111,7 @@ fn generation(s: &dyn Services) -> Result<GenerationState, WiringError> {
         commit: s.generation_commit()?,
         limiter: s.limiter()?,
         events: s.events()?,
+        sealing: s.sealing()?,
     })
 }
 
@@ -142,6 +144,7 @@ fn review(s: &dyn Services) -> Result<ReviewState, WiringError> {
         store: s.control_plane()?,
         content: s.content()?,
         clock: s.clock(),
+        sealing: s.sealing()?,
     })
 }
 

@@ -13,6 +13,7 @@ use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::EventPublisher;
 use nutripro_shared::ports::llm::LlmProvider;
+use nutripro_shared::ports::sealing::SealingKeys;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,8 @@ pub trait Services {
     fn audit(&self) -> Result<Arc<dyn AuditStore>, WiringError>;
     /// Where platform events (budget alerts) go.
     fn events(&self) -> Result<Arc<dyn EventPublisher>, WiringError>;
+    /// The keys stored generations are sealed with.
+    fn sealing(&self) -> Result<Arc<dyn SealingKeys>, WiringError>;
     /// A generation stored and billed in one write (content and billing together).
     fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError>;
     fn llm(&self) -> Result<Llm, WiringError>;

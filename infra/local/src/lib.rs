@@ -53,13 +53,11 @@ pub fn open_gateway(
     llm: LlmChoice,
     base_url: &str,
 ) -> Result<Gateway, LocalError> {
+    let existed = data_dir.join("nutripro.sqlite3").exists();
     let store = Arc::new(SqliteStore::open(data_dir)?);
-    gateway_on(
-        data_dir,
-        Stores::from_sqlite(store, format!("SQLite in {}", data_dir.display())),
-        llm,
-        base_url,
-    )
+    let stores = Stores::from_sqlite(store, format!("SQLite in {}", data_dir.display()))
+        .with_sealing(Stores::data_dir_keyring(data_dir, existed)?);
+    gateway_on(data_dir, stores, llm, base_url)
 }
 
 /// The gateway on `stores`, with the local identity provider of `data_dir`.

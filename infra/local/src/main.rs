@@ -7,6 +7,7 @@
 //! nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
 //! nutripro-local backup --to FILE [--data-dir DIR]
 //! nutripro-local restore --from FILE --data-dir DIR
+//! nutripro-local reseal [--data-dir DIR]
 //! ```
 
 use nutripro_local::bootstrap::bootstrap;
@@ -32,6 +33,7 @@ USAGE:
     nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
     nutripro-local backup --to FILE [--data-dir DIR]
     nutripro-local restore --from FILE --data-dir DIR
+    nutripro-local reseal [--data-dir DIR]
 
 OPTIONS:
     --port PORT          port on 127.0.0.1 to serve on (default 3000; 0 picks a free one)
@@ -51,6 +53,9 @@ OPTIONS:
     --to FILE            backup: the new file to write (never overwritten); safe while serve runs
     --from FILE          restore: a backup; the data directory's database is moved aside to
                          DIR/before-restore-<time>/ first (stop serve before restoring)
+
+`reseal` seals every stored generation with the data directory's current sealing key
+(HMAC-SHA256, DATA_DIR/sealing-keys.json) and from then on refuses plain-hash seals.
 
 `token` prints an admin access token signed by the local identity provider (the key in
 the data directory), for `Authorization: Bearer <token>` on /admin routes.
@@ -87,6 +92,9 @@ enum Command {
     },
     Restore {
         from: PathBuf,
+        data_dir: PathBuf,
+    },
+    Reseal {
         data_dir: PathBuf,
     },
     Help,
@@ -163,7 +171,9 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             "--store" => store_kind = Some(value("--store")?),
             "--dynamodb-endpoint" => endpoint = Some(value("--dynamodb-endpoint")?),
             "--table-prefix" => prefix = Some(value("--table-prefix")?),
-            "serve" | "bootstrap" | "token" | "backup" | "restore" if subcommand.is_none() => {
+            "serve" | "bootstrap" | "token" | "backup" | "restore" | "reseal"
+                if subcommand.is_none() =>
+            {
                 subcommand = Some(arg.clone())
             }
             other => return Err(format!("unexpected argument {other:?}")),
@@ -171,16 +181,23 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     }
     let data_dir = data_dir.unwrap_or(default_data_dir);
     let subcommand = subcommand.as_deref().unwrap_or("serve");
+    // Flags that belong to serve, bootstrap and token: the store commands take none.
+    let serve_flags = port.is_some()
+        || tenant_name.is_some()
+        || role.is_some()
+        || tenant.is_some()
+        || ttl.is_some()
+        || store_kind.is_some()
+        || endpoint.is_some()
+        || prefix.is_some();
+    if subcommand == "reseal" {
+        if serve_flags || backup_to.is_some() || restore_from.is_some() {
+            return Err("reseal takes --data-dir only (the embedded store)".into());
+        }
+        return Ok(Command::Reseal { data_dir });
+    }
     if matches!(subcommand, "backup" | "restore") {
-        if port.is_some()
-            || tenant_name.is_some()
-            || role.is_some()
-            || tenant.is_some()
-            || ttl.is_some()
-            || store_kind.is_some()
-            || endpoint.is_some()
-            || prefix.is_some()
-        {
+        if serve_flags {
             return Err(format!(
                 "{subcommand} takes --data-dir and {} only (the embedded store)",
                 if subcommand == "backup" {
@@ -295,6 +312,7 @@ async fn main() -> ExitCode {
         } => print_token(role, tenant, ttl_seconds, &data_dir),
         Command::Backup { to, data_dir } => print_summary(backup::backup(&data_dir, &to)),
         Command::Restore { from, data_dir } => print_summary(backup::restore(&from, &data_dir)),
+        Command::Reseal { data_dir } => reseal(&data_dir).await,
         Command::Bootstrap {
             tenant_name,
             data_dir,
@@ -322,6 +340,39 @@ async fn main() -> ExitCode {
                     ExitCode::FAILURE
                 }
             }
+        }
+    }
+}
+
+/// Seals every stored generation with the current sealing key, then closes the window
+/// for plain-hash seals (threat T05). Safe while `serve` runs (one statement per record).
+async fn reseal(data_dir: &Path) -> ExitCode {
+    use nutripro_shared::adapters::sqlite::SqliteStore;
+    use nutripro_shared::ports::sealing::{FileKeyring, SealingKeys};
+    if !data_dir.join("nutripro.sqlite3").exists() {
+        say(&format!("error: {} holds no store\n", data_dir.display()));
+        return ExitCode::FAILURE;
+    }
+    let result = async {
+        let keys = FileKeyring::open(data_dir, true).map_err(|e| e.to_string())?;
+        let keyring = keys.keyring().await.map_err(|e| e.to_string())?;
+        let store = SqliteStore::open(data_dir).map_err(|e| e.to_string())?;
+        let report = store
+            .reseal_generations(&keyring)
+            .map_err(|e| e.to_string())?;
+        keys.set_accept_unkeyed(false).map_err(|e| e.to_string())?;
+        Ok::<_, String>(report)
+    }
+    .await;
+    match result {
+        Ok(report) => {
+            let line = serde_json::to_string(&report).expect("a report serializes") + "\n";
+            let _ = std::io::stdout().write_all(line.as_bytes());
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            say(&format!("error: {error}\n"));
+            ExitCode::FAILURE
         }
     }
 }

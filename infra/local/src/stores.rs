@@ -5,8 +5,10 @@
 //! the admin page and every test suite run the same code above the ports.
 
 use nutripro_shared::adapters::sqlite::SqliteStore;
+use nutripro_shared::domain::sealing::Keyring;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::sealing::{FileKeyring, SealingKeys, StaticKeyring};
 use nutripro_shared::ports::{AdminStore, AuditStore, ControlPlaneStore, StoreError};
 use std::path::Path;
 use std::sync::Arc;
@@ -27,6 +29,9 @@ pub enum StoreChoice {
 /// The default table-name prefix of local mode on DynamoDB.
 pub const DEFAULT_TABLE_PREFIX: &str = "nutripro-local-";
 
+/// The embedded store's file in a data directory.
+const DB_FILE: &str = "nutripro.sqlite3";
+
 /// Every port, as the functions are built from them.
 #[derive(Clone)]
 pub struct Stores {
@@ -37,10 +42,13 @@ pub struct Stores {
     pub commit: Arc<dyn GenerationCommit>,
     /// What it says, for messages ("SQLite in ./local-data", "DynamoDB at …").
     pub description: String,
+    /// The keys generations are sealed with (the data directory's keyring).
+    pub sealing: Arc<dyn SealingKeys>,
 }
 
 impl Stores {
-    /// One embedded store for every port.
+    /// One embedded store for every port, with a keyring of its own (in memory: use
+    /// [`Stores::with_sealing`] for the data directory's).
     pub fn from_sqlite(store: Arc<SqliteStore>, description: impl Into<String>) -> Self {
         Self {
             admin: store.clone(),
@@ -49,7 +57,24 @@ impl Stores {
             audit: store.clone(),
             commit: store,
             description: description.into(),
+            sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
         }
+    }
+
+    pub fn with_sealing(mut self, sealing: Arc<dyn SealingKeys>) -> Self {
+        self.sealing = sealing;
+        self
+    }
+
+    /// The keyring of `data_dir` (created on first use; one created beside a store from
+    /// before sealing keys accepts its plain-hash records until `reseal`).
+    pub fn data_dir_keyring(
+        data_dir: &Path,
+        store_existed: bool,
+    ) -> Result<Arc<dyn SealingKeys>, StoreError> {
+        FileKeyring::open(data_dir, store_existed)
+            .map(|keys| Arc::new(keys) as Arc<dyn SealingKeys>)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 
     pub fn control_plane(&self) -> Arc<dyn ControlPlaneStore> {
@@ -58,16 +83,18 @@ impl Stores {
 
     /// Opens (creating if needed) what `choice` names.
     pub async fn open(choice: &StoreChoice, data_dir: &Path) -> Result<Self, StoreError> {
-        match choice {
-            StoreChoice::Sqlite => Ok(Self::from_sqlite(
+        let existed = data_dir.join(DB_FILE).exists();
+        let stores = match choice {
+            StoreChoice::Sqlite => Self::from_sqlite(
                 Arc::new(SqliteStore::open(data_dir)?),
                 format!("SQLite in {}", data_dir.display()),
-            )),
+            ),
             StoreChoice::DynamoDb {
                 endpoint,
                 table_prefix,
-            } => Self::dynamodb(endpoint, table_prefix).await,
-        }
+            } => Self::dynamodb(endpoint, table_prefix).await?,
+        };
+        Ok(stores.with_sealing(Self::data_dir_keyring(data_dir, existed)?))
     }
 
     #[cfg(feature = "dynamodb")]
@@ -90,6 +117,7 @@ impl Stores {
             audit: Arc::new(DynamoAuditStore::new(client.clone(), audit)),
             commit: Arc::new(DynamoGenerationCommit::new(client, content, billing)),
             description: format!("DynamoDB at {endpoint} (tables {prefix}*)"),
+            sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
         })
     }
 

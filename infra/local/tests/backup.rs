@@ -93,6 +93,16 @@ fn a_backup_under_load_restores_every_acknowledged_write() {
         .count() as u64;
     assert!(backed_up["generations"].as_u64().unwrap() >= generations_before);
     assert!(backed_up["audit_entries"].as_u64().unwrap() > 0);
+    // The sealing keys travel with it: without them no generation could be verified.
+    let keys_copy = std::path::PathBuf::from(
+        backed_up["sealing_keys"]
+            .as_str()
+            .expect("the keyring beside the backup"),
+    );
+    assert_eq!(
+        std::fs::read(&keys_copy).unwrap(),
+        std::fs::read(data_dir.path().join("sealing-keys.json")).unwrap()
+    );
     // Never overwritten.
     let again = run(
         data_dir.path(),
@@ -124,6 +134,10 @@ fn a_backup_under_load_restores_every_acknowledged_write() {
     assert_eq!(restored["generations"], backed_up["generations"]);
     assert_eq!(restored["audit_entries"], backed_up["audit_entries"]);
     assert!(restored.get("previous").is_none());
+    assert!(
+        restored["sealing_keys"].is_string(),
+        "the keyring restored with it"
+    );
     let token = run(
         restored_dir.path(),
         &["token", "--role", "platform-admin", "--ttl", "3600"],

@@ -146,26 +146,7 @@ fn the_gateway_log_carries_one_emf_document_per_request() {
     let data_dir = tempfile::tempdir().unwrap();
     let (_server, url, log) = serve_logging(data_dir.path(), &[]);
     let (_admin, key, tenant) = credentials(data_dir.path());
-    let consent = request(
-        &url,
-        "PUT",
-        "/v1/dietitians/dr-emf/consent",
-        &key,
-        Some(r#"{"granted": true}"#),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(consent.status, 200, "{}", consent.body);
-    let created = request(
-        &url,
-        "POST",
-        "/v1/generations",
-        &key,
-        Some(r#"{"dietitian_id": "dr-emf", "kind": "nutrition_tips", "input": {"client": "Ann"}}"#),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(created.status, 201, "{}", created.body);
+    let created = common::consented_generation(&url, &key, "dr-emf");
     let generated = created.json()["content"].as_str().unwrap().to_owned();
     let missing = request(
         &url,

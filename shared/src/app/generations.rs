@@ -29,12 +29,14 @@ use crate::domain::safety::{
     check_output, precheck, ClientProfile, Finding, FindingCode, SafetyReport, SafetyStatus,
     SafetyThresholds,
 };
+use crate::domain::sealing::{Keyring, SealCheck};
 use crate::domain::style::{StyleProfile, StyleScore};
 use crate::domain::{is_id, KeyId, TenantId};
 use crate::metrics;
 use crate::ports::append_audit;
 use crate::ports::billing::{sweep_tenant, Settlement};
 use crate::ports::llm::{ChatMessage, CompletionRequest, Role, WritingBrief};
+use crate::ports::sealing::SealingKeys;
 use crate::ports::Page;
 use crate::state::{ContentState, GenerationState};
 use std::time::{Duration, Instant};
@@ -364,6 +366,8 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         currency: plan.terms.plan.currency.clone(),
         expires_at: now.plus_seconds(RESERVATION_TTL_SECONDS),
     };
+    // The sealing keys before anything is reserved: without them nothing could be stored.
+    let keyring = keyring(&*state.sealing).await?;
     reserve(state, &reservation, plan.terms.monthly_budget_micros).await?;
     let llm_request = CompletionRequest {
         model: plan.model.clone(),
@@ -458,7 +462,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         safety: Some(safety),
         integrity: String::new(),
     }
-    .seal();
+    .seal_keyed(&keyring);
     // Stored and billed in one write: both or neither. Whatever fails here, the
     // reservation is given back and nothing is billed (a commit whose answer was lost and
     // that is retried finds itself done).
@@ -528,12 +532,22 @@ async fn release(state: &GenerationState, reservation: &Reservation) {
     }
 }
 
-fn intact(generation: Generation) -> Result<Generation, AppError> {
-    if generation.is_intact() {
-        Ok(generation)
-    } else {
-        tracing::error!(generation_id = %generation.id, "stored generation failed its integrity check");
-        Err(AppError::IntegrityCheckFailed)
+/// The sealing keyring (threat T05); unavailable keys fail the request, never the check.
+pub async fn keyring(keys: &dyn SealingKeys) -> Result<Keyring, AppError> {
+    keys.keyring()
+        .await
+        .map_err(|error| AppError::Unavailable(format!("sealing keys: {error}")))
+}
+
+/// A stored generation whose seal holds under `keyring`; anything else is withheld
+/// (500 `integrity-check-failed`).
+pub fn intact(keyring: &Keyring, generation: Generation) -> Result<Generation, AppError> {
+    match generation.check_seal(keyring) {
+        SealCheck::Intact | SealCheck::IntactOldKey | SealCheck::Unkeyed => Ok(generation),
+        SealCheck::Broken => {
+            tracing::error!(generation_id = %generation.id, "stored generation failed its integrity check");
+            Err(AppError::IntegrityCheckFailed)
+        }
     }
 }
 
@@ -548,7 +562,7 @@ pub async fn get_generation(
         .get_generation(tenant, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    intact(generation)
+    intact(&keyring(&*state.sealing).await?, generation)
 }
 
 /// A dietitian's generations, newest first, each checked against its seal.
@@ -563,10 +577,11 @@ pub async fn list_generations(
         .store
         .list_generations(tenant, dietitian_id, limit, position)
         .await?;
+    let keyring = keyring(&*state.sealing).await?;
     let items = page
         .items
         .into_iter()
-        .map(intact)
+        .map(|generation| intact(&keyring, generation))
         .collect::<Result<_, _>>()?;
     Ok(Page {
         items,

@@ -66,13 +66,8 @@ pub async fn review_generation(
         .get_generation(&tenant, &GenerationId::new(generation_id))
         .await?
         .ok_or(AppError::NotFound)?;
-    if !generation.is_intact() {
-        tracing::error!(
-            generation_id,
-            "stored generation failed its integrity check"
-        );
-        return Err(AppError::IntegrityCheckFailed);
-    }
+    let keyring = super::generations::keyring(&*state.sealing).await?;
+    let generation = super::generations::intact(&keyring, generation)?;
     tracing::info!(
         subject = %call.principal.subject,
         tenant_id = %tenant,

@@ -259,6 +259,7 @@ impl GenerationStatus {
 /// Integrity seals of version 2 (the safety verdict, the client profile and the
 /// disclaimer covered) start with this; a bare hex digest is version 1.
 const INTEGRITY_V2: &str = "v2:";
+use super::sealing::{Keyring, SealCheck};
 
 impl Generation {
     /// Its entry in the review list, if it was blocked.
@@ -293,6 +294,13 @@ impl Generation {
     /// Version 1 covered the fields that existed before the safety checks; records
     /// sealed then still verify against it.
     fn digest(&self, version: u8) -> String {
+        self.digest_bytes(version)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect()
+    }
+
+    fn digest_bytes(&self, version: u8) -> [u8; 32] {
         let mut hasher = Sha256::new();
         let mut field = |bytes: &[u8]| {
             hasher.update((bytes.len() as u64).to_be_bytes());
@@ -343,16 +351,30 @@ impl Generation {
             field(&[u8::from(self.disclaimer_appended)]);
             field(style.as_bytes());
         }
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hasher.finalize().into()
     }
 
+    /// The plain (unkeyed) seal records had before sealing keys: what tests and
+    /// [`Generation::is_intact`] use; the product seals with [`Generation::seal_keyed`].
     pub fn seal(mut self) -> Self {
         self.integrity = self.compute_integrity();
         self
+    }
+
+    /// Seals with the keyring's current key (HMAC-SHA256 of the canonical digest).
+    pub fn seal_keyed(mut self, keyring: &Keyring) -> Self {
+        self.integrity = keyring.seal(&self.digest_bytes(2));
+        self
+    }
+
+    /// How the record's seal stands against `keyring`: a plain hash counts only while
+    /// the keyring accepts unkeyed seals (and only if it is right).
+    pub fn check_seal(&self, keyring: &Keyring) -> SealCheck {
+        match keyring.check(&self.integrity, &self.digest_bytes(2)) {
+            SealCheck::Unkeyed if keyring.accept_unkeyed && self.is_intact() => SealCheck::Unkeyed,
+            SealCheck::Unkeyed => SealCheck::Broken,
+            other => other,
+        }
     }
 
     pub fn is_intact(&self) -> bool {

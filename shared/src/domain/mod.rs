@@ -6,6 +6,7 @@ pub mod audit;
 pub mod billing;
 pub mod content;
 pub mod safety;
+pub mod sealing;
 pub mod settings;
 pub mod style;
 pub mod tenant;

@@ -343,3 +343,30 @@ pub fn assert_all_present(
         "every acknowledged generation billed: {usage}"
     );
 }
+
+/// Records `dietitian`'s consent and creates one generation for them with `key`: the
+/// 201 answer (panics on anything else).
+pub fn consented_generation(url: &str, key: &str, dietitian: &str) -> Answer {
+    let consent = request(
+        url,
+        "PUT",
+        &format!("/v1/dietitians/{dietitian}/consent"),
+        key,
+        Some(r#"{"granted": true}"#),
+        &[],
+    )
+    .expect("the server answers");
+    assert_eq!(consent.status, 200, "{}", consent.body);
+    let body = serde_json::json!({"dietitian_id": dietitian, "kind": "nutrition_tips", "input": {"client": "Ann"}});
+    let created = request(
+        url,
+        "POST",
+        "/v1/generations",
+        key,
+        Some(&body.to_string()),
+        &[],
+    )
+    .expect("the server answers");
+    assert_eq!(created.status, 201, "{}", created.body);
+    created
+}

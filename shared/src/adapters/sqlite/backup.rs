@@ -10,6 +10,11 @@
 //! data directory's current database aside (`before-restore-<time>/`, never deleted)
 //! and copies the backup in (a temporary name, then a rename). It must not run under a
 //! server: `serve` holds [`ServeLock`] on the data directory, and restore takes it too.
+//!
+//! Generations are sealed with the data directory's keys (`sealing-keys.json`), without
+//! which they cannot be verified: a backup copies the keyring beside the file
+//! (`FILE.sealing-keys.json`, owner-only), and a restore brings it along (the keyring it
+//! replaces moves aside with the database).
 
 use super::{DB_FILE, MIGRATIONS};
 use rusqlite::backup::{Backup, StepResult};
@@ -50,6 +55,30 @@ pub struct BackupSummary {
     /// Where a restore moved the database it replaced (none: there was none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous: Option<PathBuf>,
+    /// The sealing keyring copied with it (`FILE.sealing-keys.json`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sealing_keys: Option<PathBuf>,
+}
+
+const KEYRING_FILE: &str = "sealing-keys.json";
+
+/// Where a backup's keyring lives: beside it.
+fn keyring_beside(file: &Path) -> PathBuf {
+    let mut name = file.as_os_str().to_owned();
+    name.push(".sealing-keys.json");
+    PathBuf::from(name)
+}
+
+/// Copies a keyring readable by its owner only.
+fn copy_private(from: &Path, to: &Path) -> Result<(), BackupError> {
+    let text = std::fs::read(from).map_err(|e| io(from, e))?;
+    let mut options = File::options();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(to).map_err(|e| io(to, e))?;
+    std::io::Write::write_all(&mut file, &text).map_err(|e| io(to, e))?;
+    file.sync_all().map_err(|e| io(to, e))
 }
 
 /// The data directory's exclusive lock: held by `serve` for its life and by `restore`
@@ -144,6 +173,7 @@ fn inspect(path: &Path) -> Result<BackupSummary, BackupError> {
         ledger_entries: count(&conn, "billing_ledger")?,
         audit_entries: count(&conn, "audit_log")?,
         previous: None,
+        sealing_keys: None,
     })
 }
 
@@ -162,9 +192,11 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupSummary, BackupError> 
             data_dir.display()
         )));
     }
-    if to.exists() {
+    let keyring = data_dir.join(KEYRING_FILE);
+    let keyring_copy = keyring_beside(to);
+    if to.exists() || keyring_copy.exists() {
         return Err(BackupError::Refused(format!(
-            "{} exists; a backup never overwrites a file",
+            "{} (or its keyring) exists; a backup never overwrites a file",
             to.display()
         )));
     }
@@ -181,7 +213,12 @@ pub fn backup(data_dir: &Path, to: &Path) -> Result<BackupSummary, BackupError> 
         sync(&partial)?;
         inspect(&partial)?;
         std::fs::rename(&partial, to).map_err(|e| io(to, e))?;
-        inspect(to)
+        let mut summary = inspect(to)?;
+        if keyring.exists() {
+            copy_private(&keyring, &keyring_copy)?;
+            summary.sealing_keys = Some(keyring_copy.clone());
+        }
+        Ok(summary)
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&partial);
@@ -208,11 +245,7 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupErro
     // as a whole; nothing is deleted.
     let mut previous = None;
     if target.exists() {
-        let stamp = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis())
-            .unwrap_or(0);
-        let aside = data_dir.join(format!("before-restore-{stamp}"));
+        let aside = data_dir.join(format!("before-restore-{}", stamp_now()));
         std::fs::create_dir_all(&aside).map_err(|e| io(&aside, e))?;
         for suffix in ["", "-wal", "-shm"] {
             let file = data_dir.join(format!("{DB_FILE}{suffix}"));
@@ -223,6 +256,20 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupErro
         }
         previous = Some(aside);
     }
+    // The backup's keyring verifies its generations; the one it replaces moves aside.
+    let keyring_copy = keyring_beside(from);
+    let keyring = data_dir.join(KEYRING_FILE);
+    let mut sealing_keys = None;
+    if keyring_copy.exists() {
+        if keyring.exists() {
+            let aside = previous
+                .get_or_insert_with(|| data_dir.join(format!("before-restore-{}", stamp_now())));
+            std::fs::create_dir_all(&*aside).map_err(|e| io(aside, e))?;
+            std::fs::rename(&keyring, aside.join(KEYRING_FILE)).map_err(|e| io(&keyring, e))?;
+        }
+        copy_private(&keyring_copy, &keyring)?;
+        sealing_keys = Some(keyring.clone());
+    }
     std::fs::rename(&partial, &target).map_err(|e| io(&target, e))?;
     // The journal the restored file was written with goes with it.
     for suffix in ["-wal", "-shm"] {
@@ -231,5 +278,13 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupErro
     }
     let mut summary = inspect(&target)?;
     summary.previous = previous;
+    summary.sealing_keys = sealing_keys;
     Ok(summary)
+}
+
+fn stamp_now() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
 }

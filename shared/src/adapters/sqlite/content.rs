@@ -7,6 +7,7 @@ use crate::domain::content::{
     BlockedSummary, Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
     SampleId, Usage,
 };
+use crate::domain::sealing::{Keyring, SealCheck};
 use crate::domain::style::StyleScore;
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::content::{
@@ -590,4 +591,51 @@ pub(super) fn insert_generation(
         )?;
     }
     Ok(())
+}
+
+/// What [`SqliteStore::reseal_generations`] did.
+#[derive(Debug, Clone, Default, serde::Serialize, PartialEq, Eq)]
+pub struct ResealReport {
+    /// Generations already sealed with the current key.
+    pub current: u64,
+    /// Generations re-sealed (a plain hash, or an older key) after their seal held.
+    pub resealed: u64,
+    /// Generations whose seal does not hold: left as they are (reads withhold them).
+    pub broken: Vec<String>,
+}
+
+impl SqliteStore {
+    /// The migration to keyed seals (threat T05): every stored generation whose seal
+    /// holds — plain hash or an older key — is sealed again with `keyring`'s current
+    /// key; one whose seal does not hold is reported and left alone.
+    pub fn reseal_generations(&self, keyring: &Keyring) -> Result<ResealReport, StoreError> {
+        let mut lenient = keyring.clone();
+        lenient.accept_unkeyed = true;
+        let conn = self.conn();
+        let generations = conn
+            .prepare("SELECT * FROM generations ORDER BY id")
+            .map_err(db_error)?
+            .query_map([], generation_from_row)
+            .map_err(db_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_error)?;
+        let mut report = ResealReport::default();
+        for generation in generations {
+            match generation.check_seal(&lenient) {
+                SealCheck::Intact => report.current += 1,
+                SealCheck::Broken => report.broken.push(generation.id.to_string()),
+                SealCheck::IntactOldKey | SealCheck::Unkeyed => {
+                    let (tenant, id) = (generation.tenant_id.clone(), generation.id.clone());
+                    let sealed = generation.seal_keyed(keyring);
+                    conn.execute(
+                        "UPDATE generations SET integrity = ?3 WHERE tenant_id = ?1 AND id = ?2",
+                        rusqlite::params![tenant.as_str(), id.as_str(), sealed.integrity],
+                    )
+                    .map_err(db_error)?;
+                    report.resealed += 1;
+                }
+            }
+        }
+        Ok(report)
+    }
 }

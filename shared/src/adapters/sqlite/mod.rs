@@ -9,6 +9,7 @@ mod admin;
 pub mod backup;
 mod billing;
 mod content;
+pub use content::ResealReport;
 
 use crate::adapters::cursor;
 use crate::domain::api_key::Scope;
