@@ -15,7 +15,7 @@ use nutripro_shared::domain::billing::{
 use nutripro_shared::domain::{PlanId, TenantId, Timestamp};
 use nutripro_shared::ports::billing::{
     all_plans, find_plan, ledger_usage, reconcile, sweep_tenant, BillingStore, PlanStore,
-    Settlement,
+    RateWindowOwner, Settlement,
 };
 use nutripro_shared::ports::StoreError;
 use std::sync::Arc;
@@ -191,7 +191,7 @@ mod cases {
             let (billing, tenant) = (h.billing.clone(), tenant.clone());
             tokio::spawn(async move {
                 billing
-                    .count_request(&tenant, window, LIMIT, expires)
+                    .count_request(&RateWindowOwner::tenant(&tenant), window, LIMIT, expires)
                     .await
                     .unwrap()
             })
@@ -206,16 +206,38 @@ mod cases {
         );
         let next = h
             .billing
-            .count_request(&tenant, window + 60, LIMIT, expires.plus_seconds(60))
+            .count_request(
+                &RateWindowOwner::tenant(&tenant),
+                window + 60,
+                LIMIT,
+                expires.plus_seconds(60),
+            )
             .await
             .unwrap();
         assert_eq!(next, Some(1), "a new window starts from zero");
         let other = h
             .billing
-            .count_request(&TenantId::generate(), window, LIMIT, expires)
+            .count_request(
+                &RateWindowOwner::tenant(&TenantId::generate()),
+                window,
+                LIMIT,
+                expires,
+            )
             .await
             .unwrap();
         assert_eq!(other, Some(1), "tenants do not share windows");
+        // A key with a limit of its own counts in a window of its own (issue 18).
+        let key = nutripro_shared::domain::KeyId::new("0193a0e2b7c87f1aa0e5c7d3f4a5b6c7");
+        let own = h
+            .billing
+            .count_request(&RateWindowOwner::key(&tenant, &key), window, LIMIT, expires)
+            .await
+            .unwrap();
+        assert_eq!(
+            own,
+            Some(1),
+            "the key's window is not its tenant's full one"
+        );
     }
 
     /// Issue 17: racing claims of one threshold — exactly one wins; the standing and

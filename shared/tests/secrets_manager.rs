@@ -99,7 +99,7 @@ async fn the_sealing_keyring_is_read_from_the_secret() {
         &id,
         Duration::from_secs(3600),
     ));
-    let keys = SecretKeyring(secret.clone());
+    let keys = SecretKeyring::new(secret.clone());
     let ring = keys.keyring().await.unwrap();
     let seal = ring.seal(b"digest");
     assert!(seal.starts_with("v3:k1:"));

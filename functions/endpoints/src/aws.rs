@@ -112,7 +112,7 @@ impl Services for AwsServices {
     fn sealing(&self) -> Result<Arc<dyn SealingKeys>, WiringError> {
         Ok(
             match (self.env)("SEALING_SECRET_ARN").filter(|v| !v.trim().is_empty()) {
-                Some(arn) => Arc::new(SecretKeyring(Arc::new(
+                Some(arn) => Arc::new(SecretKeyring::new(Arc::new(
                     SecretsManagerSecret::from_sdk_config(
                         &self.config,
                         arn,

@@ -310,8 +310,8 @@ async fn main() -> ExitCode {
             ttl_seconds,
             data_dir,
         } => print_token(role, tenant, ttl_seconds, &data_dir),
-        Command::Backup { to, data_dir } => print_summary(backup::backup(&data_dir, &to)),
-        Command::Restore { from, data_dir } => print_summary(backup::restore(&from, &data_dir)),
+        Command::Backup { to, data_dir } => print_outcome(backup::backup(&data_dir, &to)),
+        Command::Restore { from, data_dir } => print_outcome(backup::restore(&from, &data_dir)),
         Command::Reseal { data_dir } => reseal(&data_dir).await,
         Command::Bootstrap {
             tenant_name,
@@ -325,21 +325,12 @@ async fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match bootstrap(&*store, &tenant_name, Timestamp::now()).await {
-                Ok((printed, _token)) => {
-                    let line =
-                        serde_json::to_string(&printed).expect("plain strings serialize") + "\n";
-                    // The key exists now; if stdout is gone, say so through the exit code.
-                    match std::io::stdout().write_all(line.as_bytes()) {
-                        Ok(()) => ExitCode::SUCCESS,
-                        Err(_) => ExitCode::FAILURE,
-                    }
-                }
-                Err(error) => {
-                    say(&format!("error: {error}\n"));
-                    ExitCode::FAILURE
-                }
-            }
+            // The key exists once bootstrap answers; if stdout is gone, the exit code says so.
+            print_outcome(
+                bootstrap(&*store, &tenant_name, Timestamp::now())
+                    .await
+                    .map(|(printed, _token)| printed),
+            )
         }
     }
 }
@@ -364,24 +355,15 @@ async fn reseal(data_dir: &Path) -> ExitCode {
         Ok::<_, String>(report)
     }
     .await;
-    match result {
-        Ok(report) => {
-            let line = serde_json::to_string(&report).expect("a report serializes") + "\n";
-            let _ = std::io::stdout().write_all(line.as_bytes());
-            ExitCode::SUCCESS
-        }
-        Err(error) => {
-            say(&format!("error: {error}\n"));
-            ExitCode::FAILURE
-        }
-    }
+    print_outcome(result)
 }
 
-/// A backup's or restore's summary as one JSON line on stdout.
-fn print_summary(result: Result<backup::BackupSummary, backup::BackupError>) -> ExitCode {
+/// A command's result as one JSON line on stdout (failure: the error on stderr); a
+/// stdout that cannot be written is a failure too.
+fn print_outcome<T: serde::Serialize, E: std::fmt::Display>(result: Result<T, E>) -> ExitCode {
     match result {
-        Ok(summary) => {
-            let line = serde_json::to_string(&summary).expect("a summary serializes") + "\n";
+        Ok(value) => {
+            let line = serde_json::to_string(&value).expect("a result serializes") + "\n";
             match std::io::stdout().write_all(line.as_bytes()) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(_) => ExitCode::FAILURE,

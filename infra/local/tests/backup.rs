@@ -7,10 +7,8 @@
 
 mod common;
 
-use common::{credentials, request, run, serve, worker};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use common::{credentials, ready_for_load, run, serve, Load};
+use std::time::Duration;
 
 fn summary(output: &std::process::Output) -> serde_json::Value {
     assert!(
@@ -26,62 +24,20 @@ fn a_backup_under_load_restores_every_acknowledged_write() {
     let data_dir = tempfile::tempdir().unwrap();
     let (server, url) = serve(data_dir.path());
     let (admin, key, tenant) = credentials(data_dir.path());
-    let settings = request(
-        &url,
-        "PUT",
-        &format!("/admin/tenants/{tenant}/settings"),
-        &admin,
-        Some(r#"{"requests_per_minute": 100000}"#),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(settings.status, 200, "{}", settings.body);
-    for n in 0..8 {
-        let consent = request(
-            &url,
-            "PUT",
-            &format!("/v1/dietitians/dr-crash-{n}/consent"),
-            &key,
-            Some(r#"{"granted": true}"#),
-            &[],
-        )
-        .unwrap();
-        assert_eq!(consent.status, 200);
-    }
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let workers: Vec<_> = (0..8)
-        .map(|n| {
-            let (url, key, admin) = (url.clone(), key.clone(), admin.clone());
-            let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
-            std::thread::spawn(move || worker(url, key, admin, n, stop, acknowledged))
-        })
-        .collect();
-    let wait_for = |count: usize| {
-        let started = Instant::now();
-        while acknowledged.lock().unwrap().len() < count
-            && started.elapsed() < Duration::from_secs(20)
-        {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    };
-    wait_for(60);
+    ready_for_load(&url, &admin, &key, &tenant, &Load::dietitians(8));
+    let load = Load::start(&url, &key, &admin, 8);
+    load.wait_for(60, Duration::from_secs(20));
     // What was acknowledged before the backup began must be in it.
-    let before = acknowledged.lock().unwrap().clone();
+    let before = load.acknowledged();
     let backup_file = data_dir.path().join("backup.sqlite3");
     let backed_up = summary(&run(
         data_dir.path(),
         &["backup", "--to", backup_file.to_str().unwrap()],
     ));
-    let during = acknowledged.lock().unwrap().len() - before.len();
+    let during = load.acknowledged().len() - before.len();
     // The load goes on after the backup (bounded), then stops.
-    let after_backup = acknowledged.lock().unwrap().len();
-    wait_for(after_backup + 20);
-    stop.store(true, Ordering::SeqCst);
-    for worker in workers {
-        worker.join().expect("a worker panicked");
-    }
+    load.wait_for(before.len() + during + 20, Duration::from_secs(20));
+    load.finish();
     eprintln!(
         "backup of {} bytes with {} writes acknowledged before it, {during} while it ran",
         backed_up["bytes"],

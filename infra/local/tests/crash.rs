@@ -7,9 +7,7 @@
 
 mod common;
 
-use common::{credentials, request, serve, worker};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use common::{credentials, ready_for_load, serve, Load};
 use std::time::{Duration, Instant};
 
 #[test]
@@ -17,50 +15,13 @@ fn a_sigkill_under_concurrent_writes_loses_nothing_acknowledged() {
     let data_dir = tempfile::tempdir().unwrap();
     let (server, url) = serve(data_dir.path());
     let (admin, key, tenant) = credentials(data_dir.path());
-    // Room for the load: a generous rate limit.
-    let settings = request(
-        &url,
-        "PUT",
-        &format!("/admin/tenants/{tenant}/settings"),
-        &admin,
-        Some(r#"{"requests_per_minute": 100000}"#),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(settings.status, 200, "{}", settings.body);
-    for n in 0..8 {
-        let consent = request(
-            &url,
-            "PUT",
-            &format!("/v1/dietitians/dr-crash-{n}/consent"),
-            &key,
-            Some(r#"{"granted": true}"#),
-            &[],
-        )
-        .unwrap();
-        assert_eq!(consent.status, 200);
-    }
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let acknowledged = Arc::new(Mutex::new(Vec::new()));
-    let workers: Vec<_> = (0..8)
-        .map(|n| {
-            let (url, key, admin) = (url.clone(), key.clone(), admin.clone());
-            let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
-            std::thread::spawn(move || worker(url, key, admin, n, stop, acknowledged))
-        })
-        .collect();
+    ready_for_load(&url, &admin, &key, &tenant, &Load::dietitians(8));
+    let load = Load::start(&url, &key, &admin, 8);
     // Let the load run, then kill the server mid-write (bounded: 3 s at most).
     let started = Instant::now();
-    while acknowledged.lock().unwrap().len() < 200 && started.elapsed() < Duration::from_secs(3) {
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    load.wait_for(200, Duration::from_secs(3));
     server.crash();
-    stop.store(true, Ordering::SeqCst);
-    for worker in workers {
-        worker.join().expect("a worker panicked");
-    }
-    let acknowledged = acknowledged.lock().unwrap().clone();
+    let acknowledged = load.finish();
     assert!(
         acknowledged.len() >= 20,
         "only {} writes before the kill",

@@ -89,26 +89,7 @@ fn a_full_disk_answers_503_keeps_reading_and_recovers_when_space_returns() {
     std::fs::create_dir(&data_dir).unwrap();
     let (mut server, url) = serve(&data_dir);
     let (admin, key, tenant) = credentials(&data_dir);
-    let settings = request(
-        &url,
-        "PUT",
-        &format!("/admin/tenants/{tenant}/settings"),
-        &admin,
-        Some(r#"{"requests_per_minute": 100000}"#),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(settings.status, 200);
-    let consent = request(
-        &url,
-        "PUT",
-        "/v1/dietitians/dr-disk/consent",
-        &key,
-        Some(r#"{"granted": true}"#),
-        &[],
-    )
-    .unwrap();
-    assert_eq!(consent.status, 200);
+    common::ready_for_load(&url, &admin, &key, &tenant, &["dr-disk".to_owned()]);
     assert_eq!(sample(&key, &url, 0).status, 201);
 
     let filler = disk.path().join("filler");

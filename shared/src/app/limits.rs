@@ -8,7 +8,7 @@ use super::AppError;
 use crate::cache::TtlCache;
 use crate::domain::billing::RATE_WINDOW_SECONDS;
 use crate::domain::{KeyId, TenantId, Timestamp};
-use crate::ports::billing::{tenant_terms, BillingStore, TenantTerms};
+use crate::ports::billing::{tenant_terms, BillingStore, RateWindowOwner, TenantTerms};
 use crate::ports::{Clock, PolicyStore};
 use std::sync::Arc;
 use std::time::Duration;
@@ -82,10 +82,8 @@ impl RateLimiter {
         let now = self.clock.now();
         let mut key_status = None;
         if let Some((key_id, key_limit)) = key {
-            // The key's window: its own owner id under the tenant's (DynamoDB partition
-            // `TENANT#<t>#KEY#<k>`, within the functions' `TENANT#*` leading keys).
-            let window_owner = TenantId::new(format!("{tenant}#KEY#{key_id}"));
-            let mut status = count_request(&*self.billing, &window_owner, key_limit, now).await?;
+            let owner = RateWindowOwner::key(tenant, key_id);
+            let mut status = count_request(&*self.billing, &owner, key_limit, now).await?;
             status.per_key = true;
             if !status.allowed {
                 return Err(AppError::RateLimited(status));
@@ -93,7 +91,8 @@ impl RateLimiter {
             key_status = Some(status);
         }
         let limit = self.terms(tenant).await?.requests_per_minute;
-        let status = count_request(&*self.billing, tenant, limit, now).await?;
+        let status =
+            count_request(&*self.billing, &RateWindowOwner::tenant(tenant), limit, now).await?;
         if !status.allowed {
             return Err(AppError::RateLimited(status));
         }
@@ -116,10 +115,10 @@ pub struct RateLimitStatus {
     pub per_key: bool,
 }
 
-/// Counts one request of `tenant` at `now` against `limit` requests per minute.
+/// Counts one request of `owner` at `now` against `limit` requests per minute.
 pub async fn count_request(
     store: &dyn BillingStore,
-    tenant: &TenantId,
+    owner: &RateWindowOwner<'_>,
     limit: u32,
     now: Timestamp,
 ) -> Result<RateLimitStatus, AppError> {
@@ -129,7 +128,7 @@ pub async fn count_request(
     // Kept a window past its end, then DynamoDB's TTL removes it.
     let expires_at = Timestamp::from_millis((window_end + RATE_WINDOW_SECONDS) * 1000);
     let count = store
-        .count_request(tenant, window, limit, expires_at)
+        .count_request(owner, window, limit, expires_at)
         .await?;
     Ok(RateLimitStatus {
         limit,

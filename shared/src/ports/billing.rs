@@ -85,6 +85,37 @@ pub struct BudgetStanding {
     pub alerted: Vec<u8>,
 }
 
+/// Whose rate window a request counts in: its tenant's, or one of the tenant's keys
+/// that has a limit of its own (spec section 11).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateWindowOwner<'a> {
+    pub tenant: &'a TenantId,
+    pub key: Option<&'a crate::domain::KeyId>,
+}
+
+impl<'a> RateWindowOwner<'a> {
+    pub fn tenant(tenant: &'a TenantId) -> Self {
+        Self { tenant, key: None }
+    }
+
+    pub fn key(tenant: &'a TenantId, key: &'a crate::domain::KeyId) -> Self {
+        Self {
+            tenant,
+            key: Some(key),
+        }
+    }
+
+    /// How the stores name the window's owner: `<tenant>`, or `<tenant>#KEY#<key id>`
+    /// (in DynamoDB the partition `TENANT#<owner>`, inside the functions' `TENANT#*`
+    /// leading keys).
+    pub fn id(&self) -> String {
+        match self.key {
+            None => self.tenant.to_string(),
+            Some(key) => format!("{}#KEY#{key}", self.tenant),
+        }
+    }
+}
+
 /// How a settlement went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Settlement {
@@ -115,12 +146,12 @@ pub trait GenerationCommit: Send + Sync {
 
 #[async_trait]
 pub trait BillingStore: Send + Sync {
-    /// Counts one request in the tenant's rate window `window` (its start, in epoch
+    /// Counts one request in `owner`'s rate window `window` (its start, in epoch
     /// seconds) if fewer than `limit` were counted: the count after, or `None` when the
     /// window is full. One conditional write, shared by every instance.
     async fn count_request(
         &self,
-        tenant: &TenantId,
+        owner: &RateWindowOwner<'_>,
         window: i64,
         limit: u32,
         expires_at: Timestamp,

@@ -23,14 +23,35 @@ impl SealingKeys for StaticKeyring {
     }
 }
 
-/// The keyring in a secret (its JSON is the keyring's stored form).
-pub struct SecretKeyring(pub Arc<dyn SecretSource>);
+/// The keyring in a secret (its JSON is the keyring's stored form), parsed again only
+/// when the secret's value changes (the source caches the value itself).
+pub struct SecretKeyring {
+    source: Arc<dyn SecretSource>,
+    parsed: std::sync::Mutex<Option<(super::secrets::Secret, Keyring)>>,
+}
+
+impl SecretKeyring {
+    pub fn new(source: Arc<dyn SecretSource>) -> Self {
+        Self {
+            source,
+            parsed: std::sync::Mutex::new(None),
+        }
+    }
+}
 
 #[async_trait]
 impl SealingKeys for SecretKeyring {
     async fn keyring(&self) -> Result<Keyring, SecretError> {
-        let secret = self.0.current().await?;
-        Keyring::parse(secret.expose()).map_err(SecretError)
+        let secret = self.source.current().await?;
+        let mut parsed = self.parsed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((text, keyring)) = parsed.as_ref() {
+            if *text == secret {
+                return Ok(keyring.clone());
+            }
+        }
+        let keyring = Keyring::parse(secret.expose()).map_err(SecretError)?;
+        *parsed = Some((secret, keyring.clone()));
+        Ok(keyring)
     }
 }
 

@@ -347,16 +347,7 @@ pub fn assert_all_present(
 /// Records `dietitian`'s consent and creates one generation for them with `key`: the
 /// 201 answer (panics on anything else).
 pub fn consented_generation(url: &str, key: &str, dietitian: &str) -> Answer {
-    let consent = request(
-        url,
-        "PUT",
-        &format!("/v1/dietitians/{dietitian}/consent"),
-        key,
-        Some(r#"{"granted": true}"#),
-        &[],
-    )
-    .expect("the server answers");
-    assert_eq!(consent.status, 200, "{}", consent.body);
+    consent(url, key, dietitian);
     let body = serde_json::json!({"dietitian_id": dietitian, "kind": "nutrition_tips", "input": {"client": "Ann"}});
     let created = request(
         url,
@@ -369,4 +360,91 @@ pub fn consented_generation(url: &str, key: &str, dietitian: &str) -> Answer {
     .expect("the server answers");
     assert_eq!(created.status, 201, "{}", created.body);
     created
+}
+
+/// Makes room for a load on `tenant`: a generous rate limit, and consent for each of
+/// `dietitians`.
+pub fn ready_for_load(url: &str, admin: &str, key: &str, tenant: &str, dietitians: &[String]) {
+    let settings = request(
+        url,
+        "PUT",
+        &format!("/admin/tenants/{tenant}/settings"),
+        admin,
+        Some(r#"{"requests_per_minute": 100000}"#),
+        &[],
+    )
+    .expect("the server answers");
+    assert_eq!(settings.status, 200, "{}", settings.body);
+    for dietitian in dietitians {
+        consent(url, key, dietitian);
+    }
+}
+
+/// Records `dietitian`'s consent with `key` (panics unless 200).
+pub fn consent(url: &str, key: &str, dietitian: &str) {
+    let consent = request(
+        url,
+        "PUT",
+        &format!("/v1/dietitians/{dietitian}/consent"),
+        key,
+        Some(r#"{"granted": true}"#),
+        &[],
+    )
+    .expect("the server answers");
+    assert_eq!(consent.status, 200, "{}", consent.body);
+}
+
+/// Writers (see [`worker`]) running against a server until [`Load::finish`].
+pub struct Load {
+    stop: Arc<AtomicBool>,
+    acknowledged: Arc<Mutex<Vec<Acknowledged>>>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Load {
+    /// `writers` threads; writer `n` writes for dietitian `dr-crash-<n>` (see
+    /// [`Load::dietitians`]).
+    pub fn start(url: &str, key: &str, admin: &str, writers: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let acknowledged = Arc::new(Mutex::new(Vec::new()));
+        let workers = (0..writers)
+            .map(|n| {
+                let (url, key, admin) = (url.to_owned(), key.to_owned(), admin.to_owned());
+                let (stop, acknowledged) = (stop.clone(), acknowledged.clone());
+                std::thread::spawn(move || worker(url, key, admin, n, stop, acknowledged))
+            })
+            .collect();
+        Self {
+            stop,
+            acknowledged,
+            workers,
+        }
+    }
+
+    /// The dietitians `writers` writers write for.
+    pub fn dietitians(writers: usize) -> Vec<String> {
+        (0..writers).map(|n| format!("dr-crash-{n}")).collect()
+    }
+
+    /// What was acknowledged so far.
+    pub fn acknowledged(&self) -> Vec<Acknowledged> {
+        self.acknowledged.lock().unwrap().clone()
+    }
+
+    /// Waits (bounded by `limit`) until `count` writes were acknowledged.
+    pub fn wait_for(&self, count: usize, limit: Duration) {
+        let started = std::time::Instant::now();
+        while self.acknowledged.lock().unwrap().len() < count && started.elapsed() < limit {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Stops the writers and returns everything acknowledged.
+    pub fn finish(self) -> Vec<Acknowledged> {
+        self.stop.store(true, Ordering::SeqCst);
+        for worker in self.workers {
+            worker.join().expect("a worker panicked");
+        }
+        self.acknowledged.lock().unwrap().clone()
+    }
 }

@@ -27,7 +27,7 @@ use crate::domain::billing::{
     DietitianUsage, Invoice, LedgerEntry, Period, Plan, Reservation, Tally, UsageReport,
 };
 use crate::domain::{PlanId, TenantId, Timestamp};
-use crate::ports::billing::{BillingStore, BudgetStanding, PlanStore, Settlement};
+use crate::ports::billing::{BillingStore, BudgetStanding, PlanStore, RateWindowOwner, Settlement};
 use crate::ports::{Page, StoreError};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
@@ -154,6 +154,22 @@ pub struct DynamoBillingStore {
 }
 
 impl DynamoBillingStore {
+    /// The tenant's period usage item (totals, budget, raised budget alerts), read
+    /// consistently.
+    async fn usage_item(
+        &self,
+        tenant: &TenantId,
+        period: Period,
+    ) -> Result<Option<Item>, StoreError> {
+        table::get(
+            &self.client,
+            &self.table,
+            tenant_pk(tenant),
+            &usage_sk(period),
+        )
+        .await
+    }
+
     pub fn new(client: Client, table: impl Into<String>) -> Self {
         Self {
             client,
@@ -428,7 +444,7 @@ impl PlanStore for DynamoStore {
 impl BillingStore for DynamoBillingStore {
     async fn count_request(
         &self,
-        tenant: &TenantId,
+        owner: &RateWindowOwner<'_>,
         window: i64,
         limit: u32,
         expires_at: Timestamp,
@@ -437,7 +453,7 @@ impl BillingStore for DynamoBillingStore {
             .client
             .update_item()
             .table_name(&self.table)
-            .key(PK, s(tenant_pk(tenant)))
+            .key(PK, s(format!("TENANT#{}", owner.id())))
             .key(SK, s(format!("RATE#{window}")))
             .update_expression("ADD #n :one SET expires_at = :ttl")
             .condition_expression("attribute_not_exists(#n) OR #n < :limit")
@@ -565,14 +581,7 @@ impl BillingStore for DynamoBillingStore {
         tenant: &TenantId,
         period: Period,
     ) -> Result<BudgetStanding, StoreError> {
-        let item = table::get(
-            &self.client,
-            &self.table,
-            tenant_pk(tenant),
-            &usage_sk(period),
-        )
-        .await?;
-        let Some(item) = item else {
+        let Some(item) = self.usage_item(tenant, period).await? else {
             return Ok(BudgetStanding::default());
         };
         Ok(BudgetStanding {
@@ -612,13 +621,7 @@ impl BillingStore for DynamoBillingStore {
         if !attempts.retried() {
             return Ok(false);
         }
-        let item = table::get(
-            &self.client,
-            &self.table,
-            tenant_pk(tenant),
-            &usage_sk(period),
-        )
-        .await?;
+        let item = self.usage_item(tenant, period).await?;
         Ok(item.and_then(|i| i.get(&attribute).cloned()) == Some(s(claim.to_owned())))
     }
 

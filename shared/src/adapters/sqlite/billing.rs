@@ -10,7 +10,7 @@ use crate::domain::billing::{
 };
 use crate::domain::{PlanId, TenantId, Timestamp};
 use crate::ports::billing::{
-    BillingStore, BudgetStanding, GenerationCommit, PlanStore, Settlement,
+    BillingStore, BudgetStanding, GenerationCommit, PlanStore, RateWindowOwner, Settlement,
 };
 use crate::ports::{Page, StoreError};
 use async_trait::async_trait;
@@ -305,7 +305,7 @@ impl PlanStore for SqliteStore {
 impl BillingStore for SqliteStore {
     async fn count_request(
         &self,
-        tenant: &TenantId,
+        owner: &RateWindowOwner<'_>,
         window: i64,
         limit: u32,
         expires_at: Timestamp,
@@ -318,7 +318,7 @@ impl BillingStore for SqliteStore {
                      ON CONFLICT (tenant_id, window_start) DO UPDATE SET count = count + 1
                          WHERE count < ?3
                      RETURNING count",
-                    params![tenant.as_str(), window, limit, expires_at.as_millis()],
+                    params![owner.id(), window, limit, expires_at.as_millis()],
                     |row| row.get(0),
                 )
                 .optional()?;
@@ -326,7 +326,7 @@ impl BillingStore for SqliteStore {
                 // A new window: the tenant's old ones are dead weight (DynamoDB's TTL).
                 tx.execute(
                     "DELETE FROM rate_windows WHERE tenant_id = ?1 AND expires_at < ?2",
-                    params![tenant.as_str(), expires_at.plus_seconds(-3_600).as_millis()],
+                    params![owner.id(), expires_at.plus_seconds(-3_600).as_millis()],
                 )?;
             }
             Ok(count)
