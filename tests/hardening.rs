@@ -128,8 +128,8 @@ async fn an_offboarded_tenant_is_read_only_for_every_role() {
     let changes = tenant_changes();
     assert_eq!(
         changes.len(),
-        6,
-        "PATCH, DELETE, keys: issue, rotate, revoke; settings"
+        8,
+        "PATCH, DELETE, keys: issue, rotate, revoke, signing key set and removed; settings"
     );
     let mut refused = 0;
     for role in Role::ALL {

@@ -430,7 +430,7 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
         })
         .map(|(id, _)| id)
         .collect();
-    assert_eq!(admin_functions.len(), 24);
+    assert_eq!(admin_functions.len(), 26);
     // Every data-plane function reads its tenant's rate limit (tenant, settings, plan;
     // GetItem only, asserted below); the billing jobs read tenants and plans.
     let mut expected = BTreeSet::from([
@@ -684,11 +684,11 @@ fn the_audit_chain_is_append_only_for_every_function() {
             }
         }
     }
-    // The ten changing admin functions, the API-key authorizer (key anomalies), the
+    // The twelve changing admin functions, the API-key authorizer (key anomalies), the
     // scheduled period close and the generation function (refused and blocked texts).
     assert_eq!(
         writers.len(),
-        13,
+        15,
         "every changing admin function appends: {writers:?}"
     );
     assert!(writers.contains("ApiKeyAuthorizerFunction"));
@@ -767,6 +767,19 @@ fn billing_is_tenant_keyed_and_only_metering_changes_it() {
     // Every data-plane function counts its requests in the tenant's rate window.
     expected.extend(data_plane.iter().copied());
     assert_eq!(functions_touching(&t, "BillingTable"), expected);
+    let claims_nonces: BTreeSet<&str> = statements(&t)
+        .into_iter()
+        .filter(|(_, s)| {
+            as_list(&s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"])
+                .iter()
+                .any(|v| v.as_str() == Some("NONCE#*"))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(
+        claims_nonces, data_plane,
+        "every /v1 function may check a signed request"
+    );
     for (id, statement) in statements(&t) {
         let on_billing = as_list(&statement["Resource"])
             .iter()
@@ -779,6 +792,21 @@ fn billing_is_tenant_keyed_and_only_metering_changes_it() {
                 .iter()
                 .map(|v| v.as_str().unwrap())
                 .collect();
+        // Signed requests' nonces (issue 18): data-plane functions claim them by a
+        // conditional put and read one back only after a retried write.
+        if prefixes == ["NONCE#*"] {
+            assert!(
+                data_plane.contains(id),
+                "{id}: only the data plane claims nonces"
+            );
+            for action in actions(statement) {
+                assert!(
+                    ["dynamodb:PutItem", "dynamodb:GetItem"].contains(&action),
+                    "{id}: {action} on nonces"
+                );
+            }
+            continue;
+        }
         assert_eq!(prefixes, ["TENANT#*"], "{id}: tenant partitions only");
         for action in actions(statement) {
             let allowed: &[&str] = match id {

@@ -1,5 +1,6 @@
 // API keys: issue (the secret is shown once, with a copy button), list with last use,
-// rotate with a grace period, revoke.
+// rotate with a grace period, revoke, register the public key a client signs requests
+// with (RFC 9421; README "Signing requests").
 import { tenantPath } from '../api.js';
 import { h, replace, busy, empty, dateTime, status, table, confirmDialog, copyButton, load } from '../ui.js';
 import { withTenant } from './tenants.js';
@@ -24,6 +25,48 @@ async function renderKeys(tenantId, content, context) {
   const errors = h('div', { id: 'key-errors' });
   const secretSlot = h('div', { id: 'secret-slot' });
   const list = h('div', { id: 'key-list' });
+  const signingSlot = h('div', { id: 'signing-slot' });
+
+  // Only a public key is ever entered here: the private key stays with the client.
+  const showSigningForm = (key) => {
+    const algorithm = h('select', { id: 'signing-algorithm' },
+      h('option', { value: 'ed25519', text: 'Ed25519' }),
+      h('option', { value: 'ecdsa-p256-sha256', text: 'ECDSA P-256 (SHA-256)' }));
+    if (key.signing_key) algorithm.value = key.signing_key.algorithm;
+    const publicKey = h('textarea', { id: 'signing-public-key', rows: 3, required: true, maxlength: 2048,
+      placeholder: 'base64url of the raw public key, or a PEM "BEGIN PUBLIC KEY" block' });
+    const required = h('input', { id: 'signing-required', type: 'checkbox', checked: Boolean(key.signing_key?.signature_required) });
+    const save = h('button', { id: 'signing-save', type: 'submit', text: 'Register public key' });
+    const remove = key.signing_key ? h('button', {
+      class: 'danger small', type: 'button', id: 'signing-remove', text: 'Remove signing key',
+      on: {
+        click: (event) => busy(event.currentTarget, errors, async () => {
+          await api.del(tenantPath(tenantId, `/keys/${encodeURIComponent(key.key_id)}/signing-key`));
+          signingSlot.replaceChildren();
+          await refresh();
+        }),
+      },
+    }) : null;
+    const form = h('form', { class: 'card', id: 'signing-form' },
+      h('h2', { text: `Signing key for "${key.name}"` }),
+      h('p', { class: 'muted', text: 'Requests with this key can carry HTTP Message Signatures (RFC 9421). Paste the client\'s public key; its private key never leaves the client, so the service cannot forge its signature.' }),
+      key.signing_key ? h('p', {}, 'Registered now: ', h('code', { text: key.signing_key.algorithm }), ' fingerprint ', h('code', { text: key.signing_key.fingerprint.slice(0, 16) })) : null,
+      h('div', { class: 'form-grid' }, h('label', {}, 'Algorithm', algorithm), h('label', {}, 'Public key', publicKey)),
+      h('label', { class: 'choice' }, required, ' Require signatures: refuse unsigned requests with this key'),
+      h('div', { class: 'actions' }, save, remove,
+        h('button', { class: 'secondary small', type: 'button', text: 'Cancel', on: { click: () => signingSlot.replaceChildren() } })));
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      busy(save, errors, async () => {
+        await api.put(tenantPath(tenantId, `/keys/${encodeURIComponent(key.key_id)}/signing-key`),
+          { algorithm: algorithm.value, public_key: publicKey.value.trim(), signature_required: required.checked });
+        signingSlot.replaceChildren();
+        await refresh();
+      });
+    });
+    replace(signingSlot, form);
+    publicKey.focus();
+  };
 
   const showSecret = (issued, verb) => {
     replace(secretSlot, h('div', { class: 'secret', id: 'new-secret' },
@@ -36,7 +79,7 @@ async function renderKeys(tenantId, content, context) {
 
   const refresh = () => load(list, () => api.get(tenantPath(tenantId, '/keys')), (page) => {
     if (page.items.length === 0) return empty('This tenant has no API keys yet.');
-    return table(['Name', 'Status', 'Scopes', 'Created', 'Last used', 'Expires', 'Old secret valid until', 'Key id', ''], page.items.map((key) => {
+    return table(['Name', 'Status', 'Scopes', 'Signing', 'Created', 'Last used', 'Expires', 'Old secret valid until', 'Key id', ''], page.items.map((key) => {
       const actions = h('div', { class: 'actions' });
       if (mayChange && key.status === 'active') {
         actions.append(h('button', {
@@ -60,6 +103,10 @@ async function renderKeys(tenantId, content, context) {
           },
         }));
         actions.append(h('button', {
+          class: 'secondary small', type: 'button', text: 'Signing key', dataset: { action: 'signing-key' },
+          on: { click: () => showSigningForm(key) },
+        }));
+        actions.append(h('button', {
           class: 'danger small', type: 'button', text: 'Revoke', dataset: { action: 'revoke' },
           on: {
             click: (event) => busy(event.currentTarget, errors, async () => {
@@ -81,6 +128,10 @@ async function renderKeys(tenantId, content, context) {
         h('td', { class: 'scopes' },
           key.scopes.length === SCOPES.length ? h('span', { class: 'muted', text: 'all' }) : key.scopes.map((scope) => h('code', { class: 'scope', text: scope })),
           key.requests_per_minute ? h('div', { class: 'muted', text: `${key.requests_per_minute}/min` }) : null),
+        h('td', { class: 'signing' }, key.signing_key
+          ? [h('code', { text: key.signing_key.algorithm }),
+            h('div', { class: 'muted', text: key.signing_key.signature_required ? 'required' : 'optional' })]
+          : h('span', { class: 'muted', text: 'unsigned' })),
         h('td', { text: dateTime(key.created_at) }),
         h('td', { class: 'last-used', text: key.last_used_at ? dateTime(key.last_used_at) : 'never' }),
         h('td', { text: key.expires_at ? dateTime(key.expires_at) : 'never' }),
@@ -119,6 +170,6 @@ async function renderKeys(tenantId, content, context) {
       await refresh();
     });
   });
-  replace(content, form, errors, secretSlot, h('h2', { text: 'Keys' }), list);
+  replace(content, form, errors, secretSlot, signingSlot, h('h2', { text: 'Keys' }), list);
   await refresh();
 }

@@ -73,6 +73,7 @@ macro_rules! contract_suite {
                 the_ledger_pages_in_request_order,
                 usage_is_tallied_per_dietitian_with_style_scores,
                 a_budget_alert_is_claimed_once_per_threshold_and_period,
+                a_signature_nonce_is_accepted_once_until_it_expires,
             );
         }
     };
@@ -237,6 +238,48 @@ mod cases {
             own,
             Some(1),
             "the key's window is not its tenant's full one"
+        );
+    }
+
+    /// Issue 18: racing requests with one nonce — exactly one is accepted; other keys
+    /// and other nonces are their own; a nonce past its time may be used again.
+    pub async fn a_signature_nonce_is_accepted_once_until_it_expires(h: &Harness) {
+        let key = nutripro_shared::domain::KeyId::new(nutripro_shared::domain::new_id());
+        let expires = NOW.plus_seconds(660);
+        let results = join_all((0..12).map(|_| {
+            let (billing, key) = (h.billing.clone(), key.clone());
+            tokio::spawn(async move {
+                billing
+                    .claim_nonce(&key, "n0nce-raced/+=", NOW, expires)
+                    .await
+                    .unwrap()
+            })
+        }))
+        .await;
+        let accepted = results.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+        assert_eq!(accepted, 1, "one of the racing uses of a nonce is accepted");
+        let claim = |key: nutripro_shared::domain::KeyId, nonce: &'static str, now: Timestamp| {
+            let billing = h.billing.clone();
+            async move {
+                billing
+                    .claim_nonce(&key, nonce, now, now.plus_seconds(660))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(!claim(key.clone(), "n0nce-raced/+=", NOW.plus_seconds(659)).await);
+        assert!(
+            claim(key.clone(), "another-nonce", NOW).await,
+            "other nonces are free"
+        );
+        let other = nutripro_shared::domain::KeyId::new(nutripro_shared::domain::new_id());
+        assert!(
+            claim(other, "n0nce-raced/+=", NOW).await,
+            "keys do not share nonces"
+        );
+        assert!(
+            claim(key, "n0nce-raced/+=", NOW.plus_seconds(660)).await,
+            "a nonce is remembered until it expires, not forever"
         );
     }
 

@@ -87,6 +87,7 @@ fn generation(t: &TenantId, d: &DietitianId, samples: &[&Sample]) -> Generation 
             score: Some(0.734),
             profile_samples: 4,
         },
+        request_signature: None,
         integrity: String::new(),
     }
     .seal()

@@ -4,6 +4,7 @@
 // Environment: NUTRIPRO_LOCAL_BIN (the gateway binary; default target/debug/nutripro-local),
 // CHROMIUM (default /usr/bin/chromium), SCREENSHOT_DIR (default screenshots/ at the root).
 // A missing browser or binary fails the run: nothing here is skipped.
+import { generateKeyPairSync } from 'node:crypto';
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -287,6 +288,22 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   assert.equal(refused.status, 403);
   assert.equal((await refused.json()).type, 'https://nutripro.dev/problems/insufficient-scope');
   assert.equal((await fetch(`${base}/v1/usage`, { headers: { authorization: `Bearer ${reader}` } })).status, 200);
+
+  // A signing key (RFC 9421) for the reader, required: only its public half is pasted,
+  // and unsigned requests with that key are refused from then on.
+  const { publicKey } = generateKeyPairSync('ed25519');
+  await readerRow.locator('button[data-action=signing-key]').click();
+  await page.waitForSelector('#signing-form');
+  await page.fill('#signing-public-key', publicKey.export({ type: 'spki', format: 'pem' }).toString());
+  await page.check('#signing-required');
+  await page.click('#signing-save');
+  await page.waitForSelector('#key-list tr:has-text("read-only") td.signing code');
+  assert.match(await readerRow.locator('td.signing').textContent(), /ed25519\s*required/);
+  const unsigned = await fetch(`${base}/v1/usage`, { headers: { authorization: `Bearer ${reader}` } });
+  assert.equal(unsigned.status, 401);
+  const problem = await unsigned.json();
+  assert.equal(problem.type, 'https://nutripro.dev/problems/invalid-signature');
+  assert.equal(problem.reason, 'signature_required');
   await shot(page, '04-keys');
 
   // Settings: a tighter rate limit, saved.

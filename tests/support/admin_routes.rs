@@ -82,6 +82,22 @@ pub fn route_table() -> Vec<(&'static str, &'static str, Action, u16, Option<Val
             Some(json!({"grace_seconds": 60})),
         ),
         (
+            "PUT",
+            "/admin/tenants/{tenantId}/keys/{keyId}/signing-key",
+            Action::KeySigningKey,
+            200,
+            Some(
+                json!({"algorithm": "ed25519", "public_key": "I8-lFi8rM6iBRIcL_Yzrnvy2RQ9yw9HNurRqtt6X7U4"}),
+            ),
+        ),
+        (
+            "DELETE",
+            "/admin/tenants/{tenantId}/keys/{keyId}/signing-key",
+            Action::KeySigningKey,
+            204,
+            None,
+        ),
+        (
             "DELETE",
             "/admin/tenants/{tenantId}/keys/{keyId}",
             Action::KeyRevoke,
@@ -234,6 +250,7 @@ pub async fn fixture_tenant(stack: &LocalStack, name: &str) -> (String, String) 
         safety: Some(SafetyReport::from_findings(Vec::new())),
         disclaimer_appended: false,
         style: nutripro_shared::domain::style::StyleScore::NONE,
+        request_signature: None,
         integrity: String::new(),
     }
     .seal_keyed(&stack.sealing_keyring().await);

@@ -193,7 +193,12 @@ impl LocalStack {
     /// store except the ones every request writes by design (the audit chain, rate
     /// windows, idempotency claims). Equal before and after means nothing changed.
     pub fn state_snapshot(&self) -> String {
-        const WRITTEN_BY_EVERY_REQUEST: [&str; 3] = ["audit_log", "rate_windows", "idempotency"];
+        const WRITTEN_BY_EVERY_REQUEST: [&str; 4] = [
+            "audit_log",
+            "rate_windows",
+            "idempotency",
+            "signature_nonces",
+        ];
         let db = rusqlite::Connection::open(self.data_dir.path().join("nutripro.sqlite3"))
             .expect("open the gateway's database");
         let mut tables: Vec<String> = db

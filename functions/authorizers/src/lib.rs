@@ -25,6 +25,7 @@ use nutripro_shared::domain::audit::{Actor, AuditDraft, Outcome};
 use nutripro_shared::domain::{ApiKey, PresentedKey, TenantStatus};
 use nutripro_shared::http::{
     TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_KEY_RPM, AUTHORIZER_PLAN, AUTHORIZER_SCOPES,
+    AUTHORIZER_SIGNATURE_REQUIRED, AUTHORIZER_SIGNING_ALG, AUTHORIZER_SIGNING_KEY,
     AUTHORIZER_TENANT_ID,
 };
 use nutripro_shared::ports::{append_audit, AuditStore, Clock, ControlPlaneStore};
@@ -123,6 +124,8 @@ impl ApiKeyAuthorizer {
             plan: tenant.plan.clone(),
             scopes: key.scopes.clone(),
             key_requests_per_minute: key.requests_per_minute,
+            signing_key: key.signing_key.clone(),
+            request_signature: None,
         };
         let decision = match tenant.status {
             TenantStatus::Active => Decision::Allow(context),
@@ -331,6 +334,11 @@ fn policy(
         });
         if let Some(limit) = context.key_requests_per_minute {
             fields[AUTHORIZER_KEY_RPM] = serde_json::json!(limit.to_string());
+        }
+        if let Some(key) = &context.signing_key {
+            fields[AUTHORIZER_SIGNING_ALG] = serde_json::json!(key.algorithm.as_str());
+            fields[AUTHORIZER_SIGNING_KEY] = serde_json::json!(key.public_key_text());
+            fields[AUTHORIZER_SIGNATURE_REQUIRED] = serde_json::json!(key.required.to_string());
         }
         fields
     })

@@ -310,6 +310,14 @@ pub const ENDPOINTS: &[Endpoint] = &[
         build: |s| http(admin(s)?, nutripro_keys::revoke_key),
     },
     Endpoint {
+        name: "set_signing_key",
+        build: |s| http(admin(s)?, nutripro_keys::set_signing_key),
+    },
+    Endpoint {
+        name: "remove_signing_key",
+        build: |s| http(admin(s)?, nutripro_keys::remove_signing_key),
+    },
+    Endpoint {
         name: "get_tenant_settings",
         build: |s| http(admin(s)?, nutripro_settings::get_tenant_settings),
     },

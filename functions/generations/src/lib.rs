@@ -23,6 +23,7 @@ use nutripro_shared::domain::content::{
     MAX_INPUT_BYTES,
 };
 use nutripro_shared::domain::safety::{ClientProfile, SafetyReport};
+use nutripro_shared::domain::signatures::RequestSignature;
 use nutripro_shared::domain::style::StyleScore;
 use nutripro_shared::http::{
     created, is_id, json, once, pagination, parse_json, path_param, query_param, request_id, serve,
@@ -75,6 +76,8 @@ struct GenerationOutput<'a> {
     /// How close the text is to the dietitian's style profile.
     style: StyleScore,
     created_at: String,
+    /// The signed request that asked for it (null: unsigned).
+    request_signature: Option<&'a RequestSignature>,
 }
 
 impl<'a> From<&'a Generation> for GenerationOutput<'a> {
@@ -100,6 +103,7 @@ impl<'a> From<&'a Generation> for GenerationOutput<'a> {
             },
             sample_ids: g.sample_ids.iter().map(SampleId::as_str).collect(),
             created_at: g.created_at.to_rfc3339(),
+            request_signature: g.request_signature.as_ref(),
         }
     }
 }
@@ -140,6 +144,7 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
             started,
             request_id: &request_id,
             source_ip: &source_ip,
+            request_signature: caller.request_signature.as_ref(),
         };
         let outcome = generations::create_generation(state, who, new, once).await?;
         created(outcome, |generation| {

@@ -5,6 +5,9 @@
 //! - `POST /admin/tenants/{tenantId}/keys/{keyId}/rotate` → a new secret under the same
 //!   key id; the old one keeps working for `grace_seconds` (default 24 h), then 401
 //! - `DELETE /admin/tenants/{tenantId}/keys/{keyId}` → revoked now; 204
+//! - `PUT /admin/tenants/{tenantId}/keys/{keyId}/signing-key` → registers the client's
+//!   public key for signed requests (RFC 9421), optional or required; 200 with the key
+//! - `DELETE /admin/tenants/{tenantId}/keys/{keyId}/signing-key` → removes it; 204
 //!
 //! A key of another tenant is 404, exactly like a key that does not exist.
 
@@ -33,6 +36,19 @@ struct KeyView {
     scopes: Vec<&'static str>,
     /// The key's own requests-per-minute limit (null: the tenant's).
     requests_per_minute: Option<u32>,
+    /// The client's public key for signed requests (null: none registered).
+    signing_key: Option<SigningKeyView>,
+}
+
+#[derive(Debug, Serialize)]
+struct SigningKeyView {
+    algorithm: &'static str,
+    /// Unpadded base64url of the raw public key.
+    public_key: String,
+    /// SHA-256 of the raw public key, hex.
+    fingerprint: String,
+    signature_required: bool,
+    registered_at: String,
 }
 
 fn rfc3339(at: Option<Timestamp>) -> Option<String> {
@@ -59,6 +75,13 @@ impl KeyView {
             previous_secret_valid_until: rfc3339(key.grace_until.filter(|until| *until > now)),
             scopes: key.scopes.iter().map(|s| s.as_str()).collect(),
             requests_per_minute: key.requests_per_minute,
+            signing_key: key.signing_key.as_ref().map(|k| SigningKeyView {
+                algorithm: k.algorithm.as_str(),
+                public_key: k.public_key_text(),
+                fingerprint: k.fingerprint(),
+                signature_required: k.required,
+                registered_at: k.registered_at.to_rfc3339(),
+            }),
         }
     }
 }
@@ -161,6 +184,44 @@ pub async fn revoke_key(state: &AdminState, request: Request) -> Response<Body> 
         let admin = call.admin()?;
         let key_id = path_param(&call.request, "keyId").unwrap_or_default();
         keys::revoke_key(state, &admin, &key_id).await?;
+        no_content()
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SigningKeyBody {
+    algorithm: String,
+    public_key: String,
+    #[serde(default)]
+    signature_required: bool,
+}
+
+/// `PUT /admin/tenants/{tenantId}/keys/{keyId}/signing-key`
+pub async fn set_signing_key(state: &AdminState, request: Request) -> Response<Body> {
+    serve("set_signing_key", request, |call| async move {
+        let admin = call.admin()?;
+        let input = parse_json::<SigningKeyBody>(&call.request, MAX_KEY_BODY_BYTES).map(|b| {
+            keys::NewSigningKey {
+                algorithm: b.algorithm,
+                public_key: b.public_key,
+                signature_required: b.signature_required,
+            }
+        });
+        let key_id = path_param(&call.request, "keyId").unwrap_or_default();
+        let (key, now) = keys::set_signing_key(state, &admin, &key_id, input).await?;
+        json(200, &KeyView::new(&key, now))
+    })
+    .await
+}
+
+/// `DELETE /admin/tenants/{tenantId}/keys/{keyId}/signing-key`
+pub async fn remove_signing_key(state: &AdminState, request: Request) -> Response<Body> {
+    serve("remove_signing_key", request, |call| async move {
+        let admin = call.admin()?;
+        let key_id = path_param(&call.request, "keyId").unwrap_or_default();
+        keys::remove_signing_key(state, &admin, &key_id).await?;
         no_content()
     })
     .await

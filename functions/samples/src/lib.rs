@@ -14,6 +14,7 @@ use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::content::{
     ContentKind, DietitianId, Sample, SampleId, MAX_SAMPLE_CHARS, MAX_TITLE_CHARS,
 };
+use nutripro_shared::domain::signatures::RequestSignature;
 use nutripro_shared::http::{
     created, is_id, json, no_content, once, pagination, parse_json, path_param, query_param, serve,
 };
@@ -43,6 +44,8 @@ pub struct SampleOutput<'a> {
     title: Option<&'a str>,
     content: &'a str,
     created_at: String,
+    /// The signed request that created it (null: unsigned).
+    request_signature: Option<&'a RequestSignature>,
 }
 
 impl<'a> From<&'a Sample> for SampleOutput<'a> {
@@ -54,6 +57,7 @@ impl<'a> From<&'a Sample> for SampleOutput<'a> {
             title: s.title.as_deref(),
             content: &s.content,
             created_at: s.created_at.to_rfc3339(),
+            request_signature: s.request_signature.as_ref(),
         }
     }
 }
@@ -82,6 +86,7 @@ pub async fn create_sample(state: &ContentState, request: Request) -> Response<B
             kind: ContentKind::parse_or_list(&input.kind)?,
             title: input.title,
             content: input.content,
+            request_signature: caller.request_signature.clone(),
         };
         let once = once(
             &call.request,

@@ -41,6 +41,10 @@ pub enum AppError {
     /// The API key lacks the scope the route requires (spec section 11).
     #[error("insufficient scope")]
     InsufficientScope(crate::domain::api_key::Scope),
+    /// The request's HTTP message signature is missing (where required), invalid or
+    /// replayed (spec section 11).
+    #[error("invalid signature: {0}")]
+    InvalidSignature(crate::domain::signatures::Rejection),
     /// The request asks for something unsafe for its client (refused before any model
     /// call); the findings say what.
     #[error("unsafe request")]
@@ -166,6 +170,7 @@ impl AppError {
             Self::PayloadTooLarge(max) => (413, "payload-too-large", "Content Too Large", format!("The body exceeds {max} bytes.")),
             Self::InvalidCursor => (422, "invalid-cursor", "Invalid Cursor", "cursor is not one this listing issued; start again without it".into()),
             Self::UnsafeRequest(_) => (422, "unsafe-request", "Unsafe Request", "This request asks for something unsafe for its client (see findings). Nothing was generated or billed.".into()),
+            Self::InvalidSignature(rejection) => (401, "invalid-signature", "Invalid Signature", format!("{rejection} Nothing was done.")),
             Self::InsufficientScope(scope) => (403, "insufficient-scope", "Insufficient Scope", format!("This API key may not do this: the route requires the scope {scope}, which the key was not issued with. Nothing was done.")),
             Self::ConsentRequired => (403, "consent-required", "Consent Required", "This dietitian has not consented to AI processing of their writing; record consent with PUT /v1/dietitians/{dietitianId}/consent.".into()),
             Self::RateLimited(status) => (429, "rate-limited", "Too Many Requests", format!(
@@ -185,7 +190,7 @@ impl AppError {
             )),
             Self::CurrencyMismatch(detail) => (409, "currency-mismatch", "Conflict", detail.clone()),
             Self::TenantOffboarded => (409, "tenant-offboarded", "Conflict", "This tenant has been offboarded and is read-only; its usage, invoices and audit entries can still be read.".into()),
-            Self::KeyRevoked => (409, "key-revoked", "Conflict", "A revoked key cannot be rotated.".into()),
+            Self::KeyRevoked => (409, "key-revoked", "Conflict", "A revoked key cannot be rotated or given a signing key.".into()),
             Self::PeriodNotClosable(period) => (409, "period-not-closable", "Conflict", format!(
                 "Period {period} can be closed once it has ended and its last reservations have expired."
             )),
@@ -209,6 +214,10 @@ impl AppError {
             Self::UnsafeRequest(findings) => Some(serde_json::Map::from_iter([(
                 "findings".to_owned(),
                 serde_json::to_value(findings).unwrap_or_default(),
+            )])),
+            Self::InvalidSignature(rejection) => Some(serde_json::Map::from_iter([(
+                "reason".to_owned(),
+                serde_json::Value::from(rejection.code()),
             )])),
             _ => None,
         };

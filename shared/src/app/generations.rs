@@ -30,6 +30,7 @@ use crate::domain::safety::{
     SafetyThresholds,
 };
 use crate::domain::sealing::{Keyring, SealCheck};
+use crate::domain::signatures::RequestSignature;
 use crate::domain::style::{StyleProfile, StyleScore};
 use crate::domain::{is_id, KeyId, TenantId};
 use crate::metrics;
@@ -73,6 +74,8 @@ pub struct Requester<'a> {
     /// For the audit entries of refused and blocked generations.
     pub request_id: &'a str,
     pub source_ip: &'a str,
+    /// The request's verified signature, kept with the generation (spec section 11).
+    pub request_signature: Option<&'a RequestSignature>,
 }
 
 pub async fn create_generation<'a>(
@@ -135,6 +138,7 @@ pub async fn create_generation<'a>(
     let plan = Plan {
         tenant,
         key_id: who.key_id,
+        request_signature: who.request_signature,
         dietitian_id: &new.dietitian_id,
         kind: new.kind,
         input_json,
@@ -302,6 +306,7 @@ async fn audit_safety(
 struct Plan<'a> {
     tenant: &'a TenantId,
     key_id: &'a KeyId,
+    request_signature: Option<&'a RequestSignature>,
     dietitian_id: &'a DietitianId,
     kind: ContentKind,
     input_json: String,
@@ -460,6 +465,7 @@ async fn generate(state: &GenerationState, plan: Plan<'_>) -> Result<Generation,
         disclaimer_appended: !blocked,
         style,
         safety: Some(safety),
+        request_signature: plan.request_signature.cloned(),
         integrity: String::new(),
     }
     .seal_keyed(&keyring);

@@ -6,6 +6,7 @@ use super::admin::{audited, AdminCall, Changed, Refused};
 use super::AppError;
 use crate::domain::admin::Action;
 use crate::domain::api_key::Scope;
+use crate::domain::signatures::{Algorithm, ClientSigningKey};
 use crate::domain::{is_id, ApiKey, ApiKeyToken, KeyId, TenantId, Timestamp};
 use crate::ports::billing::tenant_terms;
 use crate::state::AdminState;
@@ -217,6 +218,96 @@ async fn revoke(
         value: (),
         target: format!("key/{}", key.key_id),
         details: serde_json::json!({"name": key.name}),
+        tenant: Some(key.tenant_id),
+    })
+}
+
+/// A client's public key for signed requests, as an administrator registers it.
+pub struct NewSigningKey {
+    /// `ed25519` or `ecdsa-p256-sha256`.
+    pub algorithm: String,
+    /// Base64 / base64url of the raw key, or its PEM `SubjectPublicKeyInfo`.
+    pub public_key: String,
+    pub signature_required: bool,
+}
+
+/// Registers (replacing any earlier) the public key the client signs requests with
+/// (spec section 11). Only a public key is ever held: nothing here could forge the
+/// client's signature. In force at once locally, within the authorizer cache TTL in AWS.
+pub async fn set_signing_key(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+    input: Result<NewSigningKey, AppError>,
+) -> Result<(ApiKey, Timestamp), AppError> {
+    let attempt = register_signing_key(state, call, key_id, input).await;
+    audited(state, call, "key.signing_key.set", attempt).await
+}
+
+async fn register_signing_key(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+    input: Result<NewSigningKey, AppError>,
+) -> Result<Changed<(ApiKey, Timestamp)>, Refused> {
+    let tenant = call
+        .authorize_change(&*state.store, Action::KeySigningKey)
+        .await?;
+    let input = input?;
+    let mut key = tenant_key(state, tenant.as_ref(), key_id).await?;
+    let now = state.clock.now();
+    if key.is_revoked(now) {
+        return Err(AppError::KeyRevoked.into());
+    }
+    let algorithm = Algorithm::parse(&input.algorithm).ok_or_else(|| {
+        AppError::Validation("algorithm must be ed25519 or ecdsa-p256-sha256".into())
+    })?;
+    let signing_key =
+        ClientSigningKey::new(algorithm, &input.public_key, input.signature_required, now)?;
+    state
+        .store
+        .set_signing_key(&key.key_id, Some(&signing_key))
+        .await?;
+    let details = serde_json::json!({
+        "algorithm": algorithm.as_str(),
+        "fingerprint": signing_key.fingerprint(),
+        "signature_required": signing_key.required,
+    });
+    key.signing_key = Some(signing_key);
+    Ok(Changed {
+        target: format!("key/{}", key.key_id),
+        details,
+        tenant: Some(key.tenant_id.clone()),
+        value: (key, now),
+    })
+}
+
+/// Removes the key's public key: its requests are no longer checked for signatures.
+pub async fn remove_signing_key(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+) -> Result<(), AppError> {
+    let attempt = unregister_signing_key(state, call, key_id).await;
+    audited(state, call, "key.signing_key.remove", attempt).await
+}
+
+async fn unregister_signing_key(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+) -> Result<Changed<()>, Refused> {
+    let tenant = call
+        .authorize_change(&*state.store, Action::KeySigningKey)
+        .await?;
+    let key = tenant_key(state, tenant.as_ref(), key_id).await?;
+    state.store.set_signing_key(&key.key_id, None).await?;
+    Ok(Changed {
+        value: (),
+        target: format!("key/{}", key.key_id),
+        details: serde_json::json!({
+            "fingerprint": key.signing_key.as_ref().map(ClientSigningKey::fingerprint),
+        }),
         tenant: Some(key.tenant_id),
     })
 }

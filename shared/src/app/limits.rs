@@ -7,6 +7,7 @@
 use super::AppError;
 use crate::cache::TtlCache;
 use crate::domain::billing::RATE_WINDOW_SECONDS;
+use crate::domain::signatures::{Rejection, RequestSignature, NONCE_RETENTION_SECONDS};
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::billing::{tenant_terms, BillingStore, RateWindowOwner, TenantTerms};
 use crate::ports::{Clock, PolicyStore};
@@ -63,6 +64,35 @@ impl RateLimiter {
                     .ok_or(AppError::Unauthorized)
             })
             .await
+    }
+
+    /// Accepts a verified request signature's nonce once (remembered for
+    /// [`NONCE_RETENTION_SECONDS`], longer than any signature stays fresh): a second use
+    /// is a replay.
+    pub async fn claim_nonce(
+        &self,
+        key: &KeyId,
+        signature: &RequestSignature,
+    ) -> Result<(), AppError> {
+        let now = self.clock.now();
+        let claimed = self
+            .billing
+            .claim_nonce(
+                key,
+                &signature.nonce,
+                now,
+                now.plus_seconds(NONCE_RETENTION_SECONDS),
+            )
+            .await?;
+        if claimed {
+            Ok(())
+        } else {
+            Err(AppError::InvalidSignature(Rejection::Replayed))
+        }
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
     }
 
     /// Counts one request of `tenant` now: where it stands in its window, or

@@ -16,6 +16,8 @@ pub struct NewSample {
     pub kind: ContentKind,
     pub title: Option<String>,
     pub content: String,
+    /// The request's verified signature, kept with the sample (spec section 11).
+    pub request_signature: Option<crate::domain::signatures::RequestSignature>,
 }
 
 /// Stores a sample: valid, consented, at most [`MAX_SAMPLES_PER_DIETITIAN`] per
@@ -26,7 +28,7 @@ pub async fn create_sample<'a>(
     new: NewSample,
     once: Result<Option<Once>, AppError>,
 ) -> Result<Created<'a, Sample>, AppError> {
-    let sample = Sample::new(
+    let mut sample = Sample::new(
         tenant.clone(),
         new.dietitian_id,
         new.kind,
@@ -34,6 +36,7 @@ pub async fn create_sample<'a>(
         &new.content,
         state.clock.now(),
     )?;
+    sample.request_signature = new.request_signature;
     require_consent(&*state.store, tenant, &sample.dietitian_id).await?;
     let held = match idempotency::claim(&*state.store, &*state.clock, once).await? {
         Ok(held) => held,

@@ -63,6 +63,8 @@ pub enum Action {
     KeyList,
     KeyRotate,
     KeyRevoke,
+    /// Register or remove the client's public key for signed requests.
+    KeySigningKey,
     TenantSettingsRead,
     TenantSettingsWrite,
     SystemSettingsRead,
@@ -117,6 +119,7 @@ pub const PERMISSIONS: &[(Action, Scope, [bool; 3])] = &[
     (Action::KeyList, Scope::Tenant, row(&[PA, OM, TM])),
     (Action::KeyRotate, Scope::Tenant, row(&[PA, TM])),
     (Action::KeyRevoke, Scope::Tenant, row(&[PA, TM])),
+    (Action::KeySigningKey, Scope::Tenant, row(&[PA, TM])),
     (
         Action::TenantSettingsRead,
         Scope::Tenant,
@@ -243,6 +246,7 @@ mod tests {
             Action::KeyList,
             Action::KeyRotate,
             Action::KeyRevoke,
+            Action::KeySigningKey,
             Action::TenantSettingsRead,
             Action::TenantSettingsWrite,
             Action::SystemSettingsRead,

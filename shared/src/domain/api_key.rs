@@ -224,6 +224,8 @@ pub struct ApiKey {
     pub scopes: Vec<Scope>,
     /// The key's own requests-per-minute limit, below its tenant's (none: the tenant's).
     pub requests_per_minute: Option<u32>,
+    /// The client's public key for signed requests (spec section 11), if registered.
+    pub signing_key: Option<super::signatures::ClientSigningKey>,
 }
 
 impl ApiKey {
@@ -255,6 +257,7 @@ impl ApiKey {
             last_used_at: None,
             scopes: Scope::ALL.to_vec(),
             requests_per_minute: None,
+            signing_key: None,
         };
         Ok((key, token))
     }

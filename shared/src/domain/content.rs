@@ -148,6 +148,8 @@ pub struct Sample {
     pub title: Option<String>,
     pub content: String,
     pub created_at: Timestamp,
+    /// The signed request that created it (spec section 11), if it was signed.
+    pub request_signature: Option<RequestSignature>,
 }
 
 impl Sample {
@@ -176,6 +178,7 @@ impl Sample {
             title,
             content: content.to_owned(),
             created_at: now,
+            request_signature: None,
         })
     }
 }
@@ -223,6 +226,8 @@ pub struct Generation {
     pub disclaimer_appended: bool,
     /// How close the text is to the dietitian's style profile (spec section 10).
     pub style: crate::domain::style::StyleScore,
+    /// The signed request that asked for it (spec section 11), if it was signed.
+    pub request_signature: Option<RequestSignature>,
     /// SHA-256 over every field above (threat T05); see [`Generation::compute_integrity`].
     pub integrity: String,
 }
@@ -260,6 +265,7 @@ impl GenerationStatus {
 /// disclaimer covered) start with this; a bare hex digest is version 1.
 const INTEGRITY_V2: &str = "v2:";
 use super::sealing::{Keyring, SealCheck};
+use super::signatures::RequestSignature;
 
 impl Generation {
     /// Its entry in the review list, if it was blocked.
@@ -350,6 +356,12 @@ impl Generation {
             field(safety.as_bytes());
             field(&[u8::from(self.disclaimer_appended)]);
             field(style.as_bytes());
+            // Covered when present, so records from before signed requests keep their
+            // seals and a kept signature cannot be swapped or dropped unnoticed.
+            if let Some(signature) = &self.request_signature {
+                field(b"request-signature");
+                field(signature.to_json().as_bytes());
+            }
         }
         hasher.finalize().into()
     }
@@ -605,6 +617,7 @@ mod tests {
                 score: Some(0.8),
                 profile_samples: 3,
             },
+            request_signature: None,
             integrity: String::new(),
         }
         .seal()

@@ -8,6 +8,7 @@ pub mod content;
 pub mod safety;
 pub mod sealing;
 pub mod settings;
+pub mod signatures;
 pub mod style;
 pub mod tenant;
 pub mod time;

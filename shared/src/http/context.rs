@@ -5,6 +5,7 @@
 use crate::app::AppError;
 use crate::domain::admin::{AdminPrincipal, Role};
 use crate::domain::api_key::Scope;
+use crate::domain::signatures::{ClientSigningKey, RequestSignature};
 use crate::domain::{KeyId, PlanId, TenantId};
 use lambda_http::request::RequestContext;
 use lambda_http::{Request, RequestExt};
@@ -17,6 +18,13 @@ pub const AUTHORIZER_PLAN: &str = "plan";
 pub const AUTHORIZER_SCOPES: &str = "scopes";
 /// The key's own requests-per-minute limit (absent: the tenant's).
 pub const AUTHORIZER_KEY_RPM: &str = "key_rpm";
+/// The client's registered public key for signed requests (absent: none), its algorithm
+/// and whether signatures are required ("true"/"false"). The gateway caches the
+/// authorizer's answer per credential, so the signature itself — different on every
+/// request — is checked by the handler ([`crate::http::Call`]) with this key.
+pub const AUTHORIZER_SIGNING_KEY: &str = "signing_key";
+pub const AUTHORIZER_SIGNING_ALG: &str = "signing_alg";
+pub const AUTHORIZER_SIGNATURE_REQUIRED: &str = "signature_required";
 
 /// Context keys the admin authorizer returns. They share no name with the API-key
 /// authorizer's, so an admin principal can never be read as a tenant and vice versa.
@@ -65,6 +73,10 @@ pub struct TenantContext {
     pub scopes: Vec<Scope>,
     /// The key's own requests-per-minute limit.
     pub key_requests_per_minute: Option<u32>,
+    /// The client's public key for signed requests, if one is registered.
+    pub signing_key: Option<ClientSigningKey>,
+    /// The request's verified signature, once [`crate::http::Call`] checked it.
+    pub request_signature: Option<RequestSignature>,
 }
 
 impl TenantContext {
@@ -87,6 +99,19 @@ impl TenantContext {
                 // An unreadable limit is the tightest one, never none.
                 key_requests_per_minute: field(AUTHORIZER_KEY_RPM)
                     .map(|text| text.parse().unwrap_or(1)),
+                signing_key: match (field(AUTHORIZER_SIGNING_ALG), field(AUTHORIZER_SIGNING_KEY)) {
+                    (Some(alg), Some(key)) => Some(
+                        // A key the handler cannot read must not turn into "unsigned is fine".
+                        ClientSigningKey::from_context(
+                            &alg,
+                            &key,
+                            field(AUTHORIZER_SIGNATURE_REQUIRED).as_deref() == Some("true"),
+                        )
+                        .ok_or(AppError::Unauthorized)?,
+                    ),
+                    _ => None,
+                },
+                request_signature: None,
             }),
             _ => Err(AppError::Unauthorized),
         }
@@ -112,4 +137,46 @@ pub fn source_ip(request: &Request) -> Option<String> {
         Some(RequestContext::ApiGatewayV1(context)) => context.identity.source_ip.clone(),
         _ => None,
     }
+}
+
+/// The path the client asked for: API Gateway's `requestContext.path` (with the stage
+/// on the `execute-api` endpoint, as on the wire), else the request's own.
+pub fn client_path(request: &Request) -> String {
+    if let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() {
+        if let Some(path) = context.path.as_deref().filter(|p| !p.is_empty()) {
+            return path.to_owned();
+        }
+    }
+    request.uri().path().to_owned()
+}
+
+/// The query as signed requests must send it (spec section 11): parameters sorted by
+/// name, then value, each percent-encoded except RFC 3986 unreserved characters, joined
+/// with `&`. API Gateway hands functions parsed parameters, never the raw query, so this
+/// is the one form both sides can rebuild. `None` when there are no parameters.
+pub fn canonical_query(request: &Request) -> Option<String> {
+    let parameters = request.query_string_parameters_ref()?;
+    let mut pairs: Vec<(&str, &str)> = parameters.iter().collect();
+    if pairs.is_empty() {
+        return None;
+    }
+    pairs.sort_unstable();
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| {
+                if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                    char::from(b).to_string()
+                } else {
+                    format!("%{b:02X}")
+                }
+            })
+            .collect()
+    };
+    Some(
+        pairs
+            .iter()
+            .map(|(name, value)| format!("{}={}", encode(name), encode(value)))
+            .collect::<Vec<_>>()
+            .join("&"),
+    )
 }

@@ -16,7 +16,8 @@ pub use body::{parse_json, MAX_BODY_BYTES};
 pub use context::{
     admin_principal, request_id, source_ip, TenantContext, ADMIN_ROLES, ADMIN_SUBJECT,
     ADMIN_TENANT, ADMIN_USERNAME, AUTHORIZER_KEY_ID, AUTHORIZER_KEY_RPM, AUTHORIZER_PLAN,
-    AUTHORIZER_SCOPES, AUTHORIZER_TENANT_ID,
+    AUTHORIZER_SCOPES, AUTHORIZER_SIGNATURE_REQUIRED, AUTHORIZER_SIGNING_ALG,
+    AUTHORIZER_SIGNING_KEY, AUTHORIZER_TENANT_ID,
 };
 pub use idempotency::{created, idempotency_key, once, IDEMPOTENCY_HEADER, REPLAY_HEADER};
 pub use params::{is_id, pagination, path_param, query_param, PageRequest, DEFAULT_PAGE_SIZE};

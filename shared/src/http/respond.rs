@@ -8,6 +8,7 @@ use crate::app::admin::AdminCall;
 use crate::app::limits::{RateLimitStatus, RateLimiter};
 use crate::app::AppError;
 use crate::domain::api_key::Scope;
+use crate::domain::signatures::{verify_request, RequestSignature, SignedRequest};
 use crate::metrics;
 use futures_util::FutureExt;
 use lambda_http::{Body, Request, Response};
@@ -52,11 +53,16 @@ impl Call {
         limiter: &RateLimiter,
         scope: Option<Scope>,
     ) -> Result<TenantContext, AppError> {
-        let caller = TenantContext::from_request(&self.request)?;
+        let mut caller = TenantContext::from_request(&self.request)?;
+        caller.request_signature = self.verify_signature(&caller, limiter.now())?;
         if let Some(scope) = scope {
             if !caller.scopes.contains(&scope) {
                 return Err(AppError::InsufficientScope(scope));
             }
+        }
+        if let Some(signature) = &caller.request_signature {
+            // Only signed requests pay this write (one conditional put).
+            limiter.claim_nonce(&caller.key_id, signature).await?;
         }
         let key_limit = caller
             .key_requests_per_minute
@@ -66,6 +72,40 @@ impl Call {
             let _ = self.rate.set(*status);
         }
         admitted.map(|_| caller)
+    }
+
+    /// Checks the request's HTTP message signature with the key the authorizer passed
+    /// on (spec section 11): the signature over the request line and headers, and the
+    /// body against the `Content-Digest` it covers. No key registered: nothing to check.
+    fn verify_signature(
+        &self,
+        caller: &TenantContext,
+        now: crate::domain::Timestamp,
+    ) -> Result<Option<RequestSignature>, AppError> {
+        let Some(key) = &caller.signing_key else {
+            return Ok(None);
+        };
+        let request = &self.request;
+        let body: &[u8] = match request.body() {
+            Body::Text(text) => text.as_bytes(),
+            Body::Binary(bytes) => bytes,
+            _ => b"",
+        };
+        let (path, query) = (
+            context::client_path(request),
+            context::canonical_query(request),
+        );
+        let signed = SignedRequest {
+            method: request.method().as_str(),
+            path: &path,
+            query: query.as_deref(),
+            headers: request.headers(),
+            body,
+        };
+        verify_request(&signed, &caller.key_id, key, now).map_err(|rejection| {
+            tracing::warn!(reason = rejection.code(), key_id = %caller.key_id, "request signature refused");
+            AppError::InvalidSignature(rejection)
+        })
     }
 
     /// The control plane's first step: the administrator from the admin authorizer's

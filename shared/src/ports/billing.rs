@@ -157,6 +157,18 @@ pub trait BillingStore: Send + Sync {
         expires_at: Timestamp,
     ) -> Result<Option<u32>, StoreError>;
 
+    /// Accepts `nonce` of a signed request by `key` once (RFC 9421 replay protection):
+    /// `true` for the first claim, `false` while an earlier claim is remembered (until
+    /// its `expires_at`). One conditional write, shared by every instance; a claim whose
+    /// answer was lost and retried is still this request's own.
+    async fn claim_nonce(
+        &self,
+        key: &crate::domain::KeyId,
+        nonce: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError>;
+
     /// Holds `reservation.amount_micros` if the period's committed spend (settled plus
     /// reserved) stays within `budget_micros`: one conditional write. `false` when the
     /// budget cannot cover it.

@@ -76,6 +76,13 @@ pub trait ApiKeyStore: Send + Sync {
         rotated: &ApiKey,
         expected_hash: &ApiKeyHash,
     ) -> Result<(), StoreError>;
+    /// Registers (`Some`) or removes (`None`) the client's public key for signed
+    /// requests. `NotFound` if there is no such key.
+    async fn set_signing_key(
+        &self,
+        key_id: &KeyId,
+        signing_key: Option<&crate::domain::signatures::ClientSigningKey>,
+    ) -> Result<(), StoreError>;
     /// Revokes the key at `at`. Idempotent: a key already revoked keeps its first
     /// revocation time. `NotFound` if there is no such key.
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError>;

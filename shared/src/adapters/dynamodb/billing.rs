@@ -480,6 +480,43 @@ impl BillingStore for DynamoBillingStore {
         }
     }
 
+    async fn claim_nonce(
+        &self,
+        key: &crate::domain::KeyId,
+        nonce: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let claim: Item = HashMap::from([
+            (PK.to_owned(), s(format!("NONCE#{key}#{nonce}"))),
+            (SK.to_owned(), s("NONCE")),
+            ("claim".to_owned(), s(crate::domain::new_id())),
+            ("expires_at_ms".to_owned(), n(expires_at.as_millis())),
+            // DynamoDB's TTL removes it some time after; the condition does not wait.
+            (
+                "expires_at".to_owned(),
+                n(expires_at.as_millis() / 1000 + 1),
+            ),
+        ]);
+        let attempts = table::Attempts::default();
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(claim.clone()))
+            .condition_expression("attribute_not_exists(#pk) OR expires_at_ms <= :now")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":now", n(now.as_millis()))
+            .customize()
+            .interceptor(attempts.clone())
+            .send()
+            .await;
+        if applied(put)? {
+            return Ok(true);
+        }
+        Ok(attempts.retried() && table::is_stored(&self.client, &self.table, &claim).await?)
+    }
+
     async fn reserve(
         &self,
         reservation: &Reservation,

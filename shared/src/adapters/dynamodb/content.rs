@@ -13,6 +13,7 @@ use crate::domain::content::{
     BlockedSummary, Consent, ContentKind, DietitianId, Generation, GenerationId, Money, Sample,
     SampleId, Usage,
 };
+use crate::domain::signatures::RequestSignature;
 use crate::domain::style::StyleScore;
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::content::{
@@ -141,6 +142,9 @@ fn sample_item(sample: &Sample) -> Item {
     if let Some(title) = &sample.title {
         item.insert("title".into(), s(title));
     }
+    if let Some(signature) = &sample.request_signature {
+        item.insert("request_signature".into(), s(signature.to_json()));
+    }
     item
 }
 
@@ -160,7 +164,14 @@ fn sample_from_item(item: &Item) -> Result<Sample, StoreError> {
             .transpose()?,
         content: get_s(item, "content")?,
         created_at: get_time(item, "created_at")?,
+        request_signature: request_signature(item)?,
     })
+}
+
+fn request_signature(item: &Item) -> Result<Option<RequestSignature>, StoreError> {
+    get_s_opt(item, "request_signature")?
+        .map(|json| RequestSignature::from_json(&json).ok_or_else(|| corrupt("request_signature")))
+        .transpose()
 }
 
 fn number(item: &Item, name: &str) -> Result<i64, StoreError> {
@@ -225,6 +236,9 @@ pub(crate) fn generation_item(g: &Generation) -> Item {
     if let Ok(style) = serde_json::to_string(&g.style) {
         item.insert("style".into(), s(style));
     }
+    if let Some(signature) = &g.request_signature {
+        item.insert("request_signature".into(), s(signature.to_json()));
+    }
     item
 }
 
@@ -265,6 +279,7 @@ fn generation_from_item(item: &Item) -> Result<Generation, StoreError> {
             .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("style")))
             .transpose()?
             .unwrap_or(StyleScore::NONE),
+        request_signature: request_signature(item)?,
         integrity: get_s(item, "integrity")?,
     })
 }

@@ -14,6 +14,7 @@ mod table;
 
 use crate::adapters::cursor;
 use crate::domain::api_key::Scope;
+use crate::domain::signatures::ClientSigningKey;
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, PlanId, Tenant, TenantId, TenantStatus, Timestamp};
 use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
 use async_trait::async_trait;
@@ -259,6 +260,10 @@ fn key_item(key: &ApiKey) -> Item {
             "requests_per_minute",
             key.requests_per_minute.map(|v| n(i64::from(v))),
         ),
+        (
+            "signing_key",
+            key.signing_key.as_ref().map(|k| s(k.to_json())),
+        ),
     ];
     item.extend(
         optional
@@ -289,6 +294,9 @@ fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
         },
         requests_per_minute: get_n_opt(item, "requests_per_minute")?
             .map(|v| u32::try_from(v).map_err(|_| corrupt("requests_per_minute")))
+            .transpose()?,
+        signing_key: get_s_opt(item, "signing_key")?
+            .map(|text| ClientSigningKey::from_json(&text).ok_or_else(|| corrupt("signing_key")))
             .transpose()?,
     })
 }
@@ -526,6 +534,29 @@ impl ApiKeyStore for DynamoStore {
             Some(_) => Err(StoreError::Conflict),
             None => Err(StoreError::NotFound),
         }
+    }
+
+    async fn set_signing_key(
+        &self,
+        key_id: &KeyId,
+        signing_key: Option<&ClientSigningKey>,
+    ) -> Result<(), StoreError> {
+        let update = self.update(key_pk(key_id.as_str()), KEY_SK);
+        let update = match signing_key {
+            Some(key) => update
+                .update_expression("SET signing_key = :key")
+                .expression_attribute_values(":key", s(key.to_json())),
+            None => update.update_expression("REMOVE signing_key"),
+        };
+        // Setting the same value twice is the same state: a retried write is harmless.
+        let update = update
+            .condition_expression("attribute_exists(#pk)")
+            .send()
+            .await;
+        if !applied(update)? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError> {

@@ -333,6 +333,33 @@ impl BillingStore for SqliteStore {
         })
     }
 
+    async fn claim_nonce(
+        &self,
+        key: &crate::domain::KeyId,
+        nonce: &str,
+        now: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<bool, StoreError> {
+        self.immediate(|tx| {
+            // Remembered nonces past their time are dead weight (DynamoDB's TTL).
+            tx.execute(
+                "DELETE FROM signature_nonces WHERE key_id = ?1 AND expires_at <= ?2",
+                params![key.as_str(), now.as_millis()],
+            )?;
+            let inserted = tx.execute(
+                "INSERT INTO signature_nonces (key_id, nonce, claim, expires_at)
+                 VALUES (?1, ?2, ?3, ?4) ON CONFLICT (key_id, nonce) DO NOTHING",
+                params![
+                    key.as_str(),
+                    nonce,
+                    crate::domain::new_id(),
+                    expires_at.as_millis()
+                ],
+            )?;
+            Ok(inserted == 1)
+        })
+    }
+
     async fn reserve(
         &self,
         reservation: &Reservation,

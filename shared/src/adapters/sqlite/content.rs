@@ -8,6 +8,7 @@ use crate::domain::content::{
     SampleId, Usage,
 };
 use crate::domain::sealing::{Keyring, SealCheck};
+use crate::domain::signatures::RequestSignature;
 use crate::domain::style::StyleScore;
 use crate::domain::{KeyId, TenantId, Timestamp};
 use crate::ports::content::{
@@ -31,7 +32,14 @@ fn sample_from_row(row: &Row<'_>) -> rusqlite::Result<Sample> {
         title: row.get("title")?,
         content: row.get("content")?,
         created_at: Timestamp::from_millis(row.get("created_at")?),
+        request_signature: signature_column(row)?,
     })
+}
+
+fn signature_column(row: &Row<'_>) -> rusqlite::Result<Option<RequestSignature>> {
+    row.get::<_, Option<String>>("request_signature")?
+        .map(|json| RequestSignature::from_json(&json).ok_or_else(|| corrupt("request_signature")))
+        .transpose()
 }
 
 fn generation_from_row(row: &Row<'_>) -> rusqlite::Result<Generation> {
@@ -70,6 +78,7 @@ fn generation_from_row(row: &Row<'_>) -> rusqlite::Result<Generation> {
             .map(|json| serde_json::from_str(&json).map_err(|_| corrupt("style")))
             .transpose()?
             .unwrap_or(StyleScore::NONE),
+        request_signature: signature_column(row)?,
         integrity: row.get("integrity")?,
     })
 }
@@ -144,8 +153,9 @@ impl ContentStore for SqliteStore {
     async fn create_sample(&self, sample: &Sample) -> Result<(), StoreError> {
         self.conn()
             .execute(
-                "INSERT INTO samples (id, tenant_id, dietitian_id, kind, title, content, created_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO samples (id, tenant_id, dietitian_id, kind, title, content, created_at,
+                     request_signature)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     sample.id.as_str(),
                     sample.tenant_id.as_str(),
@@ -153,7 +163,8 @@ impl ContentStore for SqliteStore {
                     sample.kind.as_str(),
                     sample.title,
                     sample.content,
-                    sample.created_at.as_millis()
+                    sample.created_at.as_millis(),
+                    sample.request_signature.as_ref().map(RequestSignature::to_json)
                 ],
             )
             .map_err(db_error)?;
@@ -544,9 +555,10 @@ pub(super) fn insert_generation(
     tx.execute(
                 "INSERT INTO generations (id, tenant_id, dietitian_id, kind, input, sample_ids, content, model,
                      prompt_tokens, completion_tokens, total_tokens, cost_micros, currency, created_at, key_id,
-                     llm_request, llm_response, integrity, client, safety, disclaimer_appended, style)
+                     llm_request, llm_response, integrity, client, safety, disclaimer_appended, style,
+                     request_signature)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
-                     ?19, ?20, ?21, ?22)",
+                     ?19, ?20, ?21, ?22, ?23)",
                 params![
                     g.id.as_str(),
                     g.tenant_id.as_str(),
@@ -569,7 +581,8 @@ pub(super) fn insert_generation(
                     g.client,
                     safety,
                     i64::from(g.disclaimer_appended),
-                    serde_json::to_string(&g.style).ok()
+                    serde_json::to_string(&g.style).ok(),
+                    g.request_signature.as_ref().map(RequestSignature::to_json)
                 ],
             )
             ?;

@@ -13,6 +13,7 @@ pub use content::ResealReport;
 
 use crate::adapters::cursor;
 use crate::domain::api_key::Scope;
+use crate::domain::signatures::ClientSigningKey;
 use crate::domain::{ApiKey, ApiKeyHash, KeyId, PlanId, Tenant, TenantId, TenantStatus, Timestamp};
 use crate::ports::{ApiKeyStore, Page, StoreError, TenantStore, MAX_PAGE_SIZE};
 use async_trait::async_trait;
@@ -237,6 +238,18 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys ADD COLUMN scopes TEXT;
     ALTER TABLE api_keys ADD COLUMN requests_per_minute INTEGER;
 "#,
+    r#"
+    ALTER TABLE api_keys ADD COLUMN signing_key TEXT;
+    ALTER TABLE samples ADD COLUMN request_signature TEXT;
+    ALTER TABLE generations ADD COLUMN request_signature TEXT;
+    CREATE TABLE signature_nonces (
+        key_id      TEXT NOT NULL,
+        nonce       TEXT NOT NULL,
+        claim       TEXT NOT NULL,
+        expires_at  INTEGER NOT NULL,
+        PRIMARY KEY (key_id, nonce)
+    ) STRICT;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -351,6 +364,10 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
         last_used_at: time_column(row, "last_used_at")?,
         scopes: scopes_column(row)?,
         requests_per_minute: row.get("requests_per_minute")?,
+        signing_key: row
+            .get::<_, Option<String>>("signing_key")?
+            .map(|text| ClientSigningKey::from_json(&text).ok_or_else(|| corrupt("signing_key")))
+            .transpose()?,
     })
 }
 
@@ -370,7 +387,8 @@ fn scopes_column(row: &Row<'_>) -> rusqlite::Result<Vec<Scope>> {
 }
 
 const KEY_COLUMNS: &str = "key_id, tenant_id, name, hash, created_at, expires_at, revoked_at, \
-                           previous_hash, grace_until, last_used_at, scopes, requests_per_minute";
+                           previous_hash, grace_until, last_used_at, scopes, requests_per_minute, \
+                           signing_key";
 
 #[async_trait]
 impl TenantStore for SqliteStore {
@@ -506,7 +524,7 @@ impl SqliteStore {
 impl ApiKeyStore for SqliteStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let result = self.conn().execute(
-            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"),
+            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
             params![
                 key.key_id.as_str(),
                 key.tenant_id.as_str(),
@@ -520,6 +538,7 @@ impl ApiKeyStore for SqliteStore {
                 key.last_used_at.map(Timestamp::as_millis),
                 Scope::join(&key.scopes),
                 key.requests_per_minute,
+                key.signing_key.as_ref().map(ClientSigningKey::to_json),
             ],
         );
         match result {
@@ -559,6 +578,24 @@ impl ApiKeyStore for SqliteStore {
             .collect::<Result<Vec<_>, _>>()
             .map_err(db_error)?;
         Ok(keys)
+    }
+
+    async fn set_signing_key(
+        &self,
+        key_id: &KeyId,
+        signing_key: Option<&ClientSigningKey>,
+    ) -> Result<(), StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE api_keys SET signing_key = ?2 WHERE key_id = ?1",
+                params![key_id.as_str(), signing_key.map(ClientSigningKey::to_json)],
+            )
+            .map_err(db_error)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     async fn save_rotation(
