@@ -136,6 +136,7 @@ fn build(
         )),
         events: events.clone(),
         sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
+        receipts: Arc::new(nutripro_shared::ports::receipts::NoReceiptKey),
     });
     Harness {
         _faults: None,

@@ -237,6 +237,60 @@ async fn requests_signed_by_an_independent_implementation_are_verified_kept_and_
     );
     assert_eq!(generation["status"], 201, "{generation}");
     let generation_id = body(&generation)["id"].as_str().unwrap().to_owned();
+    // Its answer is a receipt the independent implementation verifies with the published
+    // key: status, body digest, request id and this request's own signature.
+    let receipted = signer.send(
+        "POST",
+        "/v1/generations",
+        Some(&json!({"dietitian_id": "dr-smith", "kind": "nutrition_tips", "input": {"topic": "lunch"}})),
+        &["--verify-receipt"],
+    );
+    assert_eq!(receipted["status"], 201, "{receipted}");
+    let receipt = &receipted["receipt"][0];
+    assert_eq!(receipt["label"], "receipt", "{receipted}");
+    let covered: Vec<&str> = receipt["covered"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c.as_str().unwrap())
+        .collect();
+    assert_eq!(
+        covered,
+        [
+            "\"@status\"",
+            "\"content-digest\"",
+            "\"x-request-id\"",
+            "\"signature\";req;key=\"sig1\"",
+            "\"@signature-params\""
+        ],
+        "{receipted}"
+    );
+    let receipted_id = body(&receipted)["id"].as_str().unwrap().to_owned();
+    let read = signer.send(
+        "GET",
+        &format!("/v1/generations/{receipted_id}"),
+        None,
+        &["--verify-receipt"],
+    );
+    assert_eq!(
+        read["receipt"][0]["label"], "receipt",
+        "a read generation is receipted too: {read}"
+    );
+    // An answer changed on the way does not verify.
+    let changed = signer.send(
+        "GET",
+        &format!("/v1/generations/{receipted_id}"),
+        None,
+        &["--verify-receipt", "--tamper-response"],
+    );
+    assert_eq!(changed["receipt"], Value::Null, "{changed}");
+    assert!(
+        changed["receipt_error"]
+            .as_str()
+            .unwrap()
+            .contains("Digest"),
+        "{changed}"
+    );
     let kept: nutripro_shared::domain::signatures::RequestSignature =
         serde_json::from_value(body(&generation)["request_signature"].clone()).unwrap();
     assert!(kept.verifies_with(&registered_key));

@@ -61,13 +61,25 @@ fn as_list(value: &Value) -> Vec<&Value> {
     }
 }
 
-/// T03: every route has an authorizer; none opts out.
+/// The one route without a credential: the receipt key set, a public key (issue 18).
+const PUBLIC_ROUTES: [(&str, &str); 1] = [("GET", "/.well-known/nutripro-receipt-keys")];
+
+/// T03: every route has an authorizer; none opts out but the public key set.
 #[test]
 fn every_route_is_behind_an_authorizer() {
     let routes =
         nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
     assert!(!routes.is_empty());
-    for route in &routes {
+    let public: Vec<_> = routes
+        .iter()
+        .filter(|r| r.authorizer.is_none())
+        .map(|r| (r.method.as_str(), r.path.as_str()))
+        .collect();
+    assert_eq!(public, PUBLIC_ROUTES, "only the receipt key set is public");
+    for route in routes
+        .iter()
+        .filter(|r| !PUBLIC_ROUTES.contains(&(r.method.as_str(), r.path.as_str())))
+    {
         assert!(
             route.authorizer.is_some(),
             "{} {} has no authorizer",
@@ -96,7 +108,13 @@ fn every_route_is_behind_an_authorizer() {
             == Some("AuthorizerCacheTtlSeconds"),
         "the authorizer cache TTL (revocation latency) is a parameter"
     );
-    assert!(!nutripro_tests::read_repo_file("template.yaml").contains("Authorizer: NONE"));
+    assert_eq!(
+        nutripro_tests::read_repo_file("template.yaml")
+            .matches("Authorizer: NONE")
+            .count(),
+        PUBLIC_ROUTES.len(),
+        "no opt-out but the public routes"
+    );
     assert!(
         of_type(&t, "AWS::Serverless::HttpApi").next().is_none(),
         "no second, unguarded API"
@@ -355,6 +373,16 @@ fn function_policies_are_least_privilege() {
                         "{id}: {targets:?}"
                     );
                 }
+                // The receipt key (issue 18): only the two functions that answer
+                // generations sign with it; only the key set reads its public half.
+                "kms" if targets == ["ReceiptSigningKey"] => match action {
+                    "kms:Sign" => assert!(
+                        ["CreateGenerationFunction", "GetGenerationFunction"].contains(&id),
+                        "{id} may not sign receipts"
+                    ),
+                    "kms:GetPublicKey" => assert_eq!(id, "ReceiptKeysFunction"),
+                    other => panic!("{id}: {other} on the receipt key"),
+                },
                 "kms" => {
                     assert_eq!(action, "kms:Decrypt", "{id}");
                     assert_eq!(targets, ["DataKey"], "{id}");
@@ -635,7 +663,10 @@ fn functions_build_from_workspace_binaries_and_log_properly() {
 fn admin_routes_use_the_admin_authorizer_and_only_they_do() {
     let routes =
         nutripro_local::template::routes(&nutripro_tests::read_repo_file("template.yaml")).unwrap();
-    for route in &routes {
+    for route in routes
+        .iter()
+        .filter(|r| !PUBLIC_ROUTES.contains(&(r.method.as_str(), r.path.as_str())))
+    {
         let expected = if route.path.starts_with("/admin/") {
             "admin_authorizer"
         } else {

@@ -85,6 +85,19 @@ class OneKey(HTTPSignatureKeyResolver):
         return self.public
 
 
+class KeySet(HTTPSignatureKeyResolver):
+    def __init__(self, keys):
+        self.keys = keys
+
+    def resolve_public_key(self, key_id):
+        if key_id not in self.keys:
+            raise KeyError(f"no published receipt key {key_id!r}")
+        return self.keys[key_id]
+
+    def resolve_private_key(self, key_id):
+        raise NotImplementedError
+
+
 def algorithm_of(key):
     if isinstance(key, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)):
         return algorithms.ED25519
@@ -150,26 +163,32 @@ def send(args):
         }
         if args.verify_receipt and "signature" in response.headers:
             response.request = prepared
-            keys = receipt_keys(args.base_url)
+            # The receipt's keyid names a key of the published set.
             verifier = HTTPMessageVerifier(
                 signature_algorithm=algorithms.ECDSA_P256_SHA256,
-                key_resolver=OneKey(),
+                key_resolver=KeySet(receipt_keys(args.base_url)),
             )
-            verified = []
-            for kid, public in keys.items():
-                verifier.key_resolver = OneKey(public=public)
-                try:
-                    verified = verifier.verify(
-                        response,
-                        max_age=datetime.timedelta(minutes=5),
-                        body=response.content,
-                    )
-                    break
-                except Exception as error:  # noqa: BLE001 - try the next published key
-                    result["receipt_error"] = f"{type(error).__name__}: {error}"
-            result["receipt"] = [
-                {"label": v.label, "covered": list(v.covered_components)} for v in verified
-            ] or None
+            body = response.content
+            if args.tamper_response:
+                body = body.replace(b"dr-smith", b"dr-jones", 1)
+            try:
+                verified = verifier.verify(
+                    response,
+                    max_age=datetime.timedelta(minutes=5),
+                    # What the answer says, and that it answers this signed request.
+                    require_components=(
+                        "@status",
+                        "content-digest",
+                        "x-request-id",
+                        f'"signature";req;key="{LABEL}"',
+                    ),
+                    body=body,
+                )
+                result["receipt"] = [
+                    {"label": v.label, "covered": list(v.covered_components)} for v in verified
+                ]
+            except Exception as error:  # noqa: BLE001 - reported, not raised
+                result["receipt_error"] = f"{type(error).__name__}: {error}"
         results.append(result)
     print(json.dumps(results if args.repeat > 1 else results[0]))
 
@@ -190,10 +209,12 @@ def main():
     sig.add_argument("--nonce", help="default: 18 random bytes")
     sig.add_argument("--verify-receipt", action="store_true")
     # For tests of the service's refusals: a clock off by this many seconds, the same
-    # signed request sent more than once, or a body changed after signing.
+    # signed request sent more than once, a body changed after signing; and of the
+    # receipt check: the answer's body changed before it is checked.
     sig.add_argument("--created-offset", type=int, default=0, help=argparse.SUPPRESS)
     sig.add_argument("--repeat", type=int, default=1, help=argparse.SUPPRESS)
     sig.add_argument("--tamper-body", help=argparse.SUPPRESS)
+    sig.add_argument("--tamper-response", action="store_true", help=argparse.SUPPRESS)
     sig.add_argument("method")
     sig.add_argument("path")
     sig.set_defaults(run=send)

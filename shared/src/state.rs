@@ -27,6 +27,13 @@ pub struct ContentState {
     pub limiter: Arc<RateLimiter>,
     /// The keys generations are sealed with (read: checked with).
     pub sealing: Arc<dyn crate::ports::sealing::SealingKeys>,
+    /// The service's receipt key: generation answers are signed (spec section 11).
+    pub receipts: Arc<dyn crate::ports::receipts::ReceiptSigner>,
+}
+
+/// `GET /.well-known/nutripro-receipt-keys`: the receipt key's public half.
+pub struct ReceiptKeysState {
+    pub receipts: Arc<dyn crate::ports::receipts::ReceiptSigner>,
 }
 
 /// `POST /v1/generations`.
@@ -52,6 +59,8 @@ pub struct GenerationState {
     pub events: Arc<dyn crate::ports::events::EventPublisher>,
     /// The keys generations are sealed with (threat T05).
     pub sealing: Arc<dyn crate::ports::sealing::SealingKeys>,
+    /// The service's receipt key: generation answers are signed (spec section 11).
+    pub receipts: Arc<dyn crate::ports::receipts::ReceiptSigner>,
 }
 
 /// What control-plane (admin) functions are built with.

@@ -11,6 +11,7 @@ use nutripro_shared::adapters::dynamodb::content::DynamoContentStore;
 use nutripro_shared::adapters::dynamodb::DynamoStore;
 use nutripro_shared::adapters::eventbridge::EventBridgePublisher;
 use nutripro_shared::adapters::jwt::IdpConfig;
+use nutripro_shared::adapters::kms::KmsReceiptSigner;
 use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
 use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
 use nutripro_shared::app::generations::DEFAULT_LLM_TIMEOUT;
@@ -19,6 +20,7 @@ use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::EventPublisher;
+use nutripro_shared::ports::receipts::{NoReceiptKey, ReceiptSigner};
 use nutripro_shared::ports::sealing::{NoKeyring, SealingKeys, SecretKeyring};
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock, SystemClock};
 use std::sync::{Arc, OnceLock};
@@ -120,6 +122,17 @@ impl Services for AwsServices {
                     ),
                 ))),
                 None => Arc::new(NoKeyring),
+            },
+        )
+    }
+
+    /// The receipt key in KMS (`RECEIPT_KEY_ARN`); a function without the variable gets
+    /// a key that fails every use (the functions that sign have it: a template test).
+    fn receipts(&self) -> Result<Arc<dyn ReceiptSigner>, WiringError> {
+        Ok(
+            match (self.env)("RECEIPT_KEY_ARN").filter(|v| !v.trim().is_empty()) {
+                Some(arn) => Arc::new(KmsReceiptSigner::from_sdk_config(&self.config, arn)),
+                None => Arc::new(NoReceiptKey),
             },
         )
     }

@@ -22,8 +22,8 @@ use nutripro_shared::adapters::jwt::TokenVerifier;
 use nutripro_shared::app::AppError;
 use nutripro_shared::metrics;
 use nutripro_shared::state::{
-    AccountState, AdminState, BillingAdminState, ContentState, GenerationState, ReviewState,
-    UsageState,
+    AccountState, AdminState, BillingAdminState, ContentState, GenerationState, ReceiptKeysState,
+    ReviewState, UsageState,
 };
 pub use services::{Llm, Services, WiringError};
 use std::future::Future;
@@ -94,6 +94,7 @@ fn content(s: &dyn Services) -> Result<ContentState, WiringError> {
         clock: s.clock(),
         limiter: s.limiter()?,
         sealing: s.sealing()?,
+        receipts: s.receipts()?,
     })
 }
 
@@ -112,6 +113,7 @@ fn generation(s: &dyn Services) -> Result<GenerationState, WiringError> {
         limiter: s.limiter()?,
         events: s.events()?,
         sealing: s.sealing()?,
+        receipts: s.receipts()?,
     })
 }
 
@@ -263,6 +265,17 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         name: "get_generation",
         build: |s| http(content(s)?, nutripro_generations::get_generation),
+    },
+    Endpoint {
+        name: "receipt_keys",
+        build: |s| {
+            http(
+                ReceiptKeysState {
+                    receipts: s.receipts()?,
+                },
+                nutripro_generations::receipt_keys,
+            )
+        },
     },
     Endpoint {
         name: "list_generations",

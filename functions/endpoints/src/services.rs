@@ -13,6 +13,7 @@ use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::EventPublisher;
 use nutripro_shared::ports::llm::LlmProvider;
+use nutripro_shared::ports::receipts::ReceiptSigner;
 use nutripro_shared::ports::sealing::SealingKeys;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
 use std::sync::Arc;
@@ -55,6 +56,8 @@ pub trait Services {
     fn events(&self) -> Result<Arc<dyn EventPublisher>, WiringError>;
     /// The keys stored generations are sealed with.
     fn sealing(&self) -> Result<Arc<dyn SealingKeys>, WiringError>;
+    /// The key generation answers are signed with (receipts).
+    fn receipts(&self) -> Result<Arc<dyn ReceiptSigner>, WiringError>;
     /// A generation stored and billed in one write (content and billing together).
     fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError>;
     fn llm(&self) -> Result<Llm, WiringError>;

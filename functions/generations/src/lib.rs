@@ -11,11 +11,17 @@
 //! - `GET /v1/generations/{generationId}`, `GET /v1/generations?dietitian_id=&limit=&cursor=`:
 //!   stored generations, each checked against its integrity hash (500
 //!   `integrity-check-failed` if it was altered).
+//! - `GET /.well-known/nutripro-receipt-keys`: the receipt key's public half (JWK Set).
+//!
+//! A generation's answer (created, replayed or read) is a signed receipt (RFC 9421,
+//! label `receipt`): status, `Content-Digest`, request id and the request's own
+//! signature when it had one ([`nutripro_shared::app::receipts`]).
 
 use lambda_http::{Body, Request, Response};
 pub use nutripro_shared::app::generations::DEFAULT_LLM_TIMEOUT;
 use nutripro_shared::app::generations::{self, NewGeneration, Requester};
 pub use nutripro_shared::app::policy::{GenerationPolicy, TenantTerms};
+use nutripro_shared::app::receipts;
 use nutripro_shared::app::AppError;
 use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::content::{
@@ -29,7 +35,8 @@ use nutripro_shared::http::{
     created, is_id, json, once, pagination, parse_json, path_param, query_param, request_id, serve,
     source_ip,
 };
-pub use nutripro_shared::state::{ContentState, GenerationState};
+use nutripro_shared::ports::receipts::jwks;
+pub use nutripro_shared::state::{ContentState, GenerationState, ReceiptKeysState};
 use serde::{Deserialize, Serialize};
 use std::time::Instant;
 
@@ -147,10 +154,18 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
             request_signature: caller.request_signature.as_ref(),
         };
         let outcome = generations::create_generation(state, who, new, once).await?;
-        created(outcome, |generation| {
+        let response = created(outcome, |generation| {
             json(201, &GenerationOutput::from(generation))
         })
-        .await
+        .await?;
+        Ok(receipts::sign_response(
+            &*state.receipts,
+            state.clock.now(),
+            &request_id,
+            caller.request_signature.as_ref(),
+            response,
+        )
+        .await)
     })
     .await
 }
@@ -165,7 +180,29 @@ pub async fn get_generation(state: &ContentState, request: Request) -> Response<
         }
         let generation =
             generations::get_generation(state, &caller.tenant_id, &GenerationId::new(id)).await?;
-        json(200, &GenerationOutput::from(&generation))
+        let response = json(200, &GenerationOutput::from(&generation))?;
+        Ok(receipts::sign_response(
+            &*state.receipts,
+            state.clock.now(),
+            &request_id(&call.request),
+            caller.request_signature.as_ref(),
+            response,
+        )
+        .await)
+    })
+    .await
+}
+
+/// `GET /.well-known/nutripro-receipt-keys`: the JWK Set receipts are checked with. No
+/// credential: a public key.
+pub async fn receipt_keys(state: &ReceiptKeysState, request: Request) -> Response<Body> {
+    serve("receipt_keys", request, |_call| async move {
+        let public_key = state
+            .receipts
+            .public_key()
+            .await
+            .map_err(|error| AppError::Unavailable(format!("receipt key: {error}")))?;
+        json(200, &jwks(&state.receipts.key_id(), &public_key))
     })
     .await
 }

@@ -56,7 +56,7 @@ pub fn open_gateway(
     let existed = data_dir.join("nutripro.sqlite3").exists();
     let store = Arc::new(SqliteStore::open(data_dir)?);
     let stores = Stores::from_sqlite(store, format!("SQLite in {}", data_dir.display()))
-        .with_sealing(Stores::data_dir_keyring(data_dir, existed)?);
+        .with_data_dir_keys(data_dir, existed)?;
     gateway_on(data_dir, stores, llm, base_url)
 }
 

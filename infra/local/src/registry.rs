@@ -11,6 +11,7 @@ use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::{EventPublisher, LogEvents};
+use nutripro_shared::ports::receipts::ReceiptSigner;
 use nutripro_shared::ports::sealing::SealingKeys;
 use nutripro_shared::ports::{AdminStore, AuditStore, Clock};
 use std::collections::BTreeMap;
@@ -57,6 +58,10 @@ impl Services for LocalServices {
 
     fn sealing(&self) -> Result<Arc<dyn SealingKeys>, WiringError> {
         Ok(self.stores.sealing.clone())
+    }
+
+    fn receipts(&self) -> Result<Arc<dyn ReceiptSigner>, WiringError> {
+        Ok(self.stores.receipts.clone())
     }
 
     /// Events go to the gateway's log.

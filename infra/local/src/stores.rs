@@ -8,6 +8,7 @@ use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::sealing::Keyring;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::content::ContentStore;
+use nutripro_shared::ports::receipts::{LocalReceiptKey, ReceiptSigner};
 use nutripro_shared::ports::sealing::{FileKeyring, SealingKeys, StaticKeyring};
 use nutripro_shared::ports::{AdminStore, AuditStore, ControlPlaneStore, StoreError};
 use std::path::Path;
@@ -44,6 +45,8 @@ pub struct Stores {
     pub description: String,
     /// The keys generations are sealed with (the data directory's keyring).
     pub sealing: Arc<dyn SealingKeys>,
+    /// The key generation answers are signed with (the data directory's).
+    pub receipts: Arc<dyn ReceiptSigner>,
 }
 
 impl Stores {
@@ -58,12 +61,27 @@ impl Stores {
             commit: store,
             description: description.into(),
             sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
+            receipts: Arc::new(LocalReceiptKey::ephemeral()),
         }
     }
 
     pub fn with_sealing(mut self, sealing: Arc<dyn SealingKeys>) -> Self {
         self.sealing = sealing;
         self
+    }
+
+    /// The data directory's keys: the sealing keyring and the receipt key (each created
+    /// on first use, owner-only).
+    pub fn with_data_dir_keys(
+        self,
+        data_dir: &Path,
+        store_existed: bool,
+    ) -> Result<Self, StoreError> {
+        let receipts =
+            LocalReceiptKey::open(data_dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut stores = self.with_sealing(Self::data_dir_keyring(data_dir, store_existed)?);
+        stores.receipts = Arc::new(receipts);
+        Ok(stores)
     }
 
     /// The keyring of `data_dir` (created on first use; one created beside a store from
@@ -94,7 +112,7 @@ impl Stores {
                 table_prefix,
             } => Self::dynamodb(endpoint, table_prefix).await?,
         };
-        Ok(stores.with_sealing(Self::data_dir_keyring(data_dir, existed)?))
+        stores.with_data_dir_keys(data_dir, existed)
     }
 
     #[cfg(feature = "dynamodb")]
@@ -118,6 +136,7 @@ impl Stores {
             commit: Arc::new(DynamoGenerationCommit::new(client, content, billing)),
             description: format!("DynamoDB at {endpoint} (tables {prefix}*)"),
             sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
+            receipts: Arc::new(LocalReceiptKey::ephemeral()),
         })
     }
 

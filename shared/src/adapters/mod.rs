@@ -6,6 +6,8 @@ pub mod dynamodb;
 pub mod eventbridge;
 #[cfg(feature = "jwt")]
 pub mod jwt;
+#[cfg(feature = "kms")]
+pub mod kms;
 #[cfg(feature = "local-idp")]
 pub mod local_idp;
 pub mod offline_llm;

@@ -25,6 +25,7 @@ pub mod idempotency;
 pub mod keys;
 pub mod limits;
 pub mod policy;
+pub mod receipts;
 pub mod review;
 pub mod samples;
 pub mod settings;

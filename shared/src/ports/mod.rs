@@ -4,6 +4,7 @@ pub mod billing;
 pub mod content;
 pub mod events;
 pub mod llm;
+pub mod receipts;
 pub mod sealing;
 pub mod secrets;
 

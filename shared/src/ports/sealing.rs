@@ -105,7 +105,7 @@ impl FileKeyring {
 }
 
 /// Writes `text` readable by its owner only, through a temporary file and a rename.
-fn write_private(path: &Path, text: &str) -> Result<(), SecretError> {
+pub(crate) fn write_private(path: &Path, text: &str) -> Result<(), SecretError> {
     let partial = path.with_extension("partial");
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);

@@ -424,7 +424,7 @@ pub fn verify_request(
     }
     let mut lines = Vec::with_capacity(names.len());
     for name in &names {
-        lines.push((name.clone(), resolve(request, name)?));
+        lines.push((format!("\"{name}\""), resolve(request, name)?));
     }
     let mut params_text = String::new();
     sfv::write_inner_list(&mut params_text, components, params);
@@ -558,14 +558,97 @@ fn resolve(request: &SignedRequest<'_>, name: &str) -> Result<String, Rejection>
     Ok(value)
 }
 
-/// Builds a signature base (RFC 9421 section 2.5): one line per covered component, then
-/// the `@signature-params` line, joined by LF, no trailing newline.
+/// The label of the service's response signature (its receipt).
+pub const RECEIPT_LABEL: &str = "receipt";
+
+/// What a receipt signs: the response's status, its `Content-Digest`, the request id and,
+/// when the request was signed, the request's signature (`"signature";req;key=<label>`,
+/// RFC 9421 section 2.4), so the receipt is bound to exactly that request.
+pub struct ReceiptInput<'a> {
+    pub status: u16,
+    pub content_digest: &'a str,
+    pub request_id: &'a str,
+    pub request_signature: Option<&'a RequestSignature>,
+    /// The service key's id (as published at the well-known endpoint).
+    pub key_id: &'a str,
+    pub created: i64,
+}
+
+/// A receipt's signature base and its `Signature-Input` member (`receipt=(...)...`).
+pub fn receipt_base(input: &ReceiptInput<'_>) -> (String, String) {
+    let mut components = vec![
+        (
+            Item {
+                value: BareItem::String("@status".into()),
+                params: vec![],
+            },
+            input.status.to_string(),
+        ),
+        (
+            Item {
+                value: BareItem::String("content-digest".into()),
+                params: vec![],
+            },
+            input.content_digest.to_owned(),
+        ),
+        (
+            Item {
+                value: BareItem::String("x-request-id".into()),
+                params: vec![],
+            },
+            input.request_id.to_owned(),
+        ),
+    ];
+    if let Some(signed) = input.request_signature {
+        components.push((
+            Item {
+                value: BareItem::String("signature".into()),
+                params: vec![
+                    ("req".into(), BareItem::Boolean(true)),
+                    ("key".into(), BareItem::String(signed.label.clone())),
+                ],
+            },
+            format!(":{}:", signed.signature),
+        ));
+    }
+    let params = vec![
+        ("created".to_owned(), BareItem::Integer(input.created)),
+        (
+            "keyid".to_owned(),
+            BareItem::String(input.key_id.to_owned()),
+        ),
+        (
+            "alg".to_owned(),
+            BareItem::String(Algorithm::EcdsaP256Sha256.as_str().to_owned()),
+        ),
+    ];
+    let items: Vec<Item> = components.iter().map(|(item, _)| item.clone()).collect();
+    let mut params_text = String::new();
+    sfv::write_inner_list(&mut params_text, &items, &params);
+    let lines: Vec<(String, String)> = components
+        .into_iter()
+        .map(|(item, value)| {
+            // The component identifier as serialized: `"signature";req;key="sig1"`.
+            let mut id = String::new();
+            sfv::write_bare_item(&mut id, &item.value);
+            sfv::write_parameters(&mut id, &item.params);
+            (id, value)
+        })
+        .collect();
+    (
+        signature_base(&lines, &params_text),
+        format!("{RECEIPT_LABEL}={params_text}"),
+    )
+}
+
+/// Builds a signature base (RFC 9421 section 2.5): one line per covered component (its
+/// serialized identifier, e.g. `"@method"` or `"signature";req;key="sig1"`, and value),
+/// then the `@signature-params` line, joined by LF, no trailing newline.
 pub fn signature_base(lines: &[(String, String)], params_text: &str) -> String {
     let mut base = String::new();
-    for (name, value) in lines {
-        base.push('"');
-        base.push_str(name);
-        base.push_str("\": ");
+    for (id, value) in lines {
+        base.push_str(id);
+        base.push_str(": ");
         base.push_str(value);
         base.push('\n');
     }
