@@ -159,8 +159,12 @@ fn no_implicit_api_or_default_stage() {
     }
     assert_eq!(
         scheduled,
-        BTreeSet::from(["ClosePeriodScheduledFunction", "SweepReservationsFunction"]),
-        "the only functions started other than by the API are billing's jobs"
+        BTreeSet::from([
+            "AuditCheckpointFunction",
+            "ClosePeriodScheduledFunction",
+            "SweepReservationsFunction"
+        ]),
+        "the only functions started other than by the API are billing's jobs and the audit checkpoint"
     );
 }
 
@@ -375,14 +379,38 @@ fn function_policies_are_least_privilege() {
                 }
                 // The receipt key (issue 18): only the two functions that answer
                 // generations sign with it; only the key set reads its public half.
+                // ... and the audit checkpoints (signed by the checkpoint job, checked by
+                // the verify route).
                 "kms" if targets == ["ReceiptSigningKey"] => match action {
                     "kms:Sign" => assert!(
-                        ["CreateGenerationFunction", "GetGenerationFunction"].contains(&id),
-                        "{id} may not sign receipts"
+                        [
+                            "CreateGenerationFunction",
+                            "GetGenerationFunction",
+                            "AuditCheckpointFunction"
+                        ]
+                        .contains(&id),
+                        "{id} may not sign with the service key"
                     ),
-                    "kms:GetPublicKey" => assert_eq!(id, "ReceiptKeysFunction"),
+                    "kms:GetPublicKey" => assert!(
+                        ["ReceiptKeysFunction", "VerifyAuditFunction"].contains(&id),
+                        "{id} needs no public key"
+                    ),
                     other => panic!("{id}: {other} on the receipt key"),
                 },
+                // Audit checkpoints (issue 18, T07): only the checkpoint job writes the
+                // Object Lock bucket; the verify route reads the newest; nobody deletes.
+                "s3" => {
+                    assert!(
+                        targets == ["AuditCheckpointBucket"]
+                            || targets == ["AuditCheckpointBucket", "AuditCheckpointBucket"],
+                        "{id}: {targets:?}"
+                    );
+                    match (id, action) {
+                        ("AuditCheckpointFunction", "s3:PutObject" | "s3:GetObject") => {}
+                        ("VerifyAuditFunction", "s3:GetObject") => {}
+                        other => panic!("{other:?}: not an allowed use of the checkpoint bucket"),
+                    }
+                }
                 "kms" => {
                     assert_eq!(action, "kms:Decrypt", "{id}");
                     assert_eq!(targets, ["DataKey"], "{id}");

@@ -45,10 +45,24 @@ export async function render(container, context) {
     const verify = h('button', { id: 'verify-chain', type: 'button', class: 'secondary', text: 'Verify chain' });
     verify.addEventListener('click', () => busy(verify, verification, async () => {
       const result = await api.get('/admin/audit/verify');
-      replace(verification, h('div', { class: result.ok ? 'notice' : 'problem', id: 'verify-result', dataset: { ok: String(result.ok) } },
-        h('strong', { text: result.ok ? `Chain intact: ${result.checked} entries checked.` : `Chain broken at entry ${result.first_broken && result.first_broken.seq}.` }),
+      // The chain itself, then the chain against its newest signed checkpoint (a deleted or
+      // rewritten tail leaves every remaining link intact: only the checkpoint shows it).
+      const checkpoint = result.checkpoint || { status: 'none' };
+      const checkpointText = {
+        none: 'No checkpoint written yet.',
+        consistent: `Matches the signed checkpoint at entry ${checkpoint.seq}${result.checkpoint_at ? ` (${dateTime(result.checkpoint_at)})` : ''}.`,
+        tail_deleted: `Entries after ${checkpoint.chain_head} were deleted: the signed checkpoint names entry ${checkpoint.seq}.`,
+        rewritten: `Entry ${checkpoint.seq} is not the one the signed checkpoint names: the tail was rewritten.`,
+        bad_signature: `The newest checkpoint (entry ${checkpoint.seq}) is not signed by the service key.`,
+      }[checkpoint.status];
+      const headline = result.first_broken
+        ? `Chain broken at entry ${result.first_broken.seq}.`
+        : result.ok ? `Chain intact: ${result.checked} entries checked.` : 'Chain does not match its checkpoint.';
+      replace(verification, h('div', { class: result.ok ? 'notice' : 'problem', id: 'verify-result', dataset: { ok: String(result.ok), checkpoint: checkpoint.status } },
+        h('strong', { text: headline }),
         h('div', { class: 'mono', text: `head seq ${result.head_seq}, head hash ${result.head_hash || '—'}` }),
-        result.ok ? null : h('div', { text: JSON.stringify(result.first_broken) })));
+        h('div', { id: 'verify-checkpoint', text: checkpointText }),
+        result.first_broken ? h('div', { text: JSON.stringify(result.first_broken) }) : null));
     }));
     parts.push(h('div', { class: 'toolbar' }, verify, verification));
   }

@@ -31,6 +31,16 @@ pub struct ContentState {
     pub receipts: Arc<dyn crate::ports::receipts::ReceiptSigner>,
 }
 
+/// Audit checkpoints (threat T07): the scheduled job that writes them and
+/// `GET /admin/audit/verify`, which compares the chain with the newest one.
+pub struct AuditCheckpointState {
+    pub audit: Arc<dyn AuditStore>,
+    pub checkpoints: Arc<dyn crate::ports::checkpoints::CheckpointStore>,
+    /// The service's key: checkpoints are signed (and checked) with it.
+    pub signer: Arc<dyn crate::ports::receipts::ReceiptSigner>,
+    pub clock: Arc<dyn Clock>,
+}
+
 /// `GET /.well-known/nutripro-receipt-keys`: the receipt key's public half.
 pub struct ReceiptKeysState {
     pub receipts: Arc<dyn crate::ports::receipts::ReceiptSigner>,

@@ -377,6 +377,7 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   await page.click('#verify-chain');
   await page.waitForSelector('#verify-result[data-ok=true]');
   assert.match(await page.textContent('#verify-result'), /Chain intact/);
+  assert.match(await page.textContent('#verify-checkpoint'), /No checkpoint written yet|Matches the signed checkpoint/);
   await shot(page, '08-audit');
 
   await page.click('#nav-system');

@@ -5,16 +5,21 @@
 //!   only (naming another tenant is 404). Filters are applied while walking the chain
 //!   backwards, at most [`MAX_SCANNED`] entries per request: a page can hold fewer than
 //!   `limit` matches and still have a `next_cursor`.
-//! - `GET /admin/audit/verify`: walks the whole chain and reports the first broken link.
+//! - `GET /admin/audit/verify`: walks the whole chain and reports the first broken link,
+//!   and compares the chain with the newest signed checkpoint (a deleted or rewritten
+//!   tail).
+//! - the scheduled `audit_checkpoint` job: signs the chain's head and keeps it where the
+//!   database's writers cannot reach it ([`run_checkpoint`]).
 
 use lambda_http::{Body, Request, Response};
 pub use nutripro_shared::app::audit_log::MAX_SCANNED;
 use nutripro_shared::app::audit_log::{self, AuditFilter};
 use nutripro_shared::app::AppError;
 use nutripro_shared::domain::audit::{AuditEntry, BrokenLink};
+use nutripro_shared::domain::audit_checkpoint::CheckpointStanding;
 use nutripro_shared::domain::Timestamp;
 use nutripro_shared::http::{json, pagination, query_param, serve};
-use nutripro_shared::state::AdminState;
+use nutripro_shared::state::{AdminState, AuditCheckpointState};
 use serde::Serialize;
 
 #[derive(Serialize)]
@@ -147,22 +152,36 @@ struct Verification {
     head_seq: Option<u64>,
     head_hash: Option<String>,
     first_broken: Option<BrokenLink>,
+    /// The chain against the newest signed checkpoint: `none`, `consistent`,
+    /// `tail_deleted` (with `chain_head`), `rewritten` or `bad_signature`.
+    checkpoint: CheckpointStanding,
+    checkpoint_at: Option<String>,
 }
 
 /// `GET /admin/audit/verify`
-pub async fn verify_audit(state: &AdminState, request: Request) -> Response<Body> {
+pub async fn verify_audit(state: &AuditCheckpointState, request: Request) -> Response<Body> {
     serve("verify_audit", request, |call| async move {
         let verification = audit_log::verify_audit(state, &call.admin()?).await?;
         json(
             200,
             &Verification {
-                ok: verification.first_broken.is_none(),
+                ok: verification.ok(),
                 checked: verification.checked,
                 head_seq: verification.head.as_ref().map(|h| h.seq),
                 head_hash: verification.head.map(|h| h.hash),
                 first_broken: verification.first_broken,
+                checkpoint: verification.checkpoint,
+                checkpoint_at: verification.checkpoint_at.map(Timestamp::to_rfc3339),
             },
         )
     })
     .await
+}
+
+/// The scheduled checkpoint: the chain's head, signed, kept. Reports what it wrote.
+pub async fn run_checkpoint(state: &AuditCheckpointState) -> Result<serde_json::Value, AppError> {
+    Ok(match audit_log::write_checkpoint(state).await? {
+        Some(checkpoint) => serde_json::json!({"written": true, "seq": checkpoint.seq}),
+        None => serde_json::json!({"written": false}),
+    })
 }

@@ -13,11 +13,13 @@ use nutripro_shared::adapters::eventbridge::EventBridgePublisher;
 use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::adapters::kms::KmsReceiptSigner;
 use nutripro_shared::adapters::openai::{OpenAiClient, OpenAiConfig};
+use nutripro_shared::adapters::s3::S3Checkpoints;
 use nutripro_shared::adapters::secrets_manager::SecretsManagerSecret;
 use nutripro_shared::app::generations::DEFAULT_LLM_TIMEOUT;
 use nutripro_shared::app::policy::SETTINGS_TTL;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
+use nutripro_shared::ports::checkpoints::{CheckpointStore, NoCheckpoints};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::EventPublisher;
 use nutripro_shared::ports::receipts::{NoReceiptKey, ReceiptSigner};
@@ -133,6 +135,17 @@ impl Services for AwsServices {
             match (self.env)("RECEIPT_KEY_ARN").filter(|v| !v.trim().is_empty()) {
                 Some(arn) => Arc::new(KmsReceiptSigner::from_sdk_config(&self.config, arn)),
                 None => Arc::new(NoReceiptKey),
+            },
+        )
+    }
+
+    /// The checkpoint bucket (`CHECKPOINT_BUCKET`, Object Lock in compliance mode); a
+    /// function without the variable gets a store that fails every use.
+    fn checkpoints(&self) -> Result<Arc<dyn CheckpointStore>, WiringError> {
+        Ok(
+            match (self.env)("CHECKPOINT_BUCKET").filter(|v| !v.trim().is_empty()) {
+                Some(bucket) => Arc::new(S3Checkpoints::from_sdk_config(&self.config, bucket)),
+                None => Arc::new(NoCheckpoints),
             },
         )
     }

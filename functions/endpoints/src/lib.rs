@@ -22,8 +22,8 @@ use nutripro_shared::adapters::jwt::TokenVerifier;
 use nutripro_shared::app::AppError;
 use nutripro_shared::metrics;
 use nutripro_shared::state::{
-    AccountState, AdminState, BillingAdminState, ContentState, GenerationState, ReceiptKeysState,
-    ReviewState, UsageState,
+    AccountState, AdminState, AuditCheckpointState, BillingAdminState, ContentState,
+    GenerationState, ReceiptKeysState, ReviewState, UsageState,
 };
 pub use services::{Llm, Services, WiringError};
 use std::future::Future;
@@ -201,6 +201,26 @@ fn sweep_reservations(s: &dyn Services) -> Result<Function, WiringError> {
     })))
 }
 
+fn audit_checkpoints(s: &dyn Services) -> Result<AuditCheckpointState, WiringError> {
+    Ok(AuditCheckpointState {
+        audit: s.audit()?,
+        checkpoints: s.checkpoints()?,
+        signer: s.receipts()?,
+        clock: s.clock(),
+    })
+}
+
+/// Every few minutes: the audit chain's head, signed, kept under Object Lock (T07).
+fn audit_checkpoint(s: &dyn Services) -> Result<Function, WiringError> {
+    let state = Arc::new(audit_checkpoints(s)?);
+    Ok(Function::Job(Arc::new(move |_request_id| {
+        let state = state.clone();
+        Box::pin(metrics::job("audit_checkpoint", async move {
+            nutripro_audit::run_checkpoint(&state).await
+        }))
+    })))
+}
+
 /// Every function of the template. `tests/routes.rs` and `tests/template.rs` hold it
 /// and the template together.
 pub const ENDPOINTS: &[Endpoint] = &[
@@ -352,7 +372,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
     },
     Endpoint {
         name: "verify_audit",
-        build: |s| http(admin(s)?, nutripro_audit::verify_audit),
+        build: |s| http(audit_checkpoints(s)?, nutripro_audit::verify_audit),
     },
     // Billing.
     Endpoint {
@@ -400,6 +420,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         name: "sweep_reservations",
         build: sweep_reservations,
+    },
+    Endpoint {
+        name: "audit_checkpoint",
+        build: audit_checkpoint,
     },
 ];
 

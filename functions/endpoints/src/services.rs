@@ -10,6 +10,7 @@ use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::app::limits::RateLimiter;
 use nutripro_shared::app::policy::GenerationPolicy;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
+use nutripro_shared::ports::checkpoints::CheckpointStore;
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::EventPublisher;
 use nutripro_shared::ports::llm::LlmProvider;
@@ -58,6 +59,8 @@ pub trait Services {
     fn sealing(&self) -> Result<Arc<dyn SealingKeys>, WiringError>;
     /// The key generation answers are signed with (receipts).
     fn receipts(&self) -> Result<Arc<dyn ReceiptSigner>, WiringError>;
+    /// Where signed audit checkpoints are kept.
+    fn checkpoints(&self) -> Result<Arc<dyn CheckpointStore>, WiringError>;
     /// A generation stored and billed in one write (content and billing together).
     fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError>;
     fn llm(&self) -> Result<Llm, WiringError>;

@@ -111,6 +111,47 @@ fn spawn_reservation_sweep(stores: &Stores, alive: std::sync::Weak<()>) {
     });
 }
 
+/// How often local mode checkpoints the audit chain (in AWS: the
+/// `AuditCheckpointFunction` schedule, every 5 minutes).
+pub const LOCAL_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::from_secs(180);
+
+/// Signs the audit chain's head and keeps it in the stores' checkpoint store, unless the
+/// newest checkpoint already names it: what the job reports.
+pub async fn write_checkpoint(stores: &Stores) -> Result<serde_json::Value, String> {
+    let state = checkpoint_state(stores);
+    nutripro_audit::run_checkpoint(&state)
+        .await
+        .map_err(|e| e.to_string())
+}
+
+fn checkpoint_state(stores: &Stores) -> nutripro_shared::state::AuditCheckpointState {
+    nutripro_shared::state::AuditCheckpointState {
+        audit: stores.audit.clone(),
+        checkpoints: stores.checkpoints.clone(),
+        signer: stores.receipts.clone(),
+        clock: Arc::new(nutripro_shared::ports::SystemClock),
+    }
+}
+
+/// The checkpoint job of the template, locally: every [`LOCAL_CHECKPOINT_INTERVAL`] until
+/// `alive` is dropped.
+fn spawn_audit_checkpoints(stores: &Stores, alive: std::sync::Weak<()>) {
+    let state = checkpoint_state(stores);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(LOCAL_CHECKPOINT_INTERVAL);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if alive.upgrade().is_none() {
+                return;
+            }
+            if let Err(error) = nutripro_audit::run_checkpoint(&state).await {
+                tracing::warn!(%error, "audit checkpoint failed");
+            }
+        }
+    });
+}
+
 impl RunningGateway {
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
@@ -153,6 +194,7 @@ pub async fn start_on(
         .map_err(|e| LocalError::Bind(requested, e))?;
     let jobs = Arc::new(());
     spawn_reservation_sweep(&stores, Arc::downgrade(&jobs));
+    spawn_audit_checkpoints(&stores, Arc::downgrade(&jobs));
     let gateway = Arc::new(gateway_on(
         data_dir,
         stores,

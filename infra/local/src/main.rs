@@ -8,6 +8,7 @@
 //! nutripro-local backup --to FILE [--data-dir DIR]
 //! nutripro-local restore --from FILE --data-dir DIR
 //! nutripro-local reseal [--data-dir DIR]
+//! nutripro-local checkpoint [--data-dir DIR]
 //! ```
 
 use nutripro_local::bootstrap::bootstrap;
@@ -34,6 +35,7 @@ USAGE:
     nutripro-local backup --to FILE [--data-dir DIR]
     nutripro-local restore --from FILE --data-dir DIR
     nutripro-local reseal [--data-dir DIR]
+    nutripro-local checkpoint [--data-dir DIR]
 
 OPTIONS:
     --port PORT          port on 127.0.0.1 to serve on (default 3000; 0 picks a free one)
@@ -56,6 +58,10 @@ OPTIONS:
 
 `reseal` seals every stored generation with the data directory's current sealing key
 (HMAC-SHA256, DATA_DIR/sealing-keys.json) and from then on refuses plain-hash seals.
+
+`checkpoint` signs the audit chain's head with the data directory's service key and keeps
+it in DATA_DIR/audit-checkpoints/ (serve does this every few minutes by itself);
+GET /admin/audit/verify compares the chain with the newest one.
 
 `token` prints an admin access token signed by the local identity provider (the key in
 the data directory), for `Authorization: Bearer <token>` on /admin routes.
@@ -95,6 +101,9 @@ enum Command {
         data_dir: PathBuf,
     },
     Reseal {
+        data_dir: PathBuf,
+    },
+    Checkpoint {
         data_dir: PathBuf,
     },
     Help,
@@ -171,7 +180,7 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             "--store" => store_kind = Some(value("--store")?),
             "--dynamodb-endpoint" => endpoint = Some(value("--dynamodb-endpoint")?),
             "--table-prefix" => prefix = Some(value("--table-prefix")?),
-            "serve" | "bootstrap" | "token" | "backup" | "restore" | "reseal"
+            "serve" | "bootstrap" | "token" | "backup" | "restore" | "reseal" | "checkpoint"
                 if subcommand.is_none() =>
             {
                 subcommand = Some(arg.clone())
@@ -195,6 +204,12 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             return Err("reseal takes --data-dir only (the embedded store)".into());
         }
         return Ok(Command::Reseal { data_dir });
+    }
+    if subcommand == "checkpoint" {
+        if serve_flags || backup_to.is_some() || restore_from.is_some() {
+            return Err("checkpoint takes --data-dir only (the embedded store)".into());
+        }
+        return Ok(Command::Checkpoint { data_dir });
     }
     if matches!(subcommand, "backup" | "restore") {
         if serve_flags {
@@ -313,6 +328,7 @@ async fn main() -> ExitCode {
         Command::Backup { to, data_dir } => print_outcome(backup::backup(&data_dir, &to)),
         Command::Restore { from, data_dir } => print_outcome(backup::restore(&from, &data_dir)),
         Command::Reseal { data_dir } => reseal(&data_dir).await,
+        Command::Checkpoint { data_dir } => checkpoint(&data_dir).await,
         Command::Bootstrap {
             tenant_name,
             data_dir,
@@ -353,6 +369,24 @@ async fn reseal(data_dir: &Path) -> ExitCode {
             .map_err(|e| e.to_string())?;
         keys.set_accept_unkeyed(false).map_err(|e| e.to_string())?;
         Ok::<_, String>(report)
+    }
+    .await;
+    print_outcome(result)
+}
+
+/// Writes a signed checkpoint of the audit chain's head now (threat T07).
+async fn checkpoint(data_dir: &Path) -> ExitCode {
+    if !data_dir.join("nutripro.sqlite3").exists() {
+        say(&format!("error: {} holds no store\n", data_dir.display()));
+        return ExitCode::FAILURE;
+    }
+    let result = async {
+        let stores = Stores::open(&StoreChoice::Sqlite, data_dir)
+            .await
+            .map_err(|e| e.to_string())?;
+        nutripro_local::write_checkpoint(&stores)
+            .await
+            .map_err(|e| e.to_string())
     }
     .await;
     print_outcome(result)

@@ -9,6 +9,7 @@ use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::config::DEFAULT_KEY_LAST_USED_INTERVAL_SECONDS;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
+use nutripro_shared::ports::checkpoints::CheckpointStore;
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::events::{EventPublisher, LogEvents};
 use nutripro_shared::ports::receipts::ReceiptSigner;
@@ -62,6 +63,10 @@ impl Services for LocalServices {
 
     fn receipts(&self) -> Result<Arc<dyn ReceiptSigner>, WiringError> {
         Ok(self.stores.receipts.clone())
+    }
+
+    fn checkpoints(&self) -> Result<Arc<dyn CheckpointStore>, WiringError> {
+        Ok(self.stores.checkpoints.clone())
     }
 
     /// Events go to the gateway's log.

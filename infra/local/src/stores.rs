@@ -7,6 +7,7 @@
 use nutripro_shared::adapters::sqlite::SqliteStore;
 use nutripro_shared::domain::sealing::Keyring;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
+use nutripro_shared::ports::checkpoints::{CheckpointStore, DirCheckpoints, MemoryCheckpoints};
 use nutripro_shared::ports::content::ContentStore;
 use nutripro_shared::ports::receipts::{LocalReceiptKey, ReceiptSigner};
 use nutripro_shared::ports::sealing::{FileKeyring, SealingKeys, StaticKeyring};
@@ -47,6 +48,8 @@ pub struct Stores {
     pub sealing: Arc<dyn SealingKeys>,
     /// The key generation answers are signed with (the data directory's).
     pub receipts: Arc<dyn ReceiptSigner>,
+    /// Signed audit checkpoints (the data directory's `audit-checkpoints/`).
+    pub checkpoints: Arc<dyn CheckpointStore>,
 }
 
 impl Stores {
@@ -62,6 +65,7 @@ impl Stores {
             description: description.into(),
             sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
             receipts: Arc::new(LocalReceiptKey::ephemeral()),
+            checkpoints: Arc::new(MemoryCheckpoints::default()),
         }
     }
 
@@ -70,8 +74,8 @@ impl Stores {
         self
     }
 
-    /// The data directory's keys: the sealing keyring and the receipt key (each created
-    /// on first use, owner-only).
+    /// The data directory's keys and checkpoints: the sealing keyring, the receipt key
+    /// (each created on first use, owner-only) and `audit-checkpoints/`.
     pub fn with_data_dir_keys(
         self,
         data_dir: &Path,
@@ -81,6 +85,7 @@ impl Stores {
             LocalReceiptKey::open(data_dir).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         let mut stores = self.with_sealing(Self::data_dir_keyring(data_dir, store_existed)?);
         stores.receipts = Arc::new(receipts);
+        stores.checkpoints = Arc::new(DirCheckpoints::open(data_dir)?);
         Ok(stores)
     }
 
@@ -137,6 +142,7 @@ impl Stores {
             description: format!("DynamoDB at {endpoint} (tables {prefix}*)"),
             sealing: Arc::new(StaticKeyring(Keyring::generate(false).0)),
             receipts: Arc::new(LocalReceiptKey::ephemeral()),
+            checkpoints: Arc::new(MemoryCheckpoints::default()),
         })
     }
 

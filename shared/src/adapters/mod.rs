@@ -13,6 +13,8 @@ pub mod local_idp;
 pub mod offline_llm;
 #[cfg(feature = "openai")]
 pub mod openai;
+#[cfg(feature = "s3")]
+pub mod s3;
 #[cfg(feature = "secretsmanager")]
 pub mod secrets_manager;
 #[cfg(feature = "sqlite")]

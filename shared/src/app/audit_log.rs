@@ -5,8 +5,9 @@ use super::admin::AdminCall;
 use super::AppError;
 use crate::domain::admin::Action;
 use crate::domain::audit::{AuditEntry, BrokenLink, ChainVerifier};
+use crate::domain::audit_checkpoint::{standing, AuditCheckpoint, CheckpointStanding};
 use crate::domain::Timestamp;
-use crate::state::AdminState;
+use crate::state::{AdminState, AuditCheckpointState};
 
 /// Most entries one listing request reads from the store.
 pub const MAX_SCANNED: usize = 2_000;
@@ -99,9 +100,55 @@ pub struct Verification {
     pub checked: u64,
     pub head: Option<AuditEntry>,
     pub first_broken: Option<BrokenLink>,
+    /// How the chain stands against the newest signed checkpoint (threat T07): a deleted
+    /// or rewritten tail shows here even when every remaining link is consistent.
+    pub checkpoint: CheckpointStanding,
+    pub checkpoint_at: Option<Timestamp>,
 }
 
-pub async fn verify_audit(state: &AdminState, call: &AdminCall) -> Result<Verification, AppError> {
+impl Verification {
+    pub fn ok(&self) -> bool {
+        self.first_broken.is_none() && self.checkpoint.is_consistent()
+    }
+}
+
+/// Writes a checkpoint of the chain's head, signed with the service's key, unless the
+/// newest one already names it. `None`: nothing new to checkpoint.
+pub async fn write_checkpoint(
+    state: &AuditCheckpointState,
+) -> Result<Option<AuditCheckpoint>, AppError> {
+    let Some(head) = state.audit.audit_head().await? else {
+        return Ok(None);
+    };
+    let latest = state.checkpoints.latest().await?;
+    if latest
+        .as_ref()
+        .is_some_and(|c| c.seq == head.seq && c.hash == head.hash)
+    {
+        return Ok(None);
+    }
+    let at = state.clock.now();
+    let signature = state
+        .signer
+        .sign(&AuditCheckpoint::message(head.seq, &head.hash, at))
+        .await
+        .map_err(|error| AppError::Unavailable(format!("checkpoint signing: {error}")))?;
+    let checkpoint = AuditCheckpoint {
+        seq: head.seq,
+        hash: head.hash,
+        at_ms: at.as_millis(),
+        key_id: state.signer.key_id(),
+        signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, signature),
+    };
+    state.checkpoints.write(&checkpoint).await?;
+    tracing::info!(seq = checkpoint.seq, "audit checkpoint written");
+    Ok(Some(checkpoint))
+}
+
+pub async fn verify_audit(
+    state: &AuditCheckpointState,
+    call: &AdminCall,
+) -> Result<Verification, AppError> {
     call.authorize(Action::AuditVerify)?;
     let mut verifier = ChainVerifier::default();
     let mut after = 0;
@@ -122,9 +169,44 @@ pub async fn verify_audit(state: &AdminState, call: &AdminCall) -> Result<Verifi
     if broken.is_some() {
         tracing::error!(?broken, "audit chain verification failed");
     }
+    let latest = state.checkpoints.latest().await?;
+    let checkpoint = match &latest {
+        None => CheckpointStanding::None,
+        Some(checkpoint) => {
+            let public_key = state
+                .signer
+                .public_key()
+                .await
+                .map_err(|error| AppError::Unavailable(format!("checkpoint key: {error}")))?;
+            let at_seq = if head.as_ref().is_some_and(|h| h.seq == checkpoint.seq) {
+                head.clone()
+            } else {
+                state
+                    .audit
+                    .audit_after(checkpoint.seq.saturating_sub(1), 1)
+                    .await?
+                    .into_iter()
+                    .find(|e| e.seq == checkpoint.seq)
+            };
+            standing(
+                Some(checkpoint),
+                &public_key,
+                at_seq.as_ref(),
+                head.as_ref().map(|h| h.seq),
+            )
+        }
+    };
+    if !checkpoint.is_consistent() {
+        tracing::error!(
+            ?checkpoint,
+            "audit chain does not match its newest checkpoint"
+        );
+    }
     Ok(Verification {
         checked: verifier.checked,
         head,
         first_broken: broken,
+        checkpoint,
+        checkpoint_at: latest.map(|c| c.at()),
     })
 }

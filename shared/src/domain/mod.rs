@@ -3,6 +3,7 @@
 pub mod admin;
 pub mod api_key;
 pub mod audit;
+pub mod audit_checkpoint;
 pub mod billing;
 pub mod content;
 pub mod safety;

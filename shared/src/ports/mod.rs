@@ -1,6 +1,7 @@
 //! Traits the domain needs from the outside world. Adapters implement them.
 
 pub mod billing;
+pub mod checkpoints;
 pub mod content;
 pub mod events;
 pub mod llm;
