@@ -1541,3 +1541,60 @@ fn the_sealing_keyring_is_a_secret_only_the_generation_functions_read() {
             .any(|(f, s)| *f == id && actions(s) == ["kms:Decrypt"]));
     }
 }
+
+/// Issue 18, mutual TLS (T01, T10): an optional custom domain with a TLS 1.2+ policy and,
+/// with a truststore, client certificates required; with it on, the execute-api URL is
+/// off (no way around the domain), and the admin page's CloudFront origin moves to a
+/// custom domain without client certificates.
+#[test]
+fn the_custom_domain_carries_tls12_and_optional_mutual_tls_and_turns_execute_api_off() {
+    let t = template();
+    let text = nutripro_tests::read_repo_file("template.yaml");
+    let parameters = &t["Parameters"];
+    assert_eq!(
+        parameters["ApiSecurityPolicy"]["AllowedValues"],
+        serde_yaml::from_str::<Value>("[TLS_1_2]").unwrap(),
+        "no TLS 1.0 policy can be chosen"
+    );
+    for name in ["ApiDomainName", "ApiCertificateArn", "ApiTruststoreUri"] {
+        assert_eq!(parameters[name]["Default"], "", "{name} is optional");
+    }
+    let domains: Vec<_> = of_type(&t, "AWS::ApiGateway::DomainName").collect();
+    assert_eq!(domains.len(), 2, "the API's domain and the admin origin's");
+    for (id, domain) in &domains {
+        let properties = &domain["Properties"];
+        assert!(
+            properties["SecurityPolicy"] == "TLS_1_2"
+                || referenced(&properties["SecurityPolicy"]) == Some("ApiSecurityPolicy"),
+            "{id}"
+        );
+        assert_eq!(
+            properties["EndpointConfiguration"]["Types"],
+            serde_yaml::from_str::<Value>("[REGIONAL]").unwrap()
+        );
+    }
+    let api_domain = &resources(&t)["ApiDomain"];
+    assert_eq!(api_domain["Condition"], "HasApiDomain");
+    // The truststore is used exactly when one is given.
+    assert!(
+        text.contains("MutualTlsAuthentication: !If\n        - HasMutualTls\n        - TruststoreUri: !Ref ApiTruststoreUri"),
+        "mutual TLS on the API domain, conditioned on a truststore"
+    );
+    assert!(
+        text.contains("DisableExecuteApiEndpoint: !If [HasApiDomain, true, false]"),
+        "the custom domain turns the execute-api endpoint off"
+    );
+    assert!(
+        text.contains("OriginPath: !If [HasApiDomain, \"\", !Sub \"/${StageName}\"]"),
+        "the admin page's API origin follows the custom domain"
+    );
+    let rules = t["Rules"].as_mapping().expect("Rules");
+    assert!(rules.contains_key("MutualTlsNeedsTheDomains"));
+    assert!(rules.contains_key("ApiDomainNeedsItsCertificate"));
+    for mapping in ["ApiDomainMapping", "AdminApiDomainMapping"] {
+        assert_eq!(
+            resources(&t)[mapping]["Type"],
+            "AWS::ApiGateway::BasePathMapping"
+        );
+    }
+}

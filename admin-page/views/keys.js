@@ -131,7 +131,10 @@ async function renderKeys(tenantId, content, context) {
         h('td', { class: 'signing' }, key.signing_key
           ? [h('code', { text: key.signing_key.algorithm }),
             h('div', { class: 'muted', text: key.signing_key.signature_required ? 'required' : 'optional' })]
-          : h('span', { class: 'muted', text: 'unsigned' })),
+          : h('span', { class: 'muted', text: 'unsigned' }),
+          key.client_certificate_sha256
+            ? h('div', { class: 'muted certificate', title: key.client_certificate_sha256, text: `certificate ${key.client_certificate_sha256.slice(0, 12)}…` })
+            : null),
         h('td', { text: dateTime(key.created_at) }),
         h('td', { class: 'last-used', text: key.last_used_at ? dateTime(key.last_used_at) : 'never' }),
         h('td', { text: key.expires_at ? dateTime(key.expires_at) : 'never' }),
@@ -144,12 +147,14 @@ async function renderKeys(tenantId, content, context) {
   const name = h('input', { id: 'new-key-name', required: true, maxlength: 100, placeholder: 'production' });
   const expires = h('input', { id: 'new-key-expires', type: 'date' });
   const rpm = h('input', { id: 'new-key-rpm', type: 'number', min: 1, max: 100000, placeholder: "the tenant's" });
+  const certificate = h('input', { id: 'new-key-certificate', maxlength: 130, placeholder: 'openssl x509 -noout -fingerprint -sha256 -in client.pem' });
   const scopeBoxes = SCOPES.map(([scope]) => h('input', { type: 'checkbox', value: scope, checked: true, dataset: { scope } }));
   const issue = h('button', { id: 'issue-key', type: 'submit', text: 'Issue key' });
   const form = h('form', { class: 'card', id: 'issue-key-form' },
     h('h2', { text: 'Issue a key' }),
     h('div', { class: 'form-grid' }, h('label', {}, 'Name', name), h('label', {}, 'Expires (optional)', expires),
-      h('label', {}, 'Own rate limit (requests per minute, optional)', rpm)),
+      h('label', {}, 'Own rate limit (requests per minute, optional)', rpm),
+      h('label', {}, 'Client certificate SHA-256 (mutual TLS, optional)', certificate)),
     h('fieldset', { id: 'new-key-scopes' }, h('legend', { text: 'Scopes: what the key may do' }),
       SCOPES.map(([scope, what], i) => h('label', { class: 'choice' }, scopeBoxes[i], h('code', { text: scope }), ` ${what}`))),
     issue);
@@ -161,10 +166,13 @@ async function renderKeys(tenantId, content, context) {
       const chosen = scopeBoxes.filter((box) => box.checked).map((box) => box.value);
       if (chosen.length !== SCOPES.length) body.scopes = chosen;
       if (rpm.value) body.requests_per_minute = Number(rpm.value);
+      const fingerprint = certificate.value.trim().replace(/^sha256 fingerprint=/i, '');
+      if (fingerprint) body.client_certificate_sha256 = fingerprint;
       const issued = await api.post(tenantPath(tenantId, '/keys'), body);
       name.value = '';
       expires.value = '';
       rpm.value = '';
+      certificate.value = '';
       scopeBoxes.forEach((box) => { box.checked = true; });
       showSecret(issued, 'Issued');
       await refresh();

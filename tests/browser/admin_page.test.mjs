@@ -304,6 +304,18 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   const problem = await unsigned.json();
   assert.equal(problem.type, 'https://nutripro.dev/problems/invalid-signature');
   assert.equal(problem.reason, 'signature_required');
+
+  // A key bound to one client certificate (mutual TLS): the fingerprint as openssl
+  // prints it; without that certificate (plain HTTP here) the key is refused.
+  await page.fill('#new-key-name', 'cert-bound');
+  await page.fill('#new-key-certificate', 'SHA256 Fingerprint=' + 'AB:'.repeat(31) + 'CD');
+  await page.click('#issue-key');
+  await page.waitForSelector('#secret-value');
+  const certBound = await page.textContent('#secret-value');
+  await page.click('#secret-done');
+  const boundRow = page.locator('#key-list tr', { hasText: 'cert-bound' });
+  assert.match(await boundRow.locator('td.signing').textContent(), /certificate abababababab…/);
+  assert.equal((await callMe(certBound)).status, 401, 'no certificate presented');
   await shot(page, '04-keys');
 
   // Settings: a tighter rate limit, saved.

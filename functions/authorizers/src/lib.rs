@@ -24,9 +24,9 @@ use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::audit::{Actor, AuditDraft, Outcome};
 use nutripro_shared::domain::{ApiKey, PresentedKey, TenantStatus};
 use nutripro_shared::http::{
-    TenantContext, AUTHORIZER_KEY_ID, AUTHORIZER_KEY_RPM, AUTHORIZER_PLAN, AUTHORIZER_SCOPES,
-    AUTHORIZER_SIGNATURE_REQUIRED, AUTHORIZER_SIGNING_ALG, AUTHORIZER_SIGNING_KEY,
-    AUTHORIZER_TENANT_ID,
+    TenantContext, AUTHORIZER_CLIENT_CERT, AUTHORIZER_KEY_ID, AUTHORIZER_KEY_RPM, AUTHORIZER_PLAN,
+    AUTHORIZER_SCOPES, AUTHORIZER_SIGNATURE_REQUIRED, AUTHORIZER_SIGNING_ALG,
+    AUTHORIZER_SIGNING_KEY, AUTHORIZER_TENANT_ID,
 };
 use nutripro_shared::ports::{append_audit, AuditStore, Clock, ControlPlaneStore};
 use std::sync::Arc;
@@ -86,11 +86,25 @@ impl ApiKeyAuthorizer {
 
     /// Decides on the value of the `Authorization` header.
     pub async fn decide(&self, authorization: Option<&str>) -> Decision {
-        self.decide_with_key(authorization).await.0
+        self.decide_with_key(authorization, None).await.0
+    }
+
+    /// [`ApiKeyAuthorizer::decide`] for a request that presented `client_cert_pem` over
+    /// mutual TLS (API Gateway's `requestContext.identity.clientCert.clientCertPem`).
+    pub async fn decide_with_certificate(
+        &self,
+        authorization: Option<&str>,
+        client_cert_pem: Option<&str>,
+    ) -> Decision {
+        self.decide_with_key(authorization, client_cert_pem).await.0
     }
 
     /// The decision, and the stored key the header named (if any).
-    async fn decide_with_key(&self, authorization: Option<&str>) -> (Decision, Option<ApiKey>) {
+    async fn decide_with_key(
+        &self,
+        authorization: Option<&str>,
+        client_cert_pem: Option<&str>,
+    ) -> (Decision, Option<ApiKey>) {
         let Some(token) = authorization.and_then(bearer_token) else {
             return (Decision::Unauthorized("missing_or_not_bearer"), None);
         };
@@ -109,6 +123,13 @@ impl ApiKeyAuthorizer {
         if let Err(rejection) = key.verify(&presented, now) {
             return (Decision::Unauthorized(rejection.as_str()), Some(key));
         }
+        // A key bound to a client certificate is refused without exactly that one.
+        if !key.accepts_certificate(client_cert_pem) {
+            return (
+                Decision::Unauthorized("client_certificate_mismatch"),
+                Some(key),
+            );
+        }
         let tenant = match self.store.get_tenant(&key.tenant_id).await {
             Ok(Some(tenant)) => tenant,
             Ok(None) => return (Decision::Unauthorized("tenant_missing"), Some(key)),
@@ -126,6 +147,7 @@ impl ApiKeyAuthorizer {
             key_requests_per_minute: key.requests_per_minute,
             signing_key: key.signing_key.clone(),
             request_signature: None,
+            client_cert_sha256: key.client_cert_sha256.clone(),
         };
         let decision = match tenant.status {
             TenantStatus::Active => Decision::Allow(context),
@@ -222,7 +244,13 @@ impl ApiKeyAuthorizer {
         );
         let (decision, key) = match authorization(&event) {
             Ok(authorization) => {
-                self.decide_with_key(authorization)
+                let client_cert = event
+                    .request_context
+                    .identity
+                    .as_ref()
+                    .and_then(|identity| identity.client_cert.as_ref())
+                    .and_then(|cert| cert.client_cert_pem.as_deref());
+                self.decide_with_key(authorization, client_cert)
                     .instrument(span.clone())
                     .await
             }
@@ -334,6 +362,9 @@ fn policy(
         });
         if let Some(limit) = context.key_requests_per_minute {
             fields[AUTHORIZER_KEY_RPM] = serde_json::json!(limit.to_string());
+        }
+        if let Some(fingerprint) = &context.client_cert_sha256 {
+            fields[AUTHORIZER_CLIENT_CERT] = serde_json::json!(fingerprint);
         }
         if let Some(key) = &context.signing_key {
             fields[AUTHORIZER_SIGNING_ALG] = serde_json::json!(key.algorithm.as_str());

@@ -118,6 +118,43 @@ async fn a_scoped_key_passes_its_scopes_and_limit() {
     assert_eq!(response.context["key_rpm"], "7");
 }
 
+/// Issue 18, mutual TLS: a key bound to a client certificate is refused without exactly
+/// that certificate, and the binding travels in the context for the handler's check.
+#[tokio::test]
+async fn a_key_bound_to_a_certificate_needs_that_certificate() {
+    let f = fixture().await;
+    let pem = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
+    let other = "-----BEGIN CERTIFICATE-----\nBQQDAgEA\n-----END CERTIFICATE-----\n";
+    let fingerprint = nutripro_shared::domain::api_key::certificate_fingerprint(pem).unwrap();
+    let (key, token) = ApiKey::issue(f.tenant.id.clone(), "bound", START, None).unwrap();
+    let key = key.with_client_certificate(&fingerprint).unwrap();
+    f.store.create_key(&key).await.unwrap();
+    let header = bearer(&token);
+    assert_eq!(
+        f.authorizer
+            .decide_with_certificate(Some(&header), None)
+            .await,
+        Decision::Unauthorized("client_certificate_mismatch")
+    );
+    assert_eq!(
+        f.authorizer
+            .decide_with_certificate(Some(&header), Some(other))
+            .await,
+        Decision::Unauthorized("client_certificate_mismatch")
+    );
+    let Decision::Allow(context) = f
+        .authorizer
+        .decide_with_certificate(Some(&header), Some(pem))
+        .await
+    else {
+        panic!("its own certificate is accepted")
+    };
+    assert_eq!(
+        context.client_cert_sha256.as_deref(),
+        Some(fingerprint.as_str())
+    );
+}
+
 #[tokio::test]
 async fn scheme_is_case_insensitive() {
     let f = fixture().await;

@@ -38,6 +38,8 @@ struct KeyView {
     requests_per_minute: Option<u32>,
     /// The client's public key for signed requests (null: none registered).
     signing_key: Option<SigningKeyView>,
+    /// The client certificate the key is bound to (mutual TLS; null: none).
+    client_certificate_sha256: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -82,6 +84,7 @@ impl KeyView {
                 signature_required: k.required,
                 registered_at: k.registered_at.to_rfc3339(),
             }),
+            client_certificate_sha256: key.client_cert_sha256.clone(),
         }
     }
 }
@@ -117,6 +120,9 @@ struct IssueKey {
     /// Unset: the tenant's limit.
     #[serde(default)]
     requests_per_minute: Option<u32>,
+    /// Unset: usable with any (or no) client certificate.
+    #[serde(default)]
+    client_certificate_sha256: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -135,6 +141,7 @@ pub async fn issue_key(state: &AdminState, request: Request) -> Response<Body> {
             expires_at: b.expires_at,
             scopes: b.scopes,
             requests_per_minute: b.requests_per_minute,
+            client_certificate_sha256: b.client_certificate_sha256,
         });
         issued(201, &keys::issue_key(state, &admin, input).await?)
     })

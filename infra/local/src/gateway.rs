@@ -170,6 +170,17 @@ impl Gateway {
 
     /// Serves connections from `listener` until `shutdown` completes.
     pub async fn serve(self: Arc<Self>, listener: TcpListener, shutdown: impl Future<Output = ()>) {
+        self.serve_with(listener, None, shutdown).await
+    }
+
+    /// [`Gateway::serve`], over TLS when `tls` is given (with client certificates when
+    /// its configuration asks for them: they reach the authorizer and the handler).
+    pub async fn serve_with(
+        self: Arc<Self>,
+        listener: TcpListener,
+        tls: Option<tokio_rustls::TlsAcceptor>,
+        shutdown: impl Future<Output = ()>,
+    ) {
         tokio::pin!(shutdown);
         loop {
             let (stream, peer) = tokio::select! {
@@ -183,27 +194,63 @@ impl Gateway {
                 () = &mut shutdown => return,
             };
             let gateway = self.clone();
+            let tls = tls.clone();
             tokio::spawn(async move {
-                let service = hyper::service::service_fn(move |request| {
-                    let gateway = gateway.clone();
-                    async move { Ok::<_, Infallible>(gateway.respond(request, peer).await) }
-                });
-                if let Err(error) = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(TokioIo::new(stream), service)
-                    .await
-                {
-                    tracing::debug!(%error, "connection closed with an error");
+                let Some(acceptor) = tls else {
+                    gateway.serve_connection(stream, peer, None).await;
+                    return;
+                };
+                // A handshake that fails (no certificate, one the truststore does not
+                // vouch for) ends the connection, as at API Gateway.
+                match acceptor.accept(stream).await {
+                    Ok(stream) => {
+                        let certificate = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .map(|der| Arc::<str>::from(crate::tls::to_pem(der)));
+                        gateway.serve_connection(stream, peer, certificate).await;
+                    }
+                    Err(error) => tracing::info!(%error, %peer, "TLS handshake refused"),
                 }
             });
         }
     }
 
-    async fn respond(&self, request: hyper::Request<Incoming>, peer: SocketAddr) -> HttpResponse {
+    async fn serve_connection<S>(
+        self: Arc<Self>,
+        stream: S,
+        peer: SocketAddr,
+        certificate: Option<Arc<str>>,
+    ) where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
+        let service = hyper::service::service_fn(move |request| {
+            let (gateway, certificate) = (self.clone(), certificate.clone());
+            async move {
+                Ok::<_, Infallible>(gateway.respond(request, peer, certificate.as_deref()).await)
+            }
+        });
+        if let Err(error) = hyper::server::conn::http1::Builder::new()
+            .serve_connection(TokioIo::new(stream), service)
+            .await
+        {
+            tracing::debug!(%error, "connection closed with an error");
+        }
+    }
+
+    async fn respond(
+        &self,
+        request: hyper::Request<Incoming>,
+        peer: SocketAddr,
+        certificate: Option<&str>,
+    ) -> HttpResponse {
         let started = Instant::now();
         let method = request.method().clone();
         let path = request.uri().path().to_owned();
         let request_id = new_id();
-        let mut response = self.dispatch(request, peer, &request_id).await;
+        let mut response = self.dispatch(request, peer, certificate, &request_id).await;
         harden(&mut response);
         tracing::info!(
             %request_id,
@@ -220,6 +267,7 @@ impl Gateway {
         &self,
         request: hyper::Request<Incoming>,
         peer: SocketAddr,
+        certificate: Option<&str>,
         request_id: &str,
     ) -> HttpResponse {
         let (parts, body) = request.into_parts();
@@ -262,11 +310,20 @@ impl Gateway {
                 )
             }
         };
-        let authorizer_context = match self.authorize(&parts, &route, peer, request_id).await {
+        let authorizer_context = match self
+            .authorize(&parts, &route, peer, certificate, request_id)
+            .await
+        {
             Ok(context) => context,
             Err(response) => return response,
         };
-        let event = proxy_event(&parts, &route, body, peer, request_id, authorizer_context);
+        let mut event = proxy_event(&parts, &route, body, peer, request_id, authorizer_context);
+        if let Some(pem) = certificate {
+            event.request_context.identity.other.insert(
+                "clientCert".into(),
+                serde_json::json!({ "clientCertPem": pem }),
+            );
+        }
         let Some(handler) = self.registry.handlers.get(route.route.handler.as_str()) else {
             return problem(Problem::internal(), request_id);
         };
@@ -284,6 +341,7 @@ impl Gateway {
         parts: &http::request::Parts,
         route: &RouteMatch<'_>,
         peer: SocketAddr,
+        certificate: Option<&str>,
         request_id: &str,
     ) -> Result<HashMap<String, serde_json::Value>, HttpResponse> {
         let Some(name) = &route.route.authorizer else {
@@ -319,6 +377,12 @@ impl Gateway {
             aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequestIdentity::default(
             );
         identity.source_ip = Some(peer.ip().to_string());
+        identity.client_cert = certificate.map(|pem| {
+            let mut cert =
+                aws_lambda_events::apigw::ApiGatewayCustomAuthorizerRequestTypeRequestIdentityClientCert::default();
+            cert.client_cert_pem = Some(pem.to_owned());
+            cert
+        });
         event.request_context.identity = Some(identity);
         match authorizer(event).await {
             Ok(response) => evaluate_policy(&response, &method_arn)

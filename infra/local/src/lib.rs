@@ -15,7 +15,9 @@ pub mod registry;
 pub mod router;
 pub mod stores;
 pub mod template;
+pub mod tls;
 
+use bytes::Bytes;
 use gateway::{Gateway, GatewayError};
 use llm::LlmChoice;
 use nutripro_shared::adapters::local_idp::{LocalIdp, LocalIdpError};
@@ -44,6 +46,8 @@ pub enum LocalError {
     Bind(SocketAddr, std::io::Error),
     #[error(transparent)]
     Idp(#[from] LocalIdpError),
+    #[error("TLS: {0}")]
+    Tls(String),
 }
 
 /// Opens the embedded store and the local identity provider in `data_dir` and builds
@@ -67,19 +71,81 @@ pub fn gateway_on(
     llm: LlmChoice,
     base_url: &str,
 ) -> Result<Gateway, LocalError> {
+    gateway_with_jwks_at(data_dir, stores, llm, base_url, base_url)
+}
+
+/// [`gateway_on`] whose admin authorizer reads the identity provider's keys from
+/// `jwks_base` (under mutual TLS the authorizer cannot fetch them from the gateway
+/// itself without a client certificate).
+fn gateway_with_jwks_at(
+    data_dir: &Path,
+    stores: Stores,
+    llm: LlmChoice,
+    base_url: &str,
+    jwks_base: &str,
+) -> Result<Gateway, LocalError> {
     let identity = Arc::new(LocalIdp::load_or_create(data_dir)?);
     let oauth = Arc::new(oauth::AuthorizationServer::new(
         identity,
         stores.control_plane(),
         base_url,
     ));
-    let registry = Registry::with_stores(stores, Arc::new(SystemClock), llm, idp::config(base_url));
+    let registry =
+        Registry::with_stores(stores, Arc::new(SystemClock), llm, idp::config(jwks_base));
     Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?.with_identity(oauth))
+}
+
+/// Serves the identity provider's public keys (only them) on a loopback port of its own,
+/// over plain HTTP: what the admin authorizer reads when the gateway itself requires
+/// client certificates. Stops with `alive`.
+async fn serve_jwks(data_dir: &Path, alive: std::sync::Weak<()>) -> Result<String, LocalError> {
+    let jwks = Bytes::from(LocalIdp::load_or_create(data_dir)?.jwks_json());
+    let requested = SocketAddr::from(([127, 0, 0, 1], 0));
+    let listener = tokio::net::TcpListener::bind(requested)
+        .await
+        .map_err(|e| LocalError::Bind(requested, e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| LocalError::Bind(requested, e))?;
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            if alive.upgrade().is_none() {
+                return;
+            }
+            let jwks = jwks.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |request: hyper::Request<_>| {
+                    let jwks = jwks.clone();
+                    async move {
+                        let found = request.uri().path()
+                            == nutripro_shared::adapters::local_idp::LOCAL_JWKS_PATH;
+                        Ok::<_, std::convert::Infallible>(
+                            hyper::Response::builder()
+                                .status(if found { 200 } else { 404 })
+                                .header("content-type", "application/json")
+                                .body(http_body_util::Full::new(if found {
+                                    jwks
+                                } else {
+                                    Bytes::new()
+                                }))
+                                .expect("a static response"),
+                        )
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    Ok(format!("http://{addr}"))
 }
 
 /// A gateway serving in the background (tests, benchmarks); stops when dropped.
 pub struct RunningGateway {
     pub addr: SocketAddr,
+    /// `https` when serving over TLS.
+    scheme: &'static str,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The background jobs run while this lives.
     _jobs: Arc<()>,
@@ -154,7 +220,7 @@ fn spawn_audit_checkpoints(stores: &Stores, alive: std::sync::Weak<()>) {
 
 impl RunningGateway {
     pub fn base_url(&self) -> String {
-        format!("http://{}", self.addr)
+        format!("{}://{}", self.scheme, self.addr)
     }
 }
 
@@ -184,6 +250,22 @@ pub async fn start_on(
     port: u16,
     llm: LlmChoice,
 ) -> Result<RunningGateway, LocalError> {
+    start_with_tls(data_dir, choice, port, llm, None).await
+}
+
+/// [`start_on`], over TLS (and mutual TLS when `tls` names a client CA) when `tls` is
+/// given.
+pub async fn start_with_tls(
+    data_dir: &Path,
+    choice: &StoreChoice,
+    port: u16,
+    llm: LlmChoice,
+    tls: Option<&tls::TlsFiles>,
+) -> Result<RunningGateway, LocalError> {
+    let acceptor = tls
+        .map(tls::acceptor)
+        .transpose()
+        .map_err(LocalError::Tls)?;
     let stores = Stores::open(choice, data_dir).await?;
     let requested = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(requested)
@@ -195,18 +277,23 @@ pub async fn start_on(
     let jobs = Arc::new(());
     spawn_reservation_sweep(&stores, Arc::downgrade(&jobs));
     spawn_audit_checkpoints(&stores, Arc::downgrade(&jobs));
-    let gateway = Arc::new(gateway_on(
-        data_dir,
-        stores,
-        llm,
-        &format!("http://{addr}"),
+    let scheme = if acceptor.is_some() { "https" } else { "http" };
+    let base_url = format!("{scheme}://{addr}");
+    let jwks_base = if acceptor.is_some() {
+        serve_jwks(data_dir, Arc::downgrade(&jobs)).await?
+    } else {
+        base_url.clone()
+    };
+    let gateway = Arc::new(gateway_with_jwks_at(
+        data_dir, stores, llm, &base_url, &jwks_base,
     )?);
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    tokio::spawn(gateway.serve(listener, async move {
+    tokio::spawn(gateway.serve_with(listener, acceptor, async move {
         let _ = stopped.await;
     }));
     Ok(RunningGateway {
         addr,
+        scheme,
         stop: Some(stop),
         _jobs: jobs,
     })

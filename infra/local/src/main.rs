@@ -1,7 +1,8 @@
 //! `nutripro-local` command line:
 //!
 //! ```text
-//! nutripro-local [serve] [--port 3000] [--data-dir DIR] [STORE]
+//! nutripro-local [serve] [--port 3000] [--data-dir DIR] [STORE] [TLS]
+//!   TLS: --tls-cert FILE --tls-key FILE [--client-ca FILE] (mutual TLS with --client-ca)
 //! nutripro-local bootstrap --tenant-name NAME [--data-dir DIR] [STORE]
 //!   STORE: --store sqlite (default) | --store dynamodb --dynamodb-endpoint URL [--table-prefix P]
 //! nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
@@ -29,7 +30,7 @@ const USAGE: &str = "\
 nutripro-local: AI Nutrition-Pro on 127.0.0.1 with an embedded store
 
 USAGE:
-    nutripro-local [serve] [--port PORT] [--data-dir DIR] [STORE]
+    nutripro-local [serve] [--port PORT] [--data-dir DIR] [STORE] [--tls-cert FILE --tls-key FILE [--client-ca FILE]]
     nutripro-local bootstrap --tenant-name NAME [--data-dir DIR] [STORE]
     nutripro-local token --role ROLE [--tenant TENANT_ID] [--ttl SECONDS] [--data-dir DIR]
     nutripro-local backup --to FILE [--data-dir DIR]
@@ -48,6 +49,12 @@ OPTIONS:
                          Local, nutripro-faults in front of either, AWS); tables created if missing
     --table-prefix P     with --store dynamodb: table names P + control-plane, content, billing,
                          audit (default nutripro-local-)
+    --tls-cert FILE      serve: HTTPS with this PEM certificate chain (and --tls-key FILE, its
+                         PEM private key)
+    --client-ca FILE     serve, with --tls-cert: mutual TLS, as API Gateway's custom domain with
+                         a truststore: every connection must present a client certificate
+                         issued by a CA in this PEM file; it reaches the authorizer, and keys
+                         bound to a certificate (client_certificate_sha256) need exactly it
     --tenant-name NAME   name of the tenant that bootstrap creates
     --role ROLE          token: platform-admin, onboarding-manager or tenant-manager
     --tenant TENANT_ID   token: the tenant a tenant-manager is bound to (required for it)
@@ -80,6 +87,7 @@ enum Command {
         port: u16,
         data_dir: PathBuf,
         store: StoreChoice,
+        tls: Option<nutripro_local::tls::TlsFiles>,
     },
     Bootstrap {
         tenant_name: String,
@@ -152,6 +160,7 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     let (mut role, mut tenant, mut ttl) = (None, None, None);
     let (mut store_kind, mut endpoint, mut prefix) = (None, None, None);
     let (mut backup_to, mut restore_from, mut data_dir_given) = (None, None, false);
+    let (mut tls_cert, mut tls_key, mut client_ca) = (None, None, None);
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
             args.next()
@@ -171,6 +180,9 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
                 data_dir = Some(PathBuf::from(value("--data-dir")?));
                 data_dir_given = true;
             }
+            "--tls-cert" => tls_cert = Some(PathBuf::from(value("--tls-cert")?)),
+            "--tls-key" => tls_key = Some(PathBuf::from(value("--tls-key")?)),
+            "--client-ca" => client_ca = Some(PathBuf::from(value("--client-ca")?)),
             "--to" => backup_to = Some(PathBuf::from(value("--to")?)),
             "--from" => restore_from = Some(PathBuf::from(value("--from")?)),
             "--tenant-name" => tenant_name = Some(value("--tenant-name")?),
@@ -199,6 +211,9 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
         || store_kind.is_some()
         || endpoint.is_some()
         || prefix.is_some();
+    if subcommand != "serve" && (tls_cert.is_some() || tls_key.is_some() || client_ca.is_some()) {
+        return Err("--tls-cert, --tls-key and --client-ca belong to serve".into());
+    }
     if subcommand == "reseal" {
         if serve_flags || backup_to.is_some() || restore_from.is_some() {
             return Err("reseal takes --data-dir only (the embedded store)".into());
@@ -285,6 +300,19 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             port: port.unwrap_or(3000),
             data_dir,
             store,
+            tls: match (tls_cert, tls_key, client_ca) {
+                (None, None, None) => None,
+                (Some(cert), Some(key), client_ca) => Some(nutripro_local::tls::TlsFiles {
+                    cert,
+                    key,
+                    client_ca,
+                }),
+                _ => {
+                    return Err(
+                        "--tls-cert and --tls-key come together (--client-ca needs both)".into(),
+                    )
+                }
+            },
         }),
         "serve" => Err("--tenant-name belongs to bootstrap".into()),
         _ if port.is_some() => Err("--port belongs to serve".into()),
@@ -318,7 +346,8 @@ async fn main() -> ExitCode {
             port,
             data_dir,
             store,
-        } => serve(port, data_dir, store).await,
+            tls,
+        } => serve(port, data_dir, store, tls).await,
         Command::Token {
             role,
             tenant,
@@ -434,7 +463,12 @@ fn print_token(
     }
 }
 
-async fn serve(port: u16, data_dir: PathBuf, store: StoreChoice) -> ExitCode {
+async fn serve(
+    port: u16,
+    data_dir: PathBuf,
+    store: StoreChoice,
+    tls: Option<nutripro_local::tls::TlsFiles>,
+) -> ExitCode {
     telemetry::init(LogFormat::Text);
     // One server per data directory; `restore` waits for none to run.
     let _lock = match backup::ServeLock::acquire(&data_dir, "serving it again") {
@@ -468,13 +502,14 @@ async fn serve(port: u16, data_dir: PathBuf, store: StoreChoice) -> ExitCode {
             table_prefix,
         } => format!("DynamoDB at {endpoint}, tables {table_prefix}*"),
     };
-    let running = match nutripro_local::start_on(&data_dir, &store, port, llm).await {
-        Ok(running) => running,
-        Err(error) => {
-            say(&format!("error: {error}\n"));
-            return ExitCode::FAILURE;
-        }
-    };
+    let running =
+        match nutripro_local::start_with_tls(&data_dir, &store, port, llm, tls.as_ref()).await {
+            Ok(running) => running,
+            Err(error) => {
+                say(&format!("error: {error}\n"));
+                return ExitCode::FAILURE;
+            }
+        };
     let url = running.base_url();
     let dir = data_dir.display();
     say(&format!(
@@ -528,6 +563,7 @@ mod tests {
                 port: 3000,
                 data_dir: "default".into(),
                 store: StoreChoice::Sqlite,
+                tls: None,
             }
         );
         assert_eq!(
@@ -536,6 +572,7 @@ mod tests {
                 port: 0,
                 data_dir: "d".into(),
                 store: StoreChoice::Sqlite,
+                tls: None,
             }
         );
         assert_eq!(
@@ -544,8 +581,34 @@ mod tests {
                 port: 8080,
                 data_dir: "default".into(),
                 store: StoreChoice::Sqlite,
+                tls: None,
             }
         );
+    }
+
+    #[test]
+    fn tls_flags_belong_to_serve_and_come_in_pairs() {
+        assert_eq!(
+            parse_ok("serve --tls-cert c.pem --tls-key k.pem --client-ca ca.pem"),
+            Command::Serve {
+                port: 3000,
+                data_dir: "default".into(),
+                store: StoreChoice::Sqlite,
+                tls: Some(nutripro_local::tls::TlsFiles {
+                    cert: "c.pem".into(),
+                    key: "k.pem".into(),
+                    client_ca: Some("ca.pem".into()),
+                }),
+            }
+        );
+        for bad in [
+            "serve --tls-cert c.pem",
+            "serve --client-ca ca.pem",
+            "bootstrap --tenant-name A --tls-cert c.pem --tls-key k.pem",
+            "checkpoint --tls-key k.pem",
+        ] {
+            assert!(parse(&args(bad), "x".into()).is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -559,6 +622,7 @@ mod tests {
                     endpoint: "http://127.0.0.1:8000".into(),
                     table_prefix: "nutripro-local-".into(),
                 },
+                tls: None,
             }
         );
         assert_eq!(

@@ -25,6 +25,8 @@ pub struct NewKey {
     pub scopes: Option<Vec<String>>,
     /// The key's own limit, at most the tenant's; none: the tenant's.
     pub requests_per_minute: Option<u32>,
+    /// The client certificate (SHA-256 fingerprint) the key is bound to (mutual TLS).
+    pub client_certificate_sha256: Option<String>,
 }
 
 /// A key and, once, its secret.
@@ -121,6 +123,9 @@ async fn issue(
             .into());
         }
     }
+    if let Some(fingerprint) = &new.client_certificate_sha256 {
+        key = key.with_client_certificate(fingerprint)?;
+    }
     state.store.create_key(&key).await?;
     Ok(Changed {
         target: format!("key/{}", key.key_id),
@@ -129,6 +134,7 @@ async fn issue(
             "expires_at": rfc3339(key.expires_at),
             "scopes": Scope::join(&key.scopes),
             "requests_per_minute": key.requests_per_minute,
+            "client_cert_sha256": key.client_cert_sha256,
         }),
         tenant: Some(tenant),
         value: IssuedKey { key, token, now },

@@ -226,6 +226,9 @@ pub struct ApiKey {
     pub requests_per_minute: Option<u32>,
     /// The client's public key for signed requests (spec section 11), if registered.
     pub signing_key: Option<super::signatures::ClientSigningKey>,
+    /// The SHA-256 fingerprint (64 lowercase hex digits) of the one client certificate
+    /// this key may be used with (mutual TLS); none: any or no certificate.
+    pub client_cert_sha256: Option<String>,
 }
 
 impl ApiKey {
@@ -258,6 +261,7 @@ impl ApiKey {
             scopes: Scope::ALL.to_vec(),
             requests_per_minute: None,
             signing_key: None,
+            client_cert_sha256: None,
         };
         Ok((key, token))
     }
@@ -285,6 +289,27 @@ impl ApiKey {
         }
         self.requests_per_minute = Some(requests_per_minute);
         Ok(self)
+    }
+
+    /// Binds a new key to a client certificate: its SHA-256 fingerprint as hex, colons
+    /// and case as `openssl x509 -fingerprint -sha256` prints them or not.
+    pub fn with_client_certificate(mut self, sha256: &str) -> Result<Self, ValidationError> {
+        self.client_cert_sha256 = Some(normalize_fingerprint(sha256).ok_or_else(|| {
+            ValidationError(
+                "client_certificate_sha256 must be a SHA-256 fingerprint (64 hex digits, colons allowed)".into(),
+            )
+        })?);
+        Ok(self)
+    }
+
+    /// Whether a request that presented `certificate_pem` (if any) may use this key.
+    pub fn accepts_certificate(&self, certificate_pem: Option<&str>) -> bool {
+        match &self.client_cert_sha256 {
+            None => true,
+            Some(bound) => certificate_pem
+                .and_then(certificate_fingerprint)
+                .is_some_and(|presented| bool::from(presented.as_bytes().ct_eq(bound.as_bytes()))),
+        }
     }
 
     pub fn allows(&self, scope: Scope) -> bool {
@@ -327,6 +352,39 @@ impl ApiKey {
         }
         Ok(())
     }
+}
+
+/// `AB:cd:…` or `abcd…` → 64 lowercase hex digits.
+pub fn normalize_fingerprint(text: &str) -> Option<String> {
+    let hex: String = text
+        .trim()
+        .chars()
+        .filter(|c| *c != ':')
+        .map(|c| c.to_ascii_lowercase())
+        .collect();
+    (hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_hexdigit())).then_some(hex)
+}
+
+/// The SHA-256 fingerprint (hex) of a PEM certificate's DER: what API Gateway's
+/// `clientCert.clientCertPem` (and the local gateway's) is compared by.
+pub fn certificate_fingerprint(pem: &str) -> Option<String> {
+    let body: String = pem
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| !line.starts_with("-----BEGIN CERTIFICATE-----"))
+        .skip(1)
+        .take_while(|line| !line.starts_with("-----END CERTIFICATE-----"))
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .ok()
+        .filter(|der| !der.is_empty())?;
+    Some(
+        Sha256::digest(&der)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
 }
 
 fn new_secret(key_id: &KeyId) -> (ApiKeyHash, ApiKeyToken) {
@@ -441,6 +499,36 @@ mod tests {
             key.verify(&presented(&newest), NOW.plus_seconds(11)),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_bound_key_accepts_only_its_certificate() {
+        let pem = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
+        let fingerprint = certificate_fingerprint(pem).unwrap();
+        let (key, _) = issue();
+        assert!(key.accepts_certificate(None), "an unbound key needs none");
+        let colons: String = fingerprint
+            .to_uppercase()
+            .as_bytes()
+            .chunks(2)
+            .map(|pair| std::str::from_utf8(pair).unwrap())
+            .collect::<Vec<_>>()
+            .join(":");
+        let bound = key.with_client_certificate(&colons).unwrap();
+        assert_eq!(
+            bound.client_cert_sha256.as_deref(),
+            Some(fingerprint.as_str())
+        );
+        assert!(bound.accepts_certificate(Some(pem)));
+        assert!(!bound.accepts_certificate(None), "no certificate");
+        let other = "-----BEGIN CERTIFICATE-----\nAAECAwQG\n-----END CERTIFICATE-----\n";
+        assert!(
+            !bound.accepts_certificate(Some(other)),
+            "another certificate"
+        );
+        assert!(!bound.accepts_certificate(Some("not a certificate")));
+        let (key, _) = issue();
+        assert!(key.with_client_certificate("abc").is_err());
     }
 
     #[test]

@@ -25,6 +25,10 @@ pub const AUTHORIZER_KEY_RPM: &str = "key_rpm";
 pub const AUTHORIZER_SIGNING_KEY: &str = "signing_key";
 pub const AUTHORIZER_SIGNING_ALG: &str = "signing_alg";
 pub const AUTHORIZER_SIGNATURE_REQUIRED: &str = "signature_required";
+/// The client certificate (SHA-256 fingerprint) the key is bound to (absent: none). The
+/// gateway's cache would reuse a decision made with the certificate for a request
+/// without it, so the handler compares again with the certificate its request presented.
+pub const AUTHORIZER_CLIENT_CERT: &str = "client_cert_sha256";
 
 /// Context keys the admin authorizer returns. They share no name with the API-key
 /// authorizer's, so an admin principal can never be read as a tenant and vice versa.
@@ -77,6 +81,8 @@ pub struct TenantContext {
     pub signing_key: Option<ClientSigningKey>,
     /// The request's verified signature, once [`crate::http::Call`] checked it.
     pub request_signature: Option<RequestSignature>,
+    /// The client certificate the key is bound to (mutual TLS).
+    pub client_cert_sha256: Option<String>,
 }
 
 impl TenantContext {
@@ -112,6 +118,7 @@ impl TenantContext {
                     _ => None,
                 },
                 request_signature: None,
+                client_cert_sha256: field(AUTHORIZER_CLIENT_CERT),
             }),
             _ => Err(AppError::Unauthorized),
         }
@@ -179,4 +186,19 @@ pub fn canonical_query(request: &Request) -> Option<String> {
             .collect::<Vec<_>>()
             .join("&"),
     )
+}
+
+/// The client certificate the request presented over mutual TLS, as API Gateway passes
+/// it (`requestContext.identity.clientCert.clientCertPem`).
+pub fn client_certificate(request: &Request) -> Option<String> {
+    let Some(RequestContext::ApiGatewayV1(context)) = request.request_context_ref() else {
+        return None;
+    };
+    context
+        .identity
+        .other
+        .get("clientCert")
+        .and_then(|cert| cert.get("clientCertPem"))
+        .and_then(|pem| pem.as_str())
+        .map(str::to_owned)
 }

@@ -54,6 +54,17 @@ impl Call {
         scope: Option<Scope>,
     ) -> Result<TenantContext, AppError> {
         let mut caller = TenantContext::from_request(&self.request)?;
+        if let Some(bound) = &caller.client_cert_sha256 {
+            // Again here: the authorizer's decision may be a cached one, made for a
+            // request that presented the certificate.
+            let presented = context::client_certificate(&self.request)
+                .as_deref()
+                .and_then(crate::domain::api_key::certificate_fingerprint);
+            if presented.as_deref() != Some(bound.as_str()) {
+                tracing::warn!(key_id = %caller.key_id, "client certificate missing or not the key's");
+                return Err(AppError::Unauthorized);
+            }
+        }
         caller.request_signature = self.verify_signature(&caller, limiter.now())?;
         if let Some(scope) = scope {
             if !caller.scopes.contains(&scope) {
@@ -332,6 +343,60 @@ mod tests {
         assert_eq!(second["5xx"], 1);
         assert_eq!(second["Errors"], 1);
         assert!(second.get("BudgetExhausted").is_none());
+    }
+
+    /// Issue 18, mutual TLS: a decision the gateway cached for a request with the bound
+    /// certificate does not let a request without it through.
+    #[tokio::test]
+    async fn a_certificate_bound_key_is_checked_again_in_the_handler() {
+        use crate::domain::{PlanId, Tenant, TenantName, Timestamp};
+        use crate::ports::TenantStore;
+        let store =
+            std::sync::Arc::new(crate::adapters::sqlite::SqliteStore::open_in_memory().unwrap());
+        let tenant = Tenant::new(
+            TenantName::parse("Bound").unwrap(),
+            PlanId::new(PlanId::DEFAULT),
+            Timestamp::now(),
+        );
+        store.create_tenant(&tenant).await.unwrap();
+        let limiter = &RateLimiter::new(
+            store.clone(),
+            store.clone(),
+            std::sync::Arc::new(crate::ports::SystemClock),
+        );
+        let pem = "-----BEGIN CERTIFICATE-----\nAAECAwQF\n-----END CERTIFICATE-----\n";
+        let other = "-----BEGIN CERTIFICATE-----\nBQQD\n-----END CERTIFICATE-----\n";
+        let fingerprint = crate::domain::api_key::certificate_fingerprint(pem).unwrap();
+        let bound = |presented: Option<&str>| {
+            let request = authorized(tenant.id.as_str());
+            let Some(lambda_http::request::RequestContext::ApiGatewayV1(mut context)) =
+                lambda_http::RequestExt::request_context_ref(&request).cloned()
+            else {
+                unreachable!()
+            };
+            context.authorizer.fields.insert(
+                crate::http::AUTHORIZER_CLIENT_CERT.into(),
+                serde_json::json!(fingerprint),
+            );
+            if let Some(pem) = presented {
+                context.identity.other.insert(
+                    "clientCert".into(),
+                    serde_json::json!({ "clientCertPem": pem }),
+                );
+            }
+            lambda_http::RequestExt::with_request_context(
+                request,
+                lambda_http::request::RequestContext::ApiGatewayV1(context),
+            )
+        };
+        for (presented, status) in [(None, 401), (Some(other), 401), (Some(pem), 204)] {
+            let response = serve("get_me", bound(presented), |call| async move {
+                call.admit(limiter).await?;
+                no_content()
+            })
+            .await;
+            assert_eq!(response.status(), status, "{presented:?}");
+        }
     }
 
     #[tokio::test]

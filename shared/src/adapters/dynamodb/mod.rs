@@ -264,6 +264,7 @@ fn key_item(key: &ApiKey) -> Item {
             "signing_key",
             key.signing_key.as_ref().map(|k| s(k.to_json())),
         ),
+        ("client_cert_sha256", key.client_cert_sha256.as_ref().map(s)),
     ];
     item.extend(
         optional
@@ -298,6 +299,7 @@ fn key_from_item(item: &Item) -> Result<ApiKey, StoreError> {
         signing_key: get_s_opt(item, "signing_key")?
             .map(|text| ClientSigningKey::from_json(&text).ok_or_else(|| corrupt("signing_key")))
             .transpose()?,
+        client_cert_sha256: get_s_opt(item, "client_cert_sha256")?,
     })
 }
 

@@ -250,6 +250,9 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (key_id, nonce)
     ) STRICT;
 "#,
+    r#"
+    ALTER TABLE api_keys ADD COLUMN client_cert_sha256 TEXT;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -368,6 +371,7 @@ fn key_from_row(row: &Row<'_>) -> rusqlite::Result<ApiKey> {
             .get::<_, Option<String>>("signing_key")?
             .map(|text| ClientSigningKey::from_json(&text).ok_or_else(|| corrupt("signing_key")))
             .transpose()?,
+        client_cert_sha256: row.get("client_cert_sha256")?,
     })
 }
 
@@ -388,7 +392,7 @@ fn scopes_column(row: &Row<'_>) -> rusqlite::Result<Vec<Scope>> {
 
 const KEY_COLUMNS: &str = "key_id, tenant_id, name, hash, created_at, expires_at, revoked_at, \
                            previous_hash, grace_until, last_used_at, scopes, requests_per_minute, \
-                           signing_key";
+                           signing_key, client_cert_sha256";
 
 #[async_trait]
 impl TenantStore for SqliteStore {
@@ -524,7 +528,7 @@ impl SqliteStore {
 impl ApiKeyStore for SqliteStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
         let result = self.conn().execute(
-            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"),
+            &format!("INSERT INTO api_keys ({KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"),
             params![
                 key.key_id.as_str(),
                 key.tenant_id.as_str(),
@@ -539,6 +543,7 @@ impl ApiKeyStore for SqliteStore {
                 Scope::join(&key.scopes),
                 key.requests_per_minute,
                 key.signing_key.as_ref().map(ClientSigningKey::to_json),
+                key.client_cert_sha256,
             ],
         );
         match result {
