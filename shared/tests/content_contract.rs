@@ -314,6 +314,27 @@ mod cases {
             .unwrap()
             .items
             .is_empty());
+
+        // Re-sealing on read (issue 18): only the seal changes, and only from the one
+        // the reader saw.
+        let old_seal = created[0].integrity.clone();
+        let mut resealed = created[0].clone();
+        resealed.integrity = format!("v3:k1:{}", "ab".repeat(32));
+        assert!(store.reseal_generation(&resealed, &old_seal).await.unwrap());
+        assert_eq!(
+            store.get_generation(&t, &created[0].id).await.unwrap(),
+            Some(resealed.clone())
+        );
+        assert!(
+            !store.reseal_generation(&resealed, &old_seal).await.unwrap(),
+            "a seal that changed meanwhile is left alone"
+        );
+        let mut elsewhere = resealed.clone();
+        elsewhere.tenant_id = other.clone();
+        assert!(!store
+            .reseal_generation(&elsewhere, &resealed.integrity)
+            .await
+            .unwrap());
     }
 
     /// A blocked generation is stored whole (for review) and listed, without text, in its

@@ -2,7 +2,8 @@
 //! HMAC-SHA256 under a key the store does not hold (`DATA_DIR/sealing-keys.json`
 //! locally, Secrets Manager in AWS). Someone who can rewrite the database — and so can
 //! recompute a plain SHA-256 — is caught; records from before keys verify only while
-//! the keyring accepts them, until `nutripro-local reseal` seals them with the key.
+//! the keyring accepts them, are sealed with the key when read, and all at once by
+//! `nutripro-local reseal`.
 
 mod common;
 
@@ -146,8 +147,19 @@ async fn records_from_before_keys_verify_until_resealed_then_plain_hashes_are_re
         request(&url, "GET", &path, &key, None, &[]).unwrap().status,
         200
     );
+    // ...and a record read is sealed with the key right away (the deployed stack's
+    // migration: re-seal on read).
+    assert!(seal_of(&dir, &id).starts_with("v3:"), "re-sealed on read");
+    assert_eq!(
+        request(&url, "GET", &path, &key, None, &[]).unwrap().status,
+        200
+    );
 
-    // ...until the migration seals every record with the key (while serve runs).
+    // A record nobody read stays plain until the migration seals every record with the
+    // key (while serve runs).
+    let unread = common::consented_generation(&url, &key, "dr-old");
+    let unread_id = unread.json()["id"].as_str().unwrap().to_owned();
+    rewrite_with_plain_seal(&dir, &tenant, &unread_id, None).await;
     let output = run(&dir, &["reseal"]);
     assert!(
         output.status.success(),
@@ -155,9 +167,9 @@ async fn records_from_before_keys_verify_until_resealed_then_plain_hashes_are_re
         String::from_utf8_lossy(&output.stderr)
     );
     let report: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(report["resealed"], 1);
+    assert_eq!(report["resealed"], 1, "the unread one");
     assert_eq!(report["broken"], serde_json::json!([]));
-    assert!(seal_of(&dir, &id).starts_with("v3:"));
+    assert!(seal_of(&dir, &unread_id).starts_with("v3:"));
     let keyring = std::fs::read_to_string(dir.join(FileKeyring::FILE)).unwrap();
     assert!(keyring.contains(r#""accept_unkeyed":false"#));
     let read = request(&url, "GET", &path, &key, None, &[]).unwrap();

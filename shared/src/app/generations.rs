@@ -568,7 +568,34 @@ pub async fn get_generation(
         .get_generation(tenant, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    intact(&keyring(&*state.sealing).await?, generation)
+    let keyring = keyring(&*state.sealing).await?;
+    let check = generation.check_seal(&keyring);
+    let generation = intact(&keyring, generation)?;
+    if matches!(check, SealCheck::Unkeyed | SealCheck::IntactOldKey) {
+        reseal_on_read(state, &keyring, &generation).await;
+    }
+    Ok(generation)
+}
+
+/// A record sealed with a plain hash (accepted while the keyring says so) or under an
+/// older key is sealed again with the current key when it is read (threat T05): the
+/// deployed stack's migration, one record at a time. Failure leaves the old seal, which
+/// still verifies; it is logged, never answered.
+async fn reseal_on_read(state: &ContentState, keyring: &Keyring, generation: &Generation) {
+    let resealed = generation.clone().seal_keyed(keyring);
+    match state
+        .store
+        .reseal_generation(&resealed, &generation.integrity)
+        .await
+    {
+        Ok(true) => {
+            tracing::info!(generation_id = %generation.id, "generation re-sealed with the current key")
+        }
+        Ok(false) => {}
+        Err(error) => {
+            tracing::warn!(%error, generation_id = %generation.id, "could not re-seal a generation")
+        }
+    }
 }
 
 /// A dietitian's generations, newest first, each checked against its seal.

@@ -123,6 +123,14 @@ pub trait ContentStore: Send + Sync {
         tenant: &TenantId,
         id: &GenerationId,
     ) -> Result<Option<Generation>, StoreError>;
+    /// Replaces a generation's seal with `generation.integrity` if the stored one is still
+    /// `expected` (a re-seal on read: the record is otherwise unchanged). `false` when the
+    /// seal had changed meanwhile (another reader re-sealed it) or the record is gone.
+    async fn reseal_generation(
+        &self,
+        generation: &Generation,
+        expected: &str,
+    ) -> Result<bool, StoreError>;
     /// A dietitian's generations, newest first.
     async fn list_generations(
         &self,

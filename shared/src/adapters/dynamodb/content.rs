@@ -667,6 +667,31 @@ impl ContentStore for DynamoContentStore {
             .transpose()
     }
 
+    async fn reseal_generation(
+        &self,
+        generation: &Generation,
+        expected: &str,
+    ) -> Result<bool, StoreError> {
+        let update = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(
+                PK,
+                s(generation_pk(&generation.tenant_id, generation.id.as_str())),
+            )
+            .key(SK, s("GEN"))
+            .update_expression("SET integrity = :new")
+            .condition_expression("integrity = :expected")
+            .expression_attribute_values(":new", s(&generation.integrity))
+            .expression_attribute_values(":expected", s(expected))
+            .send()
+            .await;
+        // A retried write whose first attempt applied finds its own seal: that is `false`
+        // here, harmless (the record is sealed either way).
+        applied(update)
+    }
+
     async fn list_generations(
         &self,
         tenant: &TenantId,

@@ -363,6 +363,26 @@ impl ContentStore for SqliteStore {
             .map_err(db_error)
     }
 
+    async fn reseal_generation(
+        &self,
+        generation: &Generation,
+        expected: &str,
+    ) -> Result<bool, StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE generations SET integrity = ?3 WHERE tenant_id = ?1 AND id = ?2 AND integrity = ?4",
+                params![
+                    generation.tenant_id.as_str(),
+                    generation.id.as_str(),
+                    generation.integrity,
+                    expected
+                ],
+            )
+            .map_err(db_error)?;
+        Ok(changed == 1)
+    }
+
     async fn list_generations(
         &self,
         tenant: &TenantId,
