@@ -160,19 +160,34 @@ pub const LOCAL_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_
 /// `POST /admin/billing/periods/{period}/close` locally.)
 fn spawn_reservation_sweep(stores: &Stores, alive: std::sync::Weak<()>) {
     let (billing, tenants) = (stores.billing.clone(), stores.control_plane());
+    spawn_every(LOCAL_SWEEP_INTERVAL, alive, move || {
+        let (billing, tenants) = (billing.clone(), tenants.clone());
+        async move {
+            match sweep_all(&*billing, &*tenants, Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(released) => tracing::info!(released, "released expired reservations"),
+                Err(error) => tracing::warn!(%error, "reservation sweep failed"),
+            }
+        }
+    });
+}
+
+/// Runs `job` every `interval` (the first time one interval from now) until `alive` is
+/// dropped: a schedule of the template, locally.
+fn spawn_every<F, Fut>(interval: std::time::Duration, alive: std::sync::Weak<()>, job: F)
+where
+    F: Fn() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(LOCAL_SWEEP_INTERVAL);
+        let mut tick = tokio::time::interval(interval);
         tick.tick().await;
         loop {
             tick.tick().await;
             if alive.upgrade().is_none() {
                 return;
             }
-            match sweep_all(&*billing, &*tenants, Timestamp::now()).await {
-                Ok(0) => {}
-                Ok(released) => tracing::info!(released, "released expired reservations"),
-                Err(error) => tracing::warn!(%error, "reservation sweep failed"),
-            }
+            job().await;
         }
     });
 }
@@ -202,15 +217,10 @@ fn checkpoint_state(stores: &Stores) -> nutripro_shared::state::AuditCheckpointS
 /// The checkpoint job of the template, locally: every [`LOCAL_CHECKPOINT_INTERVAL`] until
 /// `alive` is dropped.
 fn spawn_audit_checkpoints(stores: &Stores, alive: std::sync::Weak<()>) {
-    let state = checkpoint_state(stores);
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(LOCAL_CHECKPOINT_INTERVAL);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            if alive.upgrade().is_none() {
-                return;
-            }
+    let state = Arc::new(checkpoint_state(stores));
+    spawn_every(LOCAL_CHECKPOINT_INTERVAL, alive, move || {
+        let state = state.clone();
+        async move {
             if let Err(error) = nutripro_audit::run_checkpoint(&state).await {
                 tracing::warn!(%error, "audit checkpoint failed");
             }

@@ -498,23 +498,7 @@ impl BillingStore for DynamoBillingStore {
                 n(expires_at.as_millis() / 1000 + 1),
             ),
         ]);
-        let attempts = table::Attempts::default();
-        let put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(claim.clone()))
-            .condition_expression("attribute_not_exists(#pk) OR expires_at_ms <= :now")
-            .expression_attribute_names("#pk", PK)
-            .expression_attribute_values(":now", n(now.as_millis()))
-            .customize()
-            .interceptor(attempts.clone())
-            .send()
-            .await;
-        if applied(put)? {
-            return Ok(true);
-        }
-        Ok(attempts.retried() && table::is_stored(&self.client, &self.table, &claim).await?)
+        table::put_unless_live(&self.client, &self.table, claim, Some(now)).await
     }
 
     async fn reserve(

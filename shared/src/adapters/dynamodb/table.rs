@@ -64,18 +64,31 @@ impl Intercept for Attempts {
 /// When the SDK had to retry and the item there is exactly this one, the earlier attempt
 /// was applied and its answer lost (a timeout, a 500): that is this write's success.
 pub(crate) async fn put_new(client: &Client, table: &str, item: Item) -> Result<bool, StoreError> {
+    put_unless_live(client, table, item, None).await
+}
+
+/// [`put_new`] that may also replace an item whose `expires_at_ms` is at or before `now`
+/// (a claim that lapsed but DynamoDB's TTL has not removed yet).
+pub(crate) async fn put_unless_live(
+    client: &Client,
+    table: &str,
+    item: Item,
+    now: Option<crate::domain::Timestamp>,
+) -> Result<bool, StoreError> {
     let attempts = Attempts::default();
-    let put = client
+    let mut put = client
         .put_item()
         .table_name(table)
         .set_item(Some(item.clone()))
+        .expression_attribute_names("#pk", PK);
+    put = match now {
         // Create-only: an existing item with this key is never replaced.
-        .condition_expression("attribute_not_exists(#pk)")
-        .expression_attribute_names("#pk", PK)
-        .customize()
-        .interceptor(attempts.clone())
-        .send()
-        .await;
+        None => put.condition_expression("attribute_not_exists(#pk)"),
+        Some(now) => put
+            .condition_expression("attribute_not_exists(#pk) OR expires_at_ms <= :now")
+            .expression_attribute_values(":now", super::n(now.as_millis())),
+    };
+    let put = put.customize().interceptor(attempts.clone()).send().await;
     if applied(put)? {
         return Ok(true);
     }
