@@ -128,8 +128,8 @@ async fn an_offboarded_tenant_is_read_only_for_every_role() {
     let changes = tenant_changes();
     assert_eq!(
         changes.len(),
-        8,
-        "PATCH, DELETE, keys: issue, rotate, revoke, signing key set and removed; settings"
+        9,
+        "PATCH, DELETE, keys: issue, rotate, revoke, signing key set and removed, certificate bound; settings"
     );
     let mut refused = 0;
     for role in Role::ALL {

@@ -243,6 +243,47 @@ async fn a_key_bound_to_a_client_certificate_is_refused_without_it() {
     .await
     .unwrap();
     assert_eq!(unbound.0, 200, "{}", unbound.1);
+    // ...until it is bound to one (an existing key, no re-issue), and again after it is
+    // unbound.
+    let binding = format!(
+        "/admin/tenants/{}/keys/{}/client-certificate",
+        boot.tenant_id, boot.key_id
+    );
+    let as_admin = |body: Value| {
+        let (binding, admin, ca, alice) = (&binding, &admin, &pki.ca_pem, &alice);
+        async move {
+            request(addr, ca, Some(alice), "PUT", binding, admin, Some(&body))
+                .await
+                .unwrap()
+        }
+    };
+    let bound_now =
+        as_admin(json!({"client_certificate_sha256": fingerprint(&bob.cert_pem)})).await;
+    assert_eq!(bound_now.0, 200, "{}", bound_now.1);
+    assert_eq!(
+        bound_now.1["client_certificate_sha256"],
+        fingerprint(&bob.cert_pem)
+    );
+    let me_as = |leaf: &'static str| {
+        let (ca, key, cert) = (
+            &pki.ca_pem,
+            &boot.api_key,
+            if leaf == "bob" { &bob } else { &alice },
+        );
+        async move {
+            request(addr, ca, Some(cert), "GET", "/v1/me", key, None)
+                .await
+                .unwrap()
+                .0
+        }
+    };
+    assert_eq!(me_as("bob").await, 200);
+    assert_eq!(me_as("alice").await, 401, "bound to bob's certificate now");
+    assert_eq!(
+        as_admin(json!({"client_certificate_sha256": null})).await.0,
+        200
+    );
+    assert_eq!(me_as("alice").await, 200, "unbound");
     // A malformed fingerprint is refused at issue.
     let bad = request(
         addr,

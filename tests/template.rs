@@ -486,7 +486,7 @@ fn only_control_plane_functions_touch_the_control_plane_table() {
         })
         .map(|(id, _)| id)
         .collect();
-    assert_eq!(admin_functions.len(), 26);
+    assert_eq!(admin_functions.len(), 27);
     // Every data-plane function reads its tenant's rate limit (tenant, settings, plan;
     // GetItem only, asserted below); the billing jobs read tenants and plans.
     let mut expected = BTreeSet::from([
@@ -743,11 +743,11 @@ fn the_audit_chain_is_append_only_for_every_function() {
             }
         }
     }
-    // The twelve changing admin functions, the API-key authorizer (key anomalies), the
+    // The thirteen changing admin functions, the API-key authorizer (key anomalies), the
     // scheduled period close and the generation function (refused and blocked texts).
     assert_eq!(
         writers.len(),
-        15,
+        16,
         "every changing admin function appends: {writers:?}"
     );
     assert!(writers.contains("ApiKeyAuthorizerFunction"));

@@ -107,6 +107,25 @@ async function renderKeys(tenantId, content, context) {
           on: { click: () => showSigningForm(key) },
         }));
         actions.append(h('button', {
+          class: 'secondary small', type: 'button', text: 'Certificate', dataset: { action: 'certificate' },
+          on: {
+            click: (event) => busy(event.currentTarget, errors, async () => {
+              const answer = await confirmDialog({
+                title: `Client certificate for "${key.name}"`,
+                message: 'With a certificate bound, every request with this key must present exactly that certificate (mutual TLS). Paste its SHA-256 fingerprint; leave it empty to unbind.',
+                confirmLabel: 'Save',
+                danger: false,
+                input: { label: 'SHA-256 fingerprint', type: 'text', value: key.client_certificate_sha256 || '' },
+              });
+              if (!answer) return;
+              const fingerprint = answer.value.trim().replace(/^sha256 fingerprint=/i, '');
+              await api.put(tenantPath(tenantId, `/keys/${encodeURIComponent(key.key_id)}/client-certificate`),
+                { client_certificate_sha256: fingerprint || null });
+              await refresh();
+            }),
+          },
+        }));
+        actions.append(h('button', {
           class: 'danger small', type: 'button', text: 'Revoke', dataset: { action: 'revoke' },
           on: {
             click: (event) => busy(event.currentTarget, errors, async () => {

@@ -316,6 +316,11 @@ test('platform-admin: create a tenant, issue, use, rotate and revoke a key', asy
   const boundRow = page.locator('#key-list tr', { hasText: 'cert-bound' });
   assert.match(await boundRow.locator('td.signing').textContent(), /certificate abababababab…/);
   assert.equal((await callMe(certBound)).status, 401, 'no certificate presented');
+  // Unbound again from the list: the key works without a certificate.
+  await boundRow.locator('button[data-action=certificate]').click();
+  await confirm(page, { value: '' });
+  await page.waitForSelector('#key-list tr:has-text("cert-bound") td.signing:not(:has(.certificate))');
+  assert.equal((await callMe(certBound)).status, 200, 'unbound');
   await shot(page, '04-keys');
 
   // Settings: a tighter rate limit, saved.

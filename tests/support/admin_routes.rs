@@ -98,6 +98,13 @@ pub fn route_table() -> Vec<(&'static str, &'static str, Action, u16, Option<Val
             None,
         ),
         (
+            "PUT",
+            "/admin/tenants/{tenantId}/keys/{keyId}/client-certificate",
+            Action::KeyCertificate,
+            200,
+            Some(json!({"client_certificate_sha256": null})),
+        ),
+        (
             "DELETE",
             "/admin/tenants/{tenantId}/keys/{keyId}",
             Action::KeyRevoke,

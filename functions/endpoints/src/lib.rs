@@ -351,6 +351,10 @@ pub const ENDPOINTS: &[Endpoint] = &[
         build: |s| http(admin(s)?, nutripro_keys::remove_signing_key),
     },
     Endpoint {
+        name: "set_client_certificate",
+        build: |s| http(admin(s)?, nutripro_keys::set_client_certificate),
+    },
+    Endpoint {
         name: "get_tenant_settings",
         build: |s| http(admin(s)?, nutripro_settings::get_tenant_settings),
     },

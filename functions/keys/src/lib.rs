@@ -8,6 +8,9 @@
 //! - `PUT /admin/tenants/{tenantId}/keys/{keyId}/signing-key` → registers the client's
 //!   public key for signed requests (RFC 9421), optional or required; 200 with the key
 //! - `DELETE /admin/tenants/{tenantId}/keys/{keyId}/signing-key` → removes it; 204
+//! - `PUT /admin/tenants/{tenantId}/keys/{keyId}/client-certificate`
+//!   `{"client_certificate_sha256": "<fingerprint>" | null}` → binds the key to one client
+//!   certificate (mutual TLS) or unbinds it; 200 with the key
 //!
 //! A key of another tenant is 404, exactly like a key that does not exist.
 
@@ -230,6 +233,26 @@ pub async fn remove_signing_key(state: &AdminState, request: Request) -> Respons
         let key_id = path_param(&call.request, "keyId").unwrap_or_default();
         keys::remove_signing_key(state, &admin, &key_id).await?;
         no_content()
+    })
+    .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CertificateBody {
+    /// Null: unbind.
+    client_certificate_sha256: Option<String>,
+}
+
+/// `PUT /admin/tenants/{tenantId}/keys/{keyId}/client-certificate`
+pub async fn set_client_certificate(state: &AdminState, request: Request) -> Response<Body> {
+    serve("set_client_certificate", request, |call| async move {
+        let admin = call.admin()?;
+        let input = parse_json::<CertificateBody>(&call.request, MAX_KEY_BODY_BYTES)
+            .map(|b| b.client_certificate_sha256);
+        let key_id = path_param(&call.request, "keyId").unwrap_or_default();
+        let (key, now) = keys::bind_client_certificate(state, &admin, &key_id, input).await?;
+        json(200, &KeyView::new(&key, now))
     })
     .await
 }

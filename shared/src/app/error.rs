@@ -190,7 +190,7 @@ impl AppError {
             )),
             Self::CurrencyMismatch(detail) => (409, "currency-mismatch", "Conflict", detail.clone()),
             Self::TenantOffboarded => (409, "tenant-offboarded", "Conflict", "This tenant has been offboarded and is read-only; its usage, invoices and audit entries can still be read.".into()),
-            Self::KeyRevoked => (409, "key-revoked", "Conflict", "A revoked key cannot be rotated or given a signing key.".into()),
+            Self::KeyRevoked => (409, "key-revoked", "Conflict", "A revoked key cannot be rotated, given a signing key or bound to a certificate.".into()),
             Self::PeriodNotClosable(period) => (409, "period-not-closable", "Conflict", format!(
                 "Period {period} can be closed once it has ended and its last reservations have expired."
             )),

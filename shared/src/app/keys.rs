@@ -317,3 +317,50 @@ async fn unregister_signing_key(
         tenant: Some(key.tenant_id),
     })
 }
+
+/// Binds an existing key to one client certificate (its SHA-256 fingerprint; colons and
+/// case as openssl prints them) or, with `None`, unbinds it (mutual TLS). In force at
+/// once locally, within the authorizer cache TTL in AWS.
+pub async fn bind_client_certificate(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+    input: Result<Option<String>, AppError>,
+) -> Result<(ApiKey, Timestamp), AppError> {
+    let attempt = bind_certificate(state, call, key_id, input).await;
+    audited(state, call, "key.client_certificate.set", attempt).await
+}
+
+async fn bind_certificate(
+    state: &AdminState,
+    call: &AdminCall,
+    key_id: &str,
+    input: Result<Option<String>, AppError>,
+) -> Result<Changed<(ApiKey, Timestamp)>, Refused> {
+    let tenant = call
+        .authorize_change(&*state.store, Action::KeyCertificate)
+        .await?;
+    let fingerprint = input?;
+    let key = tenant_key(state, tenant.as_ref(), key_id).await?;
+    let now = state.clock.now();
+    if key.is_revoked(now) {
+        return Err(AppError::KeyRevoked.into());
+    }
+    let key = match fingerprint.as_deref() {
+        Some(text) => key.with_client_certificate(text)?,
+        None => ApiKey {
+            client_cert_sha256: None,
+            ..key
+        },
+    };
+    state
+        .store
+        .set_client_certificate(&key.key_id, key.client_cert_sha256.as_deref())
+        .await?;
+    Ok(Changed {
+        target: format!("key/{}", key.key_id),
+        details: serde_json::json!({"client_cert_sha256": key.client_cert_sha256}),
+        tenant: Some(key.tenant_id.clone()),
+        value: (key, now),
+    })
+}

@@ -65,6 +65,8 @@ pub enum Action {
     KeyRevoke,
     /// Register or remove the client's public key for signed requests.
     KeySigningKey,
+    /// Bind a key to a client certificate (mutual TLS) or unbind it.
+    KeyCertificate,
     TenantSettingsRead,
     TenantSettingsWrite,
     SystemSettingsRead,
@@ -120,6 +122,7 @@ pub const PERMISSIONS: &[(Action, Scope, [bool; 3])] = &[
     (Action::KeyRotate, Scope::Tenant, row(&[PA, TM])),
     (Action::KeyRevoke, Scope::Tenant, row(&[PA, TM])),
     (Action::KeySigningKey, Scope::Tenant, row(&[PA, TM])),
+    (Action::KeyCertificate, Scope::Tenant, row(&[PA, TM])),
     (
         Action::TenantSettingsRead,
         Scope::Tenant,
@@ -247,6 +250,7 @@ mod tests {
             Action::KeyRotate,
             Action::KeyRevoke,
             Action::KeySigningKey,
+            Action::KeyCertificate,
             Action::TenantSettingsRead,
             Action::TenantSettingsWrite,
             Action::SystemSettingsRead,

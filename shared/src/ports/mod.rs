@@ -85,6 +85,13 @@ pub trait ApiKeyStore: Send + Sync {
         key_id: &KeyId,
         signing_key: Option<&crate::domain::signatures::ClientSigningKey>,
     ) -> Result<(), StoreError>;
+    /// Binds the key to a client certificate (`Some`: its SHA-256 fingerprint, normalized)
+    /// or unbinds it (`None`). `NotFound` if there is no such key.
+    async fn set_client_certificate(
+        &self,
+        key_id: &KeyId,
+        sha256: Option<&str>,
+    ) -> Result<(), StoreError>;
     /// Revokes the key at `at`. Idempotent: a key already revoked keeps its first
     /// revocation time. `NotFound` if there is no such key.
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError>;

@@ -561,6 +561,28 @@ impl ApiKeyStore for DynamoStore {
         Ok(())
     }
 
+    async fn set_client_certificate(
+        &self,
+        key_id: &KeyId,
+        sha256: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let update = self.update(key_pk(key_id.as_str()), KEY_SK);
+        let update = match sha256 {
+            Some(fingerprint) => update
+                .update_expression("SET client_cert_sha256 = :cert")
+                .expression_attribute_values(":cert", s(fingerprint)),
+            None => update.update_expression("REMOVE client_cert_sha256"),
+        };
+        let update = update
+            .condition_expression("attribute_exists(#pk)")
+            .send()
+            .await;
+        if !applied(update)? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError> {
         let update = self
             .update(key_pk(key_id.as_str()), KEY_SK)

@@ -603,6 +603,24 @@ impl ApiKeyStore for SqliteStore {
         Ok(())
     }
 
+    async fn set_client_certificate(
+        &self,
+        key_id: &KeyId,
+        sha256: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let changed = self
+            .conn()
+            .execute(
+                "UPDATE api_keys SET client_cert_sha256 = ?2 WHERE key_id = ?1",
+                params![key_id.as_str(), sha256],
+            )
+            .map_err(db_error)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     async fn save_rotation(
         &self,
         rotated: &ApiKey,
