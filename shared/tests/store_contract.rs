@@ -63,6 +63,7 @@ macro_rules! contract_suite {
                 revocation_is_idempotent,
                 last_used_writes_are_sampled,
                 anomaly_flags_are_sampled,
+                signing_keys_and_certificate_bindings_are_set_and_removed,
                 injection_strings_round_trip_verbatim,
             );
         }
@@ -324,6 +325,62 @@ mod cases {
         );
         let stored = store.get_key(&key.key_id).await.unwrap().unwrap();
         assert_eq!(stored.last_used_at, Some(NOW.plus_seconds(400)));
+    }
+
+    /// Issue 18: a key's signing key and client-certificate binding are stored, read back
+    /// exactly, replaced and removed; a missing key is NotFound.
+    pub async fn signing_keys_and_certificate_bindings_are_set_and_removed(
+        store: &dyn ControlPlaneStore,
+    ) {
+        use nutripro_shared::domain::signatures::{Algorithm, ClientSigningKey};
+        let t = tenant("Signer");
+        store.create_tenant(&t).await.unwrap();
+        let (key, _) = ApiKey::issue(t.id.clone(), "k", NOW, None).unwrap();
+        let key = key.with_client_certificate(&"ab".repeat(32)).unwrap();
+        store.create_key(&key).await.unwrap();
+        let read = || async { store.get_key(&key.key_id).await.unwrap().unwrap() };
+        assert_eq!(
+            read().await.client_cert_sha256,
+            Some("ab".repeat(32)),
+            "bound at issue"
+        );
+        let signing = ClientSigningKey::new(
+            Algorithm::Ed25519,
+            "I8-lFi8rM6iBRIcL_Yzrnvy2RQ9yw9HNurRqtt6X7U4",
+            true,
+            NOW,
+        )
+        .unwrap();
+        store
+            .set_signing_key(&key.key_id, Some(&signing))
+            .await
+            .unwrap();
+        store
+            .set_client_certificate(&key.key_id, Some(&"cd".repeat(32)))
+            .await
+            .unwrap();
+        let stored = read().await;
+        assert_eq!(stored.signing_key, Some(signing));
+        assert_eq!(stored.client_cert_sha256, Some("cd".repeat(32)));
+        store.set_signing_key(&key.key_id, None).await.unwrap();
+        store
+            .set_client_certificate(&key.key_id, None)
+            .await
+            .unwrap();
+        let cleared = read().await;
+        assert_eq!(
+            (cleared.signing_key, cleared.client_cert_sha256),
+            (None, None)
+        );
+        let missing = nutripro_shared::domain::KeyId::new("0".repeat(32));
+        assert!(matches!(
+            store.set_signing_key(&missing, None).await,
+            Err(StoreError::NotFound)
+        ));
+        assert!(matches!(
+            store.set_client_certificate(&missing, None).await,
+            Err(StoreError::NotFound)
+        ));
     }
 
     /// One flag per interval, however many bad attempts; none for a missing key.

@@ -69,6 +69,33 @@ impl DynamoStore {
             .expression_attribute_names("#pk", PK)
     }
 
+    /// Sets (`Some`) or removes (`None`) a string attribute of an existing key. Setting the
+    /// same value twice is the same state: a retried write is harmless.
+    async fn set_key_attribute(
+        &self,
+        key_id: &KeyId,
+        attribute: &'static str,
+        value: Option<String>,
+    ) -> Result<(), StoreError> {
+        let update = self
+            .update(key_pk(key_id.as_str()), KEY_SK)
+            .expression_attribute_names("#attribute", attribute);
+        let update = match value {
+            Some(value) => update
+                .update_expression("SET #attribute = :value")
+                .expression_attribute_values(":value", s(value)),
+            None => update.update_expression("REMOVE #attribute"),
+        };
+        let update = update
+            .condition_expression("attribute_exists(#pk)")
+            .send()
+            .await;
+        if !applied(update)? {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
     /// Sets a key's time attribute to `at` if it is unset or older than `if_before`
     /// (sampled writes); whether it wrote.
     async fn set_time_if_older(
@@ -543,22 +570,12 @@ impl ApiKeyStore for DynamoStore {
         key_id: &KeyId,
         signing_key: Option<&ClientSigningKey>,
     ) -> Result<(), StoreError> {
-        let update = self.update(key_pk(key_id.as_str()), KEY_SK);
-        let update = match signing_key {
-            Some(key) => update
-                .update_expression("SET signing_key = :key")
-                .expression_attribute_values(":key", s(key.to_json())),
-            None => update.update_expression("REMOVE signing_key"),
-        };
-        // Setting the same value twice is the same state: a retried write is harmless.
-        let update = update
-            .condition_expression("attribute_exists(#pk)")
-            .send()
-            .await;
-        if !applied(update)? {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.set_key_attribute(
+            key_id,
+            "signing_key",
+            signing_key.map(ClientSigningKey::to_json),
+        )
+        .await
     }
 
     async fn set_client_certificate(
@@ -566,21 +583,8 @@ impl ApiKeyStore for DynamoStore {
         key_id: &KeyId,
         sha256: Option<&str>,
     ) -> Result<(), StoreError> {
-        let update = self.update(key_pk(key_id.as_str()), KEY_SK);
-        let update = match sha256 {
-            Some(fingerprint) => update
-                .update_expression("SET client_cert_sha256 = :cert")
-                .expression_attribute_values(":cert", s(fingerprint)),
-            None => update.update_expression("REMOVE client_cert_sha256"),
-        };
-        let update = update
-            .condition_expression("attribute_exists(#pk)")
-            .send()
-            .await;
-        if !applied(update)? {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.set_key_attribute(key_id, "client_cert_sha256", sha256.map(str::to_owned))
+            .await
     }
 
     async fn revoke_key(&self, key_id: &KeyId, at: Timestamp) -> Result<(), StoreError> {

@@ -524,6 +524,29 @@ impl SqliteStore {
     }
 }
 
+impl SqliteStore {
+    /// Sets (or clears, with `None`) a text column of an existing key.
+    fn set_key_column(
+        &self,
+        key_id: &KeyId,
+        column: &'static str,
+        value: Option<String>,
+    ) -> Result<(), StoreError> {
+        // `column` is one of this module's own names, never input.
+        let changed = self
+            .conn()
+            .execute(
+                &format!("UPDATE api_keys SET {column} = ?2 WHERE key_id = ?1"),
+                params![key_id.as_str(), value],
+            )
+            .map_err(db_error)?;
+        if changed == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
     async fn create_key(&self, key: &ApiKey) -> Result<(), StoreError> {
@@ -590,17 +613,11 @@ impl ApiKeyStore for SqliteStore {
         key_id: &KeyId,
         signing_key: Option<&ClientSigningKey>,
     ) -> Result<(), StoreError> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE api_keys SET signing_key = ?2 WHERE key_id = ?1",
-                params![key_id.as_str(), signing_key.map(ClientSigningKey::to_json)],
-            )
-            .map_err(db_error)?;
-        if changed == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.set_key_column(
+            key_id,
+            "signing_key",
+            signing_key.map(ClientSigningKey::to_json),
+        )
     }
 
     async fn set_client_certificate(
@@ -608,17 +625,7 @@ impl ApiKeyStore for SqliteStore {
         key_id: &KeyId,
         sha256: Option<&str>,
     ) -> Result<(), StoreError> {
-        let changed = self
-            .conn()
-            .execute(
-                "UPDATE api_keys SET client_cert_sha256 = ?2 WHERE key_id = ?1",
-                params![key_id.as_str(), sha256],
-            )
-            .map_err(db_error)?;
-        if changed == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
+        self.set_key_column(key_id, "client_cert_sha256", sha256.map(str::to_owned))
     }
 
     async fn save_rotation(
