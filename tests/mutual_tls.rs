@@ -279,6 +279,9 @@ async fn a_key_bound_to_a_client_certificate_is_refused_without_it() {
     };
     assert_eq!(me_as("bob").await, 200);
     assert_eq!(me_as("alice").await, 401, "bound to bob's certificate now");
+    // An empty body binds and unbinds nothing.
+    assert_eq!(as_admin(json!({})).await.0, 422);
+    assert_eq!(me_as("alice").await, 401, "still bound");
     assert_eq!(
         as_admin(json!({"client_certificate_sha256": null})).await.0,
         200

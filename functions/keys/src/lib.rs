@@ -17,6 +17,7 @@
 use lambda_http::{Body, Request, Response};
 use nutripro_shared::app::keys::{self, IssuedKey, NewKey};
 pub use nutripro_shared::app::keys::{DEFAULT_GRACE_SECONDS, MAX_GRACE_SECONDS};
+use nutripro_shared::app::AppError;
 use nutripro_shared::domain::{ApiKey, Timestamp};
 use nutripro_shared::http::{json, no_content, parse_json, path_param, serve, HandlerResult};
 use nutripro_shared::state::AdminState;
@@ -240,16 +241,25 @@ pub async fn remove_signing_key(state: &AdminState, request: Request) -> Respons
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CertificateBody {
-    /// Null: unbind.
-    client_certificate_sha256: Option<String>,
+    /// A fingerprint, or null to unbind. Required: an empty body binds nothing and
+    /// unbinds nothing (an `Option` would read a missing field as null).
+    client_certificate_sha256: serde_json::Value,
 }
 
 /// `PUT /admin/tenants/{tenantId}/keys/{keyId}/client-certificate`
 pub async fn set_client_certificate(state: &AdminState, request: Request) -> Response<Body> {
     serve("set_client_certificate", request, |call| async move {
         let admin = call.admin()?;
-        let input = parse_json::<CertificateBody>(&call.request, MAX_KEY_BODY_BYTES)
-            .map(|b| b.client_certificate_sha256);
+        let input =
+            parse_json::<CertificateBody>(&call.request, MAX_KEY_BODY_BYTES).and_then(|b| match b
+                .client_certificate_sha256
+            {
+                serde_json::Value::Null => Ok(None),
+                serde_json::Value::String(fingerprint) => Ok(Some(fingerprint)),
+                _ => Err(AppError::Validation(
+                    "client_certificate_sha256 must be a fingerprint string or null".into(),
+                )),
+            });
         let key_id = path_param(&call.request, "keyId").unwrap_or_default();
         let (key, now) = keys::bind_client_certificate(state, &admin, &key_id, input).await?;
         json(200, &KeyView::new(&key, now))
