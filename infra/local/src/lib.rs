@@ -95,18 +95,24 @@ fn gateway_with_jwks_at(
     Ok(Gateway::new(TEMPLATE, registry, OPENAPI)?.with_identity(oauth))
 }
 
-/// Serves the identity provider's public keys (only them) on a loopback port of its own,
-/// over plain HTTP: what the admin authorizer reads when the gateway itself requires
-/// client certificates. Stops with `alive`.
-async fn serve_jwks(data_dir: &Path, alive: std::sync::Weak<()>) -> Result<String, LocalError> {
-    let jwks = Bytes::from(LocalIdp::load_or_create(data_dir)?.jwks_json());
-    let requested = SocketAddr::from(([127, 0, 0, 1], 0));
+/// A listener on `127.0.0.1:port` (0 picks a free port) and the address it got.
+async fn bind_loopback(port: u16) -> Result<(tokio::net::TcpListener, SocketAddr), LocalError> {
+    let requested = SocketAddr::from(([127, 0, 0, 1], port));
     let listener = tokio::net::TcpListener::bind(requested)
         .await
         .map_err(|e| LocalError::Bind(requested, e))?;
     let addr = listener
         .local_addr()
         .map_err(|e| LocalError::Bind(requested, e))?;
+    Ok((listener, addr))
+}
+
+/// Serves the identity provider's public keys (only them) on a loopback port of its own,
+/// over plain HTTP: what the admin authorizer reads when the gateway itself requires
+/// client certificates. Stops with `alive`.
+async fn serve_jwks(data_dir: &Path, alive: std::sync::Weak<()>) -> Result<String, LocalError> {
+    let jwks = Bytes::from(LocalIdp::load_or_create(data_dir)?.jwks_json());
+    let (listener, addr) = bind_loopback(0).await?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
             if alive.upgrade().is_none() {
@@ -277,13 +283,7 @@ pub async fn start_with_tls(
         .transpose()
         .map_err(LocalError::Tls)?;
     let stores = Stores::open(choice, data_dir).await?;
-    let requested = SocketAddr::from(([127, 0, 0, 1], port));
-    let listener = tokio::net::TcpListener::bind(requested)
-        .await
-        .map_err(|e| LocalError::Bind(requested, e))?;
-    let addr = listener
-        .local_addr()
-        .map_err(|e| LocalError::Bind(requested, e))?;
+    let (listener, addr) = bind_loopback(port).await?;
     let jobs = Arc::new(());
     spawn_reservation_sweep(&stores, Arc::downgrade(&jobs));
     spawn_audit_checkpoints(&stores, Arc::downgrade(&jobs));

@@ -64,6 +64,20 @@ async fn tenant_key(
     }
 }
 
+/// The key `key_id` of `tenant` if it may still be changed (not revoked), and now.
+async fn live_key(
+    state: &AdminState,
+    tenant: Option<&TenantId>,
+    key_id: &str,
+) -> Result<(ApiKey, Timestamp), AppError> {
+    let key = tenant_key(state, tenant, key_id).await?;
+    let now = state.clock.now();
+    if key.is_revoked(now) {
+        return Err(AppError::KeyRevoked);
+    }
+    Ok((key, now))
+}
+
 fn rfc3339(at: Option<Timestamp>) -> Option<String> {
     at.map(Timestamp::to_rfc3339)
 }
@@ -180,11 +194,7 @@ async fn rotate(
         .into());
     }
     let tenant = existing_tenant(state, tenant).await?;
-    let mut key = tenant_key(state, Some(&tenant), key_id).await?;
-    let now = state.clock.now();
-    if key.is_revoked(now) {
-        return Err(AppError::KeyRevoked.into());
-    }
+    let (mut key, now) = live_key(state, Some(&tenant), key_id).await?;
     let expected = key.hash.clone();
     let token = key.rotate(now, grace_seconds);
     // Conditional on the hash read above: two concurrent rotations cannot both win.
@@ -260,11 +270,7 @@ async fn register_signing_key(
         .authorize_change(&*state.store, Action::KeySigningKey)
         .await?;
     let input = input?;
-    let mut key = tenant_key(state, tenant.as_ref(), key_id).await?;
-    let now = state.clock.now();
-    if key.is_revoked(now) {
-        return Err(AppError::KeyRevoked.into());
-    }
+    let (mut key, now) = live_key(state, tenant.as_ref(), key_id).await?;
     let algorithm = Algorithm::parse(&input.algorithm).ok_or_else(|| {
         AppError::Validation("algorithm must be ed25519 or ecdsa-p256-sha256".into())
     })?;
@@ -341,11 +347,7 @@ async fn bind_certificate(
         .authorize_change(&*state.store, Action::KeyCertificate)
         .await?;
     let fingerprint = input?;
-    let key = tenant_key(state, tenant.as_ref(), key_id).await?;
-    let now = state.clock.now();
-    if key.is_revoked(now) {
-        return Err(AppError::KeyRevoked.into());
-    }
+    let (key, now) = live_key(state, tenant.as_ref(), key_id).await?;
     let key = match fingerprint.as_deref() {
         Some(text) => key.with_client_certificate(text)?,
         None => ApiKey {

@@ -50,6 +50,12 @@ fn authorizer_field(request: &Request, name: &str) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// The tenant the API-key authorizer named, if any (logs and metrics only; handlers use
+/// [`TenantContext::from_request`]).
+pub fn authorizer_tenant(request: &Request) -> Option<String> {
+    authorizer_field(request, AUTHORIZER_TENANT_ID)
+}
+
 /// Reads the admin authorizer's context. Without it (an API key's context, or none) the
 /// request is refused with 401 (threat T15).
 pub fn admin_principal(request: &Request) -> Result<AdminPrincipal, AppError> {

@@ -141,9 +141,9 @@ where
     Fut: Future<Output = HandlerResult>,
 {
     let request_id = context::request_id(&request);
-    let tenant_id = TenantContext::from_request(&request)
-        .map(|c| c.tenant_id.to_string())
-        .unwrap_or_default();
+    // Only the tenant, for the log span and metrics: the whole context (its signing key
+    // included) is read once, by `Call::admit`.
+    let tenant_id = context::authorizer_tenant(&request).unwrap_or_default();
     let span = tracing::info_span!("request", %request_id, function, tenant_id, method = %request.method());
     let started = Instant::now();
     let rate = Arc::new(OnceLock::new());
