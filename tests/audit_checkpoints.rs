@@ -44,6 +44,14 @@ async fn checkpoint(stack: &LocalStack) -> Value {
         .expect("checkpoint written")
 }
 
+/// Whether the checkpoint job refuses to run now.
+async fn checkpoint_refused(stack: &LocalStack) -> bool {
+    let stores = Stores::open(&StoreChoice::Sqlite, stack.data_dir.path())
+        .await
+        .expect("the data directory's stores");
+    nutripro_local::write_checkpoint(&stores).await.is_err()
+}
+
 fn delete_from(stack: &LocalStack, seq: u64) -> usize {
     rusqlite::Connection::open(stack.data_dir.path().join("nutripro.sqlite3"))
         .unwrap()
@@ -96,6 +104,14 @@ async fn a_deleted_or_rewritten_tail_is_reported_against_the_newest_checkpoint()
         deleted["checkpoint"],
         json!({"status": "tail_deleted", "seq": seq, "chain_head": seq - 2})
     );
+    // The job does not sign the shortened chain's head over it (that would make the
+    // newest checkpoint agree with the tampered chain): it fails, loudly, and verify
+    // still reports the deletion.
+    assert!(checkpoint_refused(&stack).await);
+    assert_eq!(
+        verify(&stack, &admin).await["checkpoint"]["status"],
+        "tail_deleted"
+    );
 
     // ... and appended to again, so the chain reaches the checkpoint's number with other
     // entries: rewritten.
@@ -106,6 +122,11 @@ async fn a_deleted_or_rewritten_tail_is_reported_against_the_newest_checkpoint()
     assert_eq!(
         rewritten["checkpoint"],
         json!({"status": "rewritten", "seq": seq})
+    );
+    assert!(checkpoint_refused(&stack).await);
+    assert_eq!(
+        verify(&stack, &admin).await["checkpoint"]["status"],
+        "rewritten"
     );
 
     // A checkpoint someone wrote without the service key.
@@ -126,5 +147,45 @@ async fn a_deleted_or_rewritten_tail_is_reported_against_the_newest_checkpoint()
     assert_eq!(
         bad["checkpoint"],
         json!({"status": "bad_signature", "seq": 99})
+    );
+}
+
+/// After the receipt key is rotated (locally: `receipt-key.p8` moved aside, the next start
+/// makes a new one) the job signs the unchanged head again with the new key — otherwise
+/// the newest checkpoint stays under the old key until the chain moves, and verify, which
+/// checks with the current key, would call it forged.
+#[tokio::test]
+async fn a_rotated_receipt_key_signs_the_unchanged_head_again() {
+    let stack = LocalStack::start().await;
+    let admin = stack.admin_token(Role::PlatformAdmin, None);
+    change(&stack, &admin, 2).await;
+    assert_eq!(checkpoint(&stack).await["written"], true);
+    assert_eq!(checkpoint(&stack).await["written"], false);
+    let data = stack.data_dir.path();
+    std::fs::rename(data.join("receipt-key.p8"), data.join("receipt-key.old.p8")).unwrap();
+    let rotated = Stores::open(&StoreChoice::Sqlite, data).await.unwrap();
+    let new_key = rotated.receipts.key_id();
+    let again = nutripro_local::write_checkpoint(&rotated).await.unwrap();
+    assert_eq!(again["written"], true, "{again}");
+    // Kept beside the first (never rewritten), and the newest from now on.
+    let dir = data.join("audit-checkpoints");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "{names:?}");
+    let read = |name: &str| -> AuditCheckpoint {
+        serde_json::from_str(&std::fs::read_to_string(dir.join(name)).unwrap()).unwrap()
+    };
+    assert_ne!(read(&names[0]).key_id, new_key);
+    assert_eq!(read(&names[1]).key_id, new_key);
+    assert_eq!(read(&names[1]).seq, again["seq"].as_u64().unwrap());
+    let latest = rotated.checkpoints.latest().await.unwrap().unwrap();
+    assert_eq!(latest.key_id, new_key);
+    assert_eq!(
+        nutripro_local::write_checkpoint(&rotated).await.unwrap()["written"],
+        false,
+        "and once only"
     );
 }

@@ -167,8 +167,15 @@ async fn requests_signed_by_an_independent_implementation_are_verified_kept_and_
     // A signed sample keeps its signature, and the kept signature verifies again with
     // the registered key: the tenant cannot later deny having sent it.
     let sample = json!({"dietitian_id": "dr-smith", "kind": "nutrition_tips", "content": "Fill half the plate with vegetables, friends."});
-    let created = signer.send("POST", "/v1/samples", Some(&sample), &[]);
+    let created = signer.send("POST", "/v1/samples", Some(&sample), &["--verify-receipt"]);
     assert_eq!(created["status"], 201, "{created}");
+    // The answer is the service's receipt for this signed upload, verified by the
+    // independent implementation with the published key.
+    assert_eq!(
+        receipt_covers(&created),
+        RECEIPT_OF_SIGNED_REQUEST,
+        "{created}"
+    );
     let kept = body(&created)["request_signature"].clone();
     assert_eq!(kept["key_id"], boot.key_id);
     assert_eq!(kept["algorithm"], "ed25519");
@@ -179,8 +186,18 @@ async fn requests_signed_by_an_independent_implementation_are_verified_kept_and_
     let registered_key =
         ClientSigningKey::new(Algorithm::Ed25519, &public_key, true, Timestamp::now()).unwrap();
     let sample_id = body(&created)["id"].as_str().unwrap().to_owned();
-    let read = signer.send("GET", &format!("/v1/samples/{sample_id}"), None, &[]);
+    let read = signer.send(
+        "GET",
+        &format!("/v1/samples/{sample_id}"),
+        None,
+        &["--verify-receipt"],
+    );
     assert_eq!(read["status"], 200, "{read}");
+    assert_eq!(
+        receipt_covers(&read),
+        RECEIPT_OF_SIGNED_REQUEST,
+        "a read sample is receipted too: {read}"
+    );
     let stored: nutripro_shared::domain::signatures::RequestSignature =
         serde_json::from_value(body(&read)["request_signature"].clone()).unwrap();
     assert_eq!(serde_json::to_value(&stored).unwrap(), kept);
@@ -246,23 +263,9 @@ async fn requests_signed_by_an_independent_implementation_are_verified_kept_and_
         &["--verify-receipt"],
     );
     assert_eq!(receipted["status"], 201, "{receipted}");
-    let receipt = &receipted["receipt"][0];
-    assert_eq!(receipt["label"], "receipt", "{receipted}");
-    let covered: Vec<&str> = receipt["covered"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| c.as_str().unwrap())
-        .collect();
     assert_eq!(
-        covered,
-        [
-            "\"@status\"",
-            "\"content-digest\"",
-            "\"x-request-id\"",
-            "\"signature\";req;key=\"sig1\"",
-            "\"@signature-params\""
-        ],
+        receipt_covers(&receipted),
+        RECEIPT_OF_SIGNED_REQUEST,
         "{receipted}"
     );
     let receipted_id = body(&receipted)["id"].as_str().unwrap().to_owned();
@@ -412,4 +415,29 @@ async fn a_registered_key_is_checked_and_only_managers_may_set_it() {
         .call("PUT", &path, &admin, Some(&json!({"algorithm": "ed25519", "public_key": "I8-lFi8rM6iBRIcL_Yzrnvy2RQ9yw9HNurRqtt6X7U4"})), &[])
         .await;
     refused.assert_problem(409);
+}
+
+/// What a receipt for a signed request covers: status, body digest, request id and the
+/// request's own signature (spec section 11).
+const RECEIPT_OF_SIGNED_REQUEST: [&str; 5] = [
+    "\"@status\"",
+    "\"content-digest\"",
+    "\"x-request-id\"",
+    "\"signature\";req;key=\"sig1\"",
+    "\"@signature-params\"",
+];
+
+/// The components of the answer's receipt as the independent implementation verified
+/// them (empty when there was none or it did not verify).
+fn receipt_covers(answer: &Value) -> Vec<String> {
+    let receipt = &answer["receipt"][0];
+    if receipt["label"] != "receipt" {
+        return Vec::new();
+    }
+    receipt["covered"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c.as_str().map(str::to_owned))
+        .collect()
 }

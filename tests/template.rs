@@ -377,8 +377,9 @@ fn function_policies_are_least_privilege() {
                         "{id}: {targets:?}"
                     );
                 }
-                // The receipt key (issue 18): only the two functions that answer
-                // generations sign with it; only the key set reads its public half.
+                // The receipt key (issue 18): only the functions that answer a created
+                // or read generation or sample sign with it; only the key set reads its
+                // public half.
                 // ... and the audit checkpoints (signed by the checkpoint job, checked by
                 // the verify route).
                 "kms" if targets == ["ReceiptSigningKey"] => match action {
@@ -386,6 +387,8 @@ fn function_policies_are_least_privilege() {
                         [
                             "CreateGenerationFunction",
                             "GetGenerationFunction",
+                            "CreateSampleFunction",
+                            "GetSampleFunction",
                             "AuditCheckpointFunction"
                         ]
                         .contains(&id),
@@ -1135,6 +1138,40 @@ fn alarm_metrics(alarm: &Value) -> Vec<AlarmMetric> {
         .collect()
 }
 
+/// A scheduled job has no caller to see it fail: every one's Lambda errors are in the
+/// errors alarm (the audit checkpoint job fails on a deleted or rewritten tail).
+#[test]
+fn every_scheduled_job_failure_raises_the_errors_alarm() {
+    let t = template();
+    let alarm = &resources(&t)["LambdaErrorsAlarm"];
+    let watched: BTreeSet<String> = alarm_metrics(alarm)
+        .into_iter()
+        .filter(|(n, m, _)| n == "AWS/Lambda" && m == "Errors")
+        .flat_map(|(_, _, dims)| dims.into_iter().map(|(_, v)| v))
+        .collect();
+    let expression = alarm["Properties"]["Metrics"][0]["Expression"]
+        .as_str()
+        .unwrap();
+    let mut jobs = 0;
+    for (id, f) in of_type(&t, "AWS::Serverless::Function") {
+        let scheduled = f["Properties"]["Events"]
+            .as_mapping()
+            .is_some_and(|events| events.values().any(|e| e["Type"] == "ScheduleV2"));
+        if scheduled {
+            jobs += 1;
+            assert!(watched.contains(id), "{id}'s errors raise no alarm");
+        }
+    }
+    assert_eq!(jobs, 3);
+    for metric in as_list(&alarm["Properties"]["Metrics"]).into_iter().skip(1) {
+        let metric_id = metric["Id"].as_str().unwrap();
+        assert!(
+            expression.contains(&format!("FILL({metric_id}, 0)")),
+            "{metric_id} is read but not summed"
+        );
+    }
+}
+
 /// Every alarm the issue lists exists, reads the metric it is about and tells the
 /// operations topic; and every NutriPro metric an alarm reads is one the code writes.
 #[test]
@@ -1539,6 +1576,40 @@ fn the_sealing_keyring_is_a_secret_only_the_generation_functions_read() {
         assert!(statements(&t)
             .iter()
             .any(|(f, s)| *f == id && actions(s) == ["kms:Decrypt"]));
+    }
+}
+
+/// Issue 18, receipts (T08): every function that uses the receipt key has its ARN in
+/// `RECEIPT_KEY_ARN` (without it the wiring hands out a key that fails every use, and the
+/// answers would go out unsigned), and every function with the variable may use the key.
+#[test]
+fn every_receipt_signer_is_told_its_key_and_allowed_to_use_it() {
+    let t = template();
+    let users: BTreeSet<&str> = statements(&t)
+        .into_iter()
+        .filter(|(_, s)| {
+            as_list(&s["Resource"])
+                .iter()
+                .any(|r| referenced(r) == Some("ReceiptSigningKey"))
+        })
+        .map(|(id, _)| id)
+        .collect();
+    let with_arn: BTreeSet<&str> = of_type(&t, "AWS::Serverless::Function")
+        .filter(|(_, f)| !f["Properties"]["Environment"]["Variables"]["RECEIPT_KEY_ARN"].is_null())
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(with_arn, users);
+    for id in [
+        "CreateGenerationFunction",
+        "GetGenerationFunction",
+        "CreateSampleFunction",
+        "GetSampleFunction",
+        "ReceiptKeysFunction",
+    ] {
+        assert!(
+            with_arn.contains(id),
+            "{id} answers with or publishes receipts"
+        );
     }
 }
 

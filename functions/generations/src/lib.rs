@@ -21,7 +21,6 @@ use lambda_http::{Body, Request, Response};
 pub use nutripro_shared::app::generations::DEFAULT_LLM_TIMEOUT;
 use nutripro_shared::app::generations::{self, NewGeneration, Requester};
 pub use nutripro_shared::app::policy::{GenerationPolicy, TenantTerms};
-use nutripro_shared::app::receipts;
 use nutripro_shared::app::AppError;
 use nutripro_shared::domain::api_key::Scope;
 use nutripro_shared::domain::content::{
@@ -158,14 +157,9 @@ pub async fn create_generation(state: &GenerationState, request: Request) -> Res
             json(201, &GenerationOutput::from(generation))
         })
         .await?;
-        Ok(receipts::sign_response(
-            &*state.receipts,
-            state.clock.now(),
-            &request_id,
-            caller.request_signature.as_ref(),
-            response,
-        )
-        .await)
+        Ok(call
+            .receipted(&caller, &*state.receipts, state.clock.now(), response)
+            .await)
     })
     .await
 }
@@ -181,14 +175,9 @@ pub async fn get_generation(state: &ContentState, request: Request) -> Response<
         let generation =
             generations::get_generation(state, &caller.tenant_id, &GenerationId::new(id)).await?;
         let response = json(200, &GenerationOutput::from(&generation))?;
-        Ok(receipts::sign_response(
-            &*state.receipts,
-            state.clock.now(),
-            &request_id(&call.request),
-            caller.request_signature.as_ref(),
-            response,
-        )
-        .await)
+        Ok(call
+            .receipted(&caller, &*state.receipts, state.clock.now(), response)
+            .await)
     })
     .await
 }

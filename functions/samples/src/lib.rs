@@ -5,6 +5,9 @@
 //! - `GET /v1/samples?dietitian_id=&kind=&limit=&cursor=` newest first;
 //! - `GET /v1/samples/{sampleId}`, `DELETE /v1/samples/{sampleId}` (204).
 //!
+//! A created or read sample's answer is a signed receipt (spec section 11), as a
+//! generation's is.
+//!
 //! Another tenant's sample is 404, exactly like a sample that does not exist.
 
 use lambda_http::{Body, Request, Response};
@@ -95,7 +98,11 @@ pub async fn create_sample(state: &ContentState, request: Request) -> Response<B
             &new.dietitian_id,
         );
         let outcome = samples::create_sample(state, &caller.tenant_id, new, once).await?;
-        created(outcome, |sample| json(201, &SampleOutput::from(sample))).await
+        let response = created(outcome, |sample| json(201, &SampleOutput::from(sample))).await?;
+        // A receipt: the service accepted this text from this (signed) request.
+        Ok(call
+            .receipted(&caller, &*state.receipts, state.clock.now(), response)
+            .await)
     })
     .await
 }
@@ -148,7 +155,10 @@ pub async fn get_sample(state: &ContentState, request: Request) -> Response<Body
         let caller = call.admit_for(&state.limiter, Scope::ContentRead).await?;
         let id = sample_id(&call.request)?;
         let sample = samples::get_sample(state, &caller.tenant_id, &id).await?;
-        json(200, &SampleOutput::from(&sample))
+        let response = json(200, &SampleOutput::from(&sample))?;
+        Ok(call
+            .receipted(&caller, &*state.receipts, state.clock.now(), response)
+            .await)
     })
     .await
 }

@@ -121,11 +121,27 @@ pub async fn write_checkpoint(
         return Ok(None);
     };
     let latest = state.checkpoints.latest().await?;
+    // An unchanged head is not signed twice, unless the key changed: after a receipt-key
+    // rotation the head is signed again with the new key, which verify then checks with.
+    let key_id = state.signer.key_id();
     if latest
         .as_ref()
-        .is_some_and(|c| c.seq == head.seq && c.hash == head.hash)
+        .is_some_and(|c| c.seq == head.seq && c.hash == head.hash && c.key_id == key_id)
     {
         return Ok(None);
+    }
+    if let Some(latest) = &latest {
+        // Only a chain that still holds the newest checkpoint is checkpointed again:
+        // signing the head of a deleted or rewritten tail would make the newest
+        // checkpoint agree with the tampered chain, and verify would call it consistent.
+        if let Err(reason) = extends(state, latest).await? {
+            tracing::error!(
+                checkpoint_seq = latest.seq,
+                reason,
+                "audit chain no longer holds its newest checkpoint; not checkpointing over it"
+            );
+            return Err(AppError::IntegrityCheckFailed);
+        }
     }
     let at = state.clock.now();
     let signature = state
@@ -137,12 +153,49 @@ pub async fn write_checkpoint(
         seq: head.seq,
         hash: head.hash,
         at_ms: at.as_millis(),
-        key_id: state.signer.key_id(),
+        key_id,
         signature: base64::Engine::encode(&base64::engine::general_purpose::STANDARD, signature),
     };
     state.checkpoints.write(&checkpoint).await?;
     tracing::info!(seq = checkpoint.seq, "audit checkpoint written");
     Ok(Some(checkpoint))
+}
+
+/// Whether the chain still holds `checkpoint` (its entry, with its hash) and every entry
+/// after it links on from there: the entries since the last checkpoint, a few pages at
+/// most between two runs of the job.
+async fn extends(
+    state: &AuditCheckpointState,
+    checkpoint: &AuditCheckpoint,
+) -> Result<Result<(), &'static str>, AppError> {
+    let mut verifier = ChainVerifier {
+        expected_seq: checkpoint.seq,
+        expected_prev: String::new(),
+        checked: 0,
+    };
+    let mut after = checkpoint.seq.saturating_sub(1);
+    loop {
+        let page = state.audit.audit_after(after, VERIFY_BATCH).await?;
+        let Some(last) = page.last() else { break };
+        after = last.seq;
+        for entry in page {
+            if verifier.checked == 0 {
+                if entry.seq != checkpoint.seq || entry.hash != checkpoint.hash {
+                    return Ok(Err("the checkpointed entry is gone or changed"));
+                }
+                // The checkpointed entry's own link reaches before the checkpoint.
+                verifier.expected_prev = entry.prev_hash.clone();
+            }
+            if verifier.check(&entry).is_err() {
+                return Ok(Err("an entry after the checkpoint does not link on"));
+            }
+        }
+    }
+    Ok(if verifier.checked == 0 {
+        Err("the checkpointed entry is gone")
+    } else {
+        Ok(())
+    })
 }
 
 pub async fn verify_audit(

@@ -85,6 +85,26 @@ impl Call {
         admitted.map(|_| caller)
     }
 
+    /// A successful answer signed as the service's receipt for this request (spec
+    /// section 11, T08): status, body digest, request id and the request's own signature
+    /// when it had one. See [`crate::app::receipts::sign_response`].
+    pub async fn receipted(
+        &self,
+        caller: &TenantContext,
+        signer: &dyn crate::ports::receipts::ReceiptSigner,
+        now: crate::domain::Timestamp,
+        response: Response<Body>,
+    ) -> Response<Body> {
+        crate::app::receipts::sign_response(
+            signer,
+            now,
+            &context::request_id(&self.request),
+            caller.request_signature.as_ref(),
+            response,
+        )
+        .await
+    }
+
     /// Checks the request's HTTP message signature with the key the authorizer passed
     /// on (spec section 11): the signature over the request line and headers, and the
     /// body against the `Content-Digest` it covers. No key registered: nothing to check.

@@ -8,13 +8,17 @@ use std::path::{Path, PathBuf};
 
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
-    /// Keeps `checkpoint` (never replacing an earlier one).
+    /// Keeps `checkpoint`, never replacing an earlier one. A second checkpoint of the same
+    /// sequence number (the head signed again after a key rotation) is kept beside the
+    /// first and is the newest from then on.
     async fn write(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError>;
     /// The newest checkpoint (highest sequence number), if any.
     async fn latest(&self) -> Result<Option<AuditCheckpoint>, StoreError>;
 }
 
-/// Local mode: one file per checkpoint, named by its zero-padded sequence number.
+/// Local mode: one file per checkpoint, named by its zero-padded sequence number
+/// (`<seq>.json`; the same head signed again after a key rotation: `<seq>.r<at_ms>.json`,
+/// which sorts after it). Files are never rewritten.
 pub struct DirCheckpoints {
     dir: PathBuf,
 }
@@ -36,7 +40,17 @@ impl DirCheckpoints {
 #[async_trait]
 impl CheckpointStore for DirCheckpoints {
     async fn write(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
-        let path = self.dir.join(format!("{:020}.json", checkpoint.seq));
+        let first = self.dir.join(format!("{:020}.json", checkpoint.seq));
+        let path = match std::fs::read_to_string(&first) {
+            Err(_) => first,
+            Ok(text) if AuditCheckpoint::from_json(&text).as_ref() == Some(checkpoint) => {
+                return Ok(())
+            }
+            Ok(_) => self.dir.join(format!(
+                "{:020}.r{:020}.json",
+                checkpoint.seq, checkpoint.at_ms
+            )),
+        };
         if path.exists() {
             return Ok(());
         }
@@ -88,7 +102,7 @@ pub struct MemoryCheckpoints(std::sync::Mutex<Vec<AuditCheckpoint>>);
 impl CheckpointStore for MemoryCheckpoints {
     async fn write(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
         let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !kept.iter().any(|c| c.seq == checkpoint.seq) {
+        if !kept.contains(checkpoint) {
             kept.push(checkpoint.clone());
         }
         Ok(())
@@ -96,6 +110,6 @@ impl CheckpointStore for MemoryCheckpoints {
 
     async fn latest(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(kept.iter().max_by_key(|c| c.seq).cloned())
+        Ok(kept.iter().max_by_key(|c| (c.seq, c.at_ms)).cloned())
     }
 }
