@@ -457,15 +457,23 @@ fn data_plane_functions(t: &Value) -> BTreeSet<&str> {
         .collect()
 }
 
-/// Functions that touch `table`, by any action.
-fn functions_touching<'a>(t: &'a Value, table: &str) -> BTreeSet<&'a str> {
+/// Functions whose policy statements name `resource`, by any action.
+fn functions_touching<'a>(t: &'a Value, resource: &str) -> BTreeSet<&'a str> {
     statements(t)
         .into_iter()
         .filter(|(_, s)| {
             as_list(&s["Resource"])
                 .iter()
-                .any(|r| referenced(r) == Some(table))
+                .any(|r| referenced(r) == Some(resource))
         })
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The functions whose environment names `variable`.
+fn functions_with_env<'a>(t: &'a Value, variable: &str) -> BTreeSet<&'a str> {
+    of_type(t, "AWS::Serverless::Function")
+        .filter(|(_, f)| !f["Properties"]["Environment"]["Variables"][variable].is_null())
         .map(|(id, _)| id)
         .collect()
 }
@@ -562,15 +570,7 @@ fn only_the_generation_function_can_read_the_openai_key() {
         secret["Properties"]["SecretString"].is_null(),
         "no key value in the template"
     );
-    let readers: BTreeSet<&str> = statements(&t)
-        .into_iter()
-        .filter(|(_, s)| {
-            as_list(&s["Resource"])
-                .iter()
-                .any(|r| referenced(r) == Some("OpenAiApiKeySecret"))
-        })
-        .map(|(id, _)| id)
-        .collect();
+    let readers: BTreeSet<&str> = functions_touching(&t, "OpenAiApiKeySecret");
     assert_eq!(readers, BTreeSet::from(["CreateGenerationFunction"]));
     let text = nutripro_tests::read_repo_file("template.yaml");
     assert!(
@@ -1554,22 +1554,9 @@ fn the_sealing_keyring_is_a_secret_only_the_generation_functions_read() {
         "ListGenerationsFunction",
         "ReviewGenerationFunction",
     ]);
-    let readers: BTreeSet<&str> = statements(&t)
-        .into_iter()
-        .filter(|(_, s)| {
-            as_list(&s["Resource"])
-                .iter()
-                .any(|r| referenced(r) == Some("SealingKeySecret"))
-        })
-        .map(|(id, _)| id)
-        .collect();
+    let readers: BTreeSet<&str> = functions_touching(&t, "SealingKeySecret");
     assert_eq!(readers, expected);
-    let with_arn: BTreeSet<&str> = of_type(&t, "AWS::Serverless::Function")
-        .filter(|(_, f)| {
-            !f["Properties"]["Environment"]["Variables"]["SEALING_SECRET_ARN"].is_null()
-        })
-        .map(|(id, _)| id)
-        .collect();
+    let with_arn: BTreeSet<&str> = functions_with_env(&t, "SEALING_SECRET_ARN");
     assert_eq!(with_arn, expected);
     // Each decrypts only through Secrets Manager (the statement the policy test checks).
     for id in expected {
@@ -1585,19 +1572,8 @@ fn the_sealing_keyring_is_a_secret_only_the_generation_functions_read() {
 #[test]
 fn every_receipt_signer_is_told_its_key_and_allowed_to_use_it() {
     let t = template();
-    let users: BTreeSet<&str> = statements(&t)
-        .into_iter()
-        .filter(|(_, s)| {
-            as_list(&s["Resource"])
-                .iter()
-                .any(|r| referenced(r) == Some("ReceiptSigningKey"))
-        })
-        .map(|(id, _)| id)
-        .collect();
-    let with_arn: BTreeSet<&str> = of_type(&t, "AWS::Serverless::Function")
-        .filter(|(_, f)| !f["Properties"]["Environment"]["Variables"]["RECEIPT_KEY_ARN"].is_null())
-        .map(|(id, _)| id)
-        .collect();
+    let users: BTreeSet<&str> = functions_touching(&t, "ReceiptSigningKey");
+    let with_arn: BTreeSet<&str> = functions_with_env(&t, "RECEIPT_KEY_ARN");
     assert_eq!(with_arn, users);
     for id in [
         "CreateGenerationFunction",
