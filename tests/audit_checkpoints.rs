@@ -49,7 +49,16 @@ async fn checkpoint_refused(stack: &LocalStack) -> bool {
     let stores = Stores::open(&StoreChoice::Sqlite, stack.data_dir.path())
         .await
         .expect("the data directory's stores");
-    nutripro_local::write_checkpoint(&stores).await.is_err()
+    match nutripro_local::write_checkpoint(&stores).await {
+        Ok(_) => false,
+        Err(message) => {
+            assert!(
+                message.contains("no longer holds its newest checkpoint"),
+                "{message}"
+            );
+            true
+        }
+    }
 }
 
 fn delete_from(stack: &LocalStack, seq: u64) -> usize {

@@ -208,7 +208,13 @@ pub async fn write_checkpoint(stores: &Stores) -> Result<serde_json::Value, Stri
     let state = checkpoint_state(stores);
     nutripro_audit::run_checkpoint(&state)
         .await
-        .map_err(|e| e.to_string())
+        .map_err(|e| match e {
+            nutripro_shared::app::AppError::IntegrityCheckFailed => "the audit chain no longer \
+                holds its newest checkpoint (a deleted or rewritten tail): not signing over it; \
+                GET /admin/audit/verify says which"
+                .to_owned(),
+            other => other.to_string(),
+        })
 }
 
 fn checkpoint_state(stores: &Stores) -> nutripro_shared::state::AuditCheckpointState {

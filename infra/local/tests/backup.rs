@@ -3,7 +3,7 @@
 //! fresh data directory: every write acknowledged before the backup began is there, its
 //! idempotent replay answers as stored, the audit chain verifies and billing reconciles.
 //! A restore refuses a data directory a server runs on, and one into a used directory
-//! moves the database it replaces aside.
+//! moves the database it replaces aside, with its audit checkpoints.
 
 mod common;
 
@@ -110,13 +110,27 @@ fn a_backup_under_load_restores_every_acknowledged_write() {
     );
     drop(_server);
 
-    // Restoring over a used directory keeps what it replaces.
+    // Restoring over a used directory keeps what it replaces — its audit checkpoints
+    // too, which vouch for a chain longer than the backup's: the restored chain is
+    // checkpointed afresh instead of being refused as a deleted tail for good.
+    let checkpointed = summary(&run(data_dir.path(), &["checkpoint"]));
+    assert_eq!(checkpointed["written"], true, "{checkpointed}");
     let over = summary(&run(
         data_dir.path(),
         &["restore", "--from", backup_file.to_str().unwrap()],
     ));
     let previous = std::path::PathBuf::from(over["previous"].as_str().expect("moved aside"));
     assert!(previous.join("nutripro.sqlite3").exists());
+    assert_eq!(
+        std::fs::read_dir(previous.join("audit-checkpoints"))
+            .unwrap()
+            .count(),
+        1,
+        "the replaced chain's checkpoint is kept with it"
+    );
+    let afresh = summary(&run(data_dir.path(), &["checkpoint"]));
+    assert_eq!(afresh["written"], true, "{afresh}");
+    assert_eq!(afresh["seq"], restored["audit_entries"]);
 }
 
 #[test]

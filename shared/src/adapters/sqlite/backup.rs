@@ -270,6 +270,21 @@ pub fn restore(from: &Path, data_dir: &Path) -> Result<BackupSummary, BackupErro
         copy_private(&keyring_copy, &keyring)?;
         sealing_keys = Some(keyring.clone());
     }
+    // The audit checkpoints vouch for the chain being replaced, which may be longer than
+    // the backup's: they go aside with it (kept), and the restored chain is checkpointed
+    // afresh — otherwise verify would call the restored chain a deleted tail for good,
+    // and the checkpoint job would refuse to sign over it.
+    let checkpoints = data_dir.join(crate::ports::checkpoints::DirCheckpoints::DIR);
+    if checkpoints.exists() {
+        let aside = previous
+            .get_or_insert_with(|| data_dir.join(format!("before-restore-{}", stamp_now())));
+        std::fs::create_dir_all(&*aside).map_err(|e| io(aside, e))?;
+        std::fs::rename(
+            &checkpoints,
+            aside.join(crate::ports::checkpoints::DirCheckpoints::DIR),
+        )
+        .map_err(|e| io(&checkpoints, e))?;
+    }
     std::fs::rename(&partial, &target).map_err(|e| io(&target, e))?;
     // The journal the restored file was written with goes with it.
     for suffix in ["-wal", "-shm"] {
