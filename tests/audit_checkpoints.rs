@@ -138,7 +138,8 @@ async fn a_deleted_or_rewritten_tail_is_reported_against_the_newest_checkpoint()
         "rewritten"
     );
 
-    // A checkpoint someone wrote without the service key.
+    // A checkpoint someone wrote without the service key, as the newest (`latest.json`,
+    // as in the bucket).
     let mut forged: AuditCheckpoint =
         serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
     forged.seq = 99;
@@ -147,7 +148,7 @@ async fn a_deleted_or_rewritten_tail_is_reported_against_the_newest_checkpoint()
             .data_dir
             .path()
             .join("audit-checkpoints")
-            .join(format!("{:020}.json", 99)),
+            .join("latest.json"),
         forged.to_json(),
     )
     .unwrap();
@@ -182,6 +183,7 @@ async fn a_rotated_receipt_key_signs_the_unchanged_head_again() {
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
+    names.retain(|n| n != "latest.json");
     names.sort();
     assert_eq!(names.len(), 2, "{names:?}");
     let read = |name: &str| -> AuditCheckpoint {
@@ -197,4 +199,57 @@ async fn a_rotated_receipt_key_signs_the_unchanged_head_again() {
         false,
         "and once only"
     );
+}
+
+/// After the audit table was rightly restored to an earlier moment, its newest entries
+/// are gone for good and the job refuses; an operator names the head verify shows
+/// (`checkpoint --reanchor SEQ:HASH`, in AWS `AUDIT_REANCHOR`) and the job signs it —
+/// only that head: a re-anchor naming another entry changes nothing.
+#[tokio::test]
+async fn an_operator_re_anchors_a_chain_restored_to_an_earlier_moment() {
+    let stack = LocalStack::start().await;
+    let admin = stack.admin_token(Role::PlatformAdmin, None);
+    change(&stack, &admin, 5).await;
+    assert_eq!(checkpoint(&stack).await["written"], true);
+    // The restore: the newest two entries are gone.
+    assert_eq!(delete_from(&stack, 4), 2);
+    assert!(checkpoint_refused(&stack).await);
+    let shown = verify(&stack, &admin).await;
+    assert_eq!(shown["checkpoint"]["status"], "tail_deleted");
+    let (seq, hash) = (
+        shown["head_seq"].as_u64().unwrap(),
+        shown["head_hash"].as_str().unwrap().to_owned(),
+    );
+    assert_eq!(seq, 3);
+    let stores = Stores::open(&StoreChoice::Sqlite, stack.data_dir.path())
+        .await
+        .unwrap();
+    let reanchor = |seq: u64, hash: &str| {
+        Some(nutripro_shared::domain::audit_checkpoint::Reanchor {
+            seq,
+            hash: hash.to_owned(),
+        })
+    };
+    // Not the head: refused as before.
+    for (s, h) in [(seq - 1, hash.as_str()), (seq, &"0".repeat(64))] {
+        assert!(
+            nutripro_local::write_checkpoint_reanchored(&stores, reanchor(s, h))
+                .await
+                .is_err(),
+            "{s}:{h}"
+        );
+    }
+    let written = nutripro_local::write_checkpoint_reanchored(&stores, reanchor(seq, &hash))
+        .await
+        .unwrap();
+    assert_eq!(written, json!({"written": true, "seq": seq}));
+    let after = verify(&stack, &admin).await;
+    assert_eq!(after["ok"], true, "{after}");
+    assert_eq!(
+        after["checkpoint"],
+        json!({"status": "consistent", "seq": seq})
+    );
+    // The chain grows on and is checkpointed as usual, the re-anchor no longer needed.
+    change(&stack, &admin, 1).await;
+    assert_eq!(checkpoint(&stack).await["written"], true);
 }

@@ -1138,6 +1138,27 @@ fn alarm_metrics(alarm: &Value) -> Vec<AlarmMetric> {
         .collect()
 }
 
+/// The checkpoint job's re-anchor is off unless an operator deploys one, must name an
+/// entry (seq:hash, what `Reanchor::parse` accepts), and reaches no other function.
+#[test]
+fn the_audit_reanchor_is_empty_by_default_and_only_the_checkpoint_job_reads_it() {
+    let t = template();
+    let parameter = &t["Parameters"]["AuditCheckpointReanchor"];
+    assert_eq!(parameter["Default"], "");
+    assert_eq!(parameter["AllowedPattern"], "^$|^[1-9][0-9]*:[0-9a-f]{64}$");
+    assert_eq!(
+        functions_with_env(&t, "AUDIT_REANCHOR"),
+        BTreeSet::from(["AuditCheckpointFunction"])
+    );
+    assert_eq!(
+        referenced(
+            &resources(&t)["AuditCheckpointFunction"]["Properties"]["Environment"]["Variables"]
+                ["AUDIT_REANCHOR"]
+        ),
+        Some("AuditCheckpointReanchor")
+    );
+}
+
 /// A scheduled job has no caller to see it fail: every one's Lambda errors are in the
 /// errors alarm (the audit checkpoint job fails on a deleted or rewritten tail).
 #[test]

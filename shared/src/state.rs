@@ -39,6 +39,8 @@ pub struct AuditCheckpointState {
     /// The service's key: checkpoints are signed (and checked) with it.
     pub signer: Arc<dyn crate::ports::receipts::ReceiptSigner>,
     pub clock: Arc<dyn Clock>,
+    /// The job only: an operator's re-anchor after a restore to an earlier moment.
+    pub reanchor: Option<crate::domain::audit_checkpoint::Reanchor>,
 }
 
 /// `GET /.well-known/nutripro-receipt-keys`: the receipt key's public half.

@@ -187,6 +187,20 @@ impl Services for AwsServices {
         SETTINGS_TTL
     }
 
+    /// `AUDIT_REANCHOR=<seq>:<hash>` (template parameter `AuditCheckpointReanchor`,
+    /// empty by default); a value that does not parse stops the job, loudly.
+    fn audit_reanchor(
+        &self,
+    ) -> Result<Option<nutripro_shared::domain::audit_checkpoint::Reanchor>, WiringError> {
+        let name = "AUDIT_REANCHOR";
+        match (self.env)(name).filter(|v| !v.trim().is_empty()) {
+            None => Ok(None),
+            Some(text) => nutripro_shared::domain::audit_checkpoint::Reanchor::parse(&text)
+                .map(Some)
+                .map_err(|why| WiringError::Invalid(name, why)),
+        }
+    }
+
     fn key_last_used_interval_seconds(&self) -> Result<i64, WiringError> {
         let name = "KEY_LAST_USED_INTERVAL_SECONDS";
         match (self.env)(name) {

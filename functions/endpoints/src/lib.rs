@@ -207,12 +207,16 @@ fn audit_checkpoints(s: &dyn Services) -> Result<AuditCheckpointState, WiringErr
         checkpoints: s.checkpoints()?,
         signer: s.receipts()?,
         clock: s.clock(),
+        reanchor: None,
     })
 }
 
 /// Every few minutes: the audit chain's head, signed, kept under Object Lock (T07).
 fn audit_checkpoint(s: &dyn Services) -> Result<Function, WiringError> {
-    let state = Arc::new(audit_checkpoints(s)?);
+    let state = Arc::new(AuditCheckpointState {
+        reanchor: s.audit_reanchor()?,
+        ..audit_checkpoints(s)?
+    });
     Ok(Function::Job(Arc::new(move |_request_id| {
         let state = state.clone();
         Box::pin(metrics::job("audit_checkpoint", async move {

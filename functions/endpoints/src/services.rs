@@ -9,6 +9,7 @@
 use nutripro_shared::adapters::jwt::IdpConfig;
 use nutripro_shared::app::limits::RateLimiter;
 use nutripro_shared::app::policy::GenerationPolicy;
+use nutripro_shared::domain::audit_checkpoint::Reanchor;
 use nutripro_shared::ports::billing::{BillingStore, GenerationCommit};
 use nutripro_shared::ports::checkpoints::CheckpointStore;
 use nutripro_shared::ports::content::ContentStore;
@@ -61,6 +62,11 @@ pub trait Services {
     fn receipts(&self) -> Result<Arc<dyn ReceiptSigner>, WiringError>;
     /// Where signed audit checkpoints are kept.
     fn checkpoints(&self) -> Result<Arc<dyn CheckpointStore>, WiringError>;
+    /// The checkpoint job's re-anchor after a restore to an earlier moment, if an
+    /// operator gave one (`AUDIT_REANCHOR`; locally `checkpoint --reanchor`).
+    fn audit_reanchor(&self) -> Result<Option<Reanchor>, WiringError> {
+        Ok(None)
+    }
     /// A generation stored and billed in one write (content and billing together).
     fn generation_commit(&self) -> Result<Arc<dyn GenerationCommit>, WiringError>;
     fn llm(&self) -> Result<Llm, WiringError>;

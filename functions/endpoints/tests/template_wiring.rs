@@ -34,6 +34,9 @@ fn environment(template: &Value, function: &Value) -> BTreeMap<String, String> {
             // numbers must parse.
             let value = if name.ends_with("_SECONDS") {
                 "300"
+            } else if name == "AUDIT_REANCHOR" {
+                // Its parameter's default: no re-anchor.
+                ""
             } else {
                 "from-template"
             };
@@ -90,5 +93,33 @@ async fn a_function_without_what_it_needs_or_with_no_row_fails_loudly() {
     assert!(matches!(
         nutripro_endpoints::build("get_everything", &empty).err(),
         Some(WiringError::UnknownFunction(_))
+    ));
+}
+
+/// The checkpoint job's re-anchor (`AUDIT_REANCHOR`) must name an entry: anything else
+/// stops the job at start, instead of being taken for "none".
+#[tokio::test]
+async fn the_checkpoint_job_refuses_a_reanchor_that_names_no_entry() {
+    let with = |reanchor: &'static str| {
+        AwsServices::with_lookup(offline_config(), move |name| {
+            Some(
+                if name == "AUDIT_REANCHOR" {
+                    reanchor
+                } else {
+                    "x"
+                }
+                .to_owned(),
+            )
+        })
+    };
+    for good in ["", &*format!("7:{}", "0a".repeat(32)).leak()] {
+        assert!(
+            nutripro_endpoints::build("audit_checkpoint", &with(good)).is_ok(),
+            "{good:?}"
+        );
+    }
+    assert!(matches!(
+        nutripro_endpoints::build("audit_checkpoint", &with("7:not-a-hash")).err(),
+        Some(WiringError::Invalid("AUDIT_REANCHOR", _))
     ));
 }

@@ -205,13 +205,27 @@ pub const LOCAL_CHECKPOINT_INTERVAL: std::time::Duration = std::time::Duration::
 /// Signs the audit chain's head and keeps it in the stores' checkpoint store, unless the
 /// newest checkpoint already names it: what the job reports.
 pub async fn write_checkpoint(stores: &Stores) -> Result<serde_json::Value, String> {
-    let state = checkpoint_state(stores);
+    write_checkpoint_reanchored(stores, None).await
+}
+
+/// [`write_checkpoint`] with an operator's re-anchor (`checkpoint --reanchor SEQ:HASH`):
+/// after the chain was restored to an earlier moment, its head as verify shows it is
+/// signed although the newest checkpoint names a later entry.
+pub async fn write_checkpoint_reanchored(
+    stores: &Stores,
+    reanchor: Option<nutripro_shared::domain::audit_checkpoint::Reanchor>,
+) -> Result<serde_json::Value, String> {
+    let state = nutripro_shared::state::AuditCheckpointState {
+        reanchor,
+        ..checkpoint_state(stores)
+    };
     nutripro_audit::run_checkpoint(&state)
         .await
         .map_err(|e| match e {
             nutripro_shared::app::AppError::IntegrityCheckFailed => "the audit chain no longer \
                 holds its newest checkpoint (a deleted or rewritten tail): not signing over it; \
-                GET /admin/audit/verify says which"
+                GET /admin/audit/verify says which (after a restore to an earlier moment: \
+                checkpoint --reanchor <head_seq>:<head_hash>)"
                 .to_owned(),
             other => other.to_string(),
         })
@@ -223,6 +237,7 @@ fn checkpoint_state(stores: &Stores) -> nutripro_shared::state::AuditCheckpointS
         checkpoints: stores.checkpoints.clone(),
         signer: stores.receipts.clone(),
         clock: Arc::new(nutripro_shared::ports::SystemClock),
+        reanchor: None,
     }
 }
 

@@ -18,6 +18,7 @@ use nutripro_local::stores::{StoreChoice, Stores, DEFAULT_TABLE_PREFIX};
 use nutripro_shared::adapters::local_idp::{LocalIdp, TokenRequest, MAX_TTL_SECONDS};
 use nutripro_shared::adapters::sqlite::backup;
 use nutripro_shared::domain::admin::Role;
+use nutripro_shared::domain::audit_checkpoint::Reanchor;
 use nutripro_shared::domain::TenantId;
 use nutripro_shared::domain::Timestamp;
 use nutripro_shared::http::is_id;
@@ -36,7 +37,7 @@ USAGE:
     nutripro-local backup --to FILE [--data-dir DIR]
     nutripro-local restore --from FILE --data-dir DIR
     nutripro-local reseal [--data-dir DIR]
-    nutripro-local checkpoint [--data-dir DIR]
+    nutripro-local checkpoint [--data-dir DIR] [--reanchor SEQ:HASH]
 
 OPTIONS:
     --port PORT          port on 127.0.0.1 to serve on (default 3000; 0 picks a free one)
@@ -62,13 +63,18 @@ OPTIONS:
     --to FILE            backup: the new file to write (never overwritten); safe while serve runs
     --from FILE          restore: a backup; the data directory's database is moved aside to
                          DIR/before-restore-<time>/ first (stop serve before restoring)
+    --reanchor SEQ:HASH  checkpoint: sign this head although the newest checkpoint names a
+                         later entry (after a rightful restore to an earlier moment)
 
 `reseal` seals every stored generation with the data directory's current sealing key
 (HMAC-SHA256, DATA_DIR/sealing-keys.json) and from then on refuses plain-hash seals.
 
 `checkpoint` signs the audit chain's head with the data directory's service key and keeps
 it in DATA_DIR/audit-checkpoints/ (serve does this every few minutes by itself);
-GET /admin/audit/verify compares the chain with the newest one.
+GET /admin/audit/verify compares the chain with the newest one. It refuses a chain that
+no longer holds the newest checkpoint (a deleted or rewritten tail). After the chain was
+rightly restored to an earlier moment, `checkpoint --reanchor SEQ:HASH` (the head_seq and
+head_hash verify shows) signs that head anyway — only while the head is exactly it.
 
 `token` prints an admin access token signed by the local identity provider (the key in
 the data directory), for `Authorization: Bearer <token>` on /admin routes.
@@ -113,6 +119,7 @@ enum Command {
     },
     Checkpoint {
         data_dir: PathBuf,
+        reanchor: Option<Reanchor>,
     },
     Help,
 }
@@ -161,6 +168,7 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     let (mut store_kind, mut endpoint, mut prefix) = (None, None, None);
     let (mut backup_to, mut restore_from, mut data_dir_given) = (None, None, false);
     let (mut tls_cert, mut tls_key, mut client_ca) = (None, None, None);
+    let mut reanchor = None;
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| {
             args.next()
@@ -184,6 +192,12 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
             "--tls-key" => tls_key = Some(PathBuf::from(value("--tls-key")?)),
             "--client-ca" => client_ca = Some(PathBuf::from(value("--client-ca")?)),
             "--to" => backup_to = Some(PathBuf::from(value("--to")?)),
+            "--reanchor" => {
+                reanchor = Some(
+                    Reanchor::parse(&value("--reanchor")?)
+                        .map_err(|why| format!("--reanchor: {why}"))?,
+                )
+            }
             "--from" => restore_from = Some(PathBuf::from(value("--from")?)),
             "--tenant-name" => tenant_name = Some(value("--tenant-name")?),
             "--role" => role = Some(value("--role")?),
@@ -222,9 +236,14 @@ fn parse(args: &[String], default_data_dir: PathBuf) -> Result<Command, String> 
     }
     if subcommand == "checkpoint" {
         if serve_flags || backup_to.is_some() || restore_from.is_some() {
-            return Err("checkpoint takes --data-dir only (the embedded store)".into());
+            return Err(
+                "checkpoint takes --data-dir and --reanchor only (the embedded store)".into(),
+            );
         }
-        return Ok(Command::Checkpoint { data_dir });
+        return Ok(Command::Checkpoint { data_dir, reanchor });
+    }
+    if reanchor.is_some() {
+        return Err("--reanchor belongs to checkpoint".into());
     }
     if matches!(subcommand, "backup" | "restore") {
         if serve_flags {
@@ -357,7 +376,7 @@ async fn main() -> ExitCode {
         Command::Backup { to, data_dir } => print_outcome(backup::backup(&data_dir, &to)),
         Command::Restore { from, data_dir } => print_outcome(backup::restore(&from, &data_dir)),
         Command::Reseal { data_dir } => reseal(&data_dir).await,
-        Command::Checkpoint { data_dir } => checkpoint(&data_dir).await,
+        Command::Checkpoint { data_dir, reanchor } => checkpoint(&data_dir, reanchor).await,
         Command::Bootstrap {
             tenant_name,
             data_dir,
@@ -404,7 +423,7 @@ async fn reseal(data_dir: &Path) -> ExitCode {
 }
 
 /// Writes a signed checkpoint of the audit chain's head now (threat T07).
-async fn checkpoint(data_dir: &Path) -> ExitCode {
+async fn checkpoint(data_dir: &Path, reanchor: Option<Reanchor>) -> ExitCode {
     if !data_dir.join("nutripro.sqlite3").exists() {
         say(&format!("error: {} holds no store\n", data_dir.display()));
         return ExitCode::FAILURE;
@@ -413,7 +432,7 @@ async fn checkpoint(data_dir: &Path) -> ExitCode {
         let stores = Stores::open(&StoreChoice::Sqlite, data_dir)
             .await
             .map_err(|e| e.to_string())?;
-        nutripro_local::write_checkpoint(&stores)
+        nutripro_local::write_checkpoint_reanchored(&stores, reanchor)
             .await
             .map_err(|e| e.to_string())
     }
@@ -584,6 +603,42 @@ mod tests {
                 tls: None,
             }
         );
+    }
+
+    #[test]
+    fn reanchor_belongs_to_checkpoint_and_must_name_an_entry() {
+        assert_eq!(
+            parse_ok(&format!("checkpoint --reanchor 7:{}", "ab".repeat(32))),
+            Command::Checkpoint {
+                data_dir: "default".into(),
+                reanchor: Some(Reanchor {
+                    seq: 7,
+                    hash: "ab".repeat(32)
+                }),
+            }
+        );
+        assert_eq!(
+            parse_ok("checkpoint"),
+            Command::Checkpoint {
+                data_dir: "default".into(),
+                reanchor: None,
+            }
+        );
+        let refused = |text: &str| parse(&args(text), "default".into()).unwrap_err();
+        assert!(refused(&format!("serve --reanchor 7:{}", "ab".repeat(32)))
+            .contains("belongs to checkpoint"));
+        for bad in [
+            "7",
+            "0:x",
+            "x:y",
+            &format!("7:{}", "AB".repeat(32)),
+            &format!("7:{}", "ab".repeat(31)),
+        ] {
+            assert!(
+                refused(&format!("checkpoint --reanchor {bad}")).contains("--reanchor"),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

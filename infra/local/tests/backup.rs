@@ -125,8 +125,8 @@ fn a_backup_under_load_restores_every_acknowledged_write() {
         std::fs::read_dir(previous.join("audit-checkpoints"))
             .unwrap()
             .count(),
-        1,
-        "the replaced chain's checkpoint is kept with it"
+        2,
+        "the replaced chain's checkpoint (and latest.json) is kept with it"
     );
     let afresh = summary(&run(data_dir.path(), &["checkpoint"]));
     assert_eq!(afresh["written"], true, "{afresh}");

@@ -135,14 +135,34 @@ pub async fn write_checkpoint(
         // signing the head of a deleted or rewritten tail would make the newest
         // checkpoint agree with the tampered chain, and verify would call it consistent.
         if let Err(reason) = extends(state, latest).await? {
-            tracing::error!(
-                checkpoint_seq = latest.seq,
-                reason,
-                "audit chain no longer holds its newest checkpoint; not checkpointing over it"
-            );
-            return Err(AppError::IntegrityCheckFailed);
+            match state.reanchor.as_ref().filter(|r| r.names(&head)) {
+                Some(reanchor) => tracing::warn!(
+                    checkpoint_seq = latest.seq,
+                    reanchor_seq = reanchor.seq,
+                    reason,
+                    "audit chain re-anchored at the operator's word (AUDIT_REANCHOR); remove it now"
+                ),
+                None => {
+                    tracing::error!(
+                        checkpoint_seq = latest.seq,
+                        reason,
+                        "audit chain no longer holds its newest checkpoint; not checkpointing over it"
+                    );
+                    return Err(AppError::IntegrityCheckFailed);
+                }
+            }
+        } else if state.reanchor.is_some() {
+            tracing::warn!("AUDIT_REANCHOR is set but the chain needs no re-anchor; remove it");
         }
     }
+    sign_head(state, head, key_id).await.map(Some)
+}
+
+async fn sign_head(
+    state: &AuditCheckpointState,
+    head: AuditEntry,
+    key_id: String,
+) -> Result<AuditCheckpoint, AppError> {
     let at = state.clock.now();
     let signature = state
         .signer
@@ -158,7 +178,7 @@ pub async fn write_checkpoint(
     };
     state.checkpoints.write(&checkpoint).await?;
     tracing::info!(seq = checkpoint.seq, "audit checkpoint written");
-    Ok(Some(checkpoint))
+    Ok(checkpoint)
 }
 
 /// Whether the chain still holds `checkpoint` (its entry, with its hash) and every entry

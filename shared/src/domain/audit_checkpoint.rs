@@ -56,6 +56,39 @@ impl AuditCheckpoint {
     }
 }
 
+/// An operator's word that the chain now rightly ends at `seq` with `hash` — after the
+/// audit table was restored to an earlier moment, its newest entries are gone for good and
+/// the checkpoint job, which refuses to sign a chain that lacks its newest checkpoint,
+/// would refuse forever. Given to the job as `AUDIT_REANCHOR=<seq>:<hash>` (template
+/// parameter `AuditCheckpointReanchor`) or `nutripro-local checkpoint --reanchor`; it
+/// applies only while the chain's head is exactly that entry, so it names what verify
+/// showed, not "whatever is there".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reanchor {
+    pub seq: u64,
+    pub hash: String,
+}
+
+impl Reanchor {
+    /// `<seq>:<hash>`: a sequence number from 1 and 64 lowercase hex digits.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let expected = "expected <seq>:<hash> (the head_seq and head_hash verify answers)";
+        let (seq, hash) = text.trim().split_once(':').ok_or(expected)?;
+        let seq = seq.parse::<u64>().ok().filter(|s| *s > 0).ok_or(expected)?;
+        if hash.len() != 64 || !hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return Err(expected.into());
+        }
+        Ok(Self {
+            seq,
+            hash: hash.to_owned(),
+        })
+    }
+
+    pub fn names(&self, entry: &AuditEntry) -> bool {
+        entry.seq == self.seq && entry.hash == self.hash
+    }
+}
+
 /// How the chain stands against its newest checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -100,5 +133,34 @@ pub fn standing(
             seq,
             chain_head: head.unwrap_or(0),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_reanchor_names_one_entry() {
+        let hash = "0a".repeat(32);
+        let parsed = Reanchor::parse(&format!(" 12:{hash}\n")).unwrap();
+        assert_eq!(
+            parsed,
+            Reanchor {
+                seq: 12,
+                hash: hash.clone()
+            }
+        );
+        for bad in [
+            "".to_owned(),
+            "12".to_owned(),
+            format!("0:{hash}"),
+            format!("-1:{hash}"),
+            format!("12:{}", "0A".repeat(32)),
+            format!("12:{}", "0a".repeat(31)),
+            format!("12:{hash}:extra"),
+        ] {
+            assert!(Reanchor::parse(&bad).is_err(), "{bad:?}");
+        }
     }
 }

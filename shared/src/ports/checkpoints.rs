@@ -8,17 +8,19 @@ use std::path::{Path, PathBuf};
 
 #[async_trait]
 pub trait CheckpointStore: Send + Sync {
-    /// Keeps `checkpoint`, never replacing an earlier one. A second checkpoint of the same
-    /// sequence number (the head signed again after a key rotation) is kept beside the
-    /// first and is the newest from then on.
+    /// Keeps `checkpoint`, never replacing an earlier one, and makes it the newest (also
+    /// when it names an earlier entry than the one before: a re-anchor). A second
+    /// checkpoint of the same sequence number (a key rotation) is kept beside the first.
     async fn write(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError>;
-    /// The newest checkpoint (highest sequence number), if any.
+    /// The newest checkpoint written, if any.
     async fn latest(&self) -> Result<Option<AuditCheckpoint>, StoreError>;
 }
 
-/// Local mode: one file per checkpoint, named by its zero-padded sequence number
-/// (`<seq>.json`; the same head signed again after a key rotation: `<seq>.r<at_ms>.json`,
-/// which sorts after it). Files are never rewritten.
+/// Local mode, shaped like the bucket: one file per checkpoint, named by its zero-padded
+/// sequence number (`<seq>.json`; the same entry signed again — a key rotation, a
+/// re-anchor — `<seq>.r<at_ms>.json` beside it), never rewritten; and `latest.json`, a
+/// copy of the newest written, replaced on each write (a directory from before it: the
+/// highest-numbered file).
 pub struct DirCheckpoints {
     dir: PathBuf,
 }
@@ -35,7 +37,18 @@ impl DirCheckpoints {
     pub fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Writes `path` whole or not at all (a partial file, then a rename).
+    fn put(&self, path: &Path, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
+        let partial = path.with_extension("partial");
+        std::fs::write(&partial, checkpoint.to_json())
+            .and_then(|()| std::fs::rename(&partial, path))
+            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))
+    }
 }
+
+/// The newest checkpoint written, as in the bucket.
+const LATEST_FILE: &str = "latest.json";
 
 #[async_trait]
 impl CheckpointStore for DirCheckpoints {
@@ -51,22 +64,25 @@ impl CheckpointStore for DirCheckpoints {
                 checkpoint.seq, checkpoint.at_ms
             )),
         };
-        if path.exists() {
-            return Ok(());
+        if !path.exists() {
+            self.put(&path, checkpoint)?;
         }
-        let partial = path.with_extension("partial");
-        std::fs::write(&partial, checkpoint.to_json())
-            .and_then(|()| std::fs::rename(&partial, &path))
-            .map_err(|e| StoreError::Unavailable(format!("{}: {e}", path.display())))
+        self.put(&self.dir.join(LATEST_FILE), checkpoint)
     }
 
     async fn latest(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
-        let newest = std::fs::read_dir(&self.dir)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?
-            .filter_map(|entry| entry.ok())
-            .map(|entry| entry.file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with(".json"))
-            .max();
+        let newest = if self.dir.join(LATEST_FILE).exists() {
+            Some(LATEST_FILE.to_owned())
+        } else {
+            std::fs::read_dir(&self.dir)
+                .map_err(|e| StoreError::Unavailable(e.to_string()))?
+                .filter_map(|entry| entry.ok())
+                .map(|entry| entry.file_name().to_string_lossy().into_owned())
+                .filter(|name| {
+                    name.ends_with(".json") && name.starts_with(|c: char| c.is_ascii_digit())
+                })
+                .max()
+        };
         let Some(name) = newest else { return Ok(None) };
         let text = std::fs::read_to_string(self.dir.join(&name))
             .map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -102,14 +118,14 @@ pub struct MemoryCheckpoints(std::sync::Mutex<Vec<AuditCheckpoint>>);
 impl CheckpointStore for MemoryCheckpoints {
     async fn write(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
         let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if !kept.contains(checkpoint) {
-            kept.push(checkpoint.clone());
-        }
+        kept.retain(|c| c != checkpoint);
+        kept.push(checkpoint.clone());
         Ok(())
     }
 
     async fn latest(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
         let kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(kept.iter().max_by_key(|c| (c.seq, c.at_ms)).cloned())
+        // The newest written, as `latest.json`.
+        Ok(kept.last().cloned())
     }
 }
