@@ -34,11 +34,16 @@ async fn verify(stack: &LocalStack, admin: &str) -> Value {
     answer.json()
 }
 
+/// The data directory's stores, opened beside the running gateway (as the CLI does).
+async fn stores(stack: &LocalStack) -> Stores {
+    Stores::open(&StoreChoice::Sqlite, stack.data_dir.path())
+        .await
+        .expect("the data directory's stores")
+}
+
 /// A checkpoint now, as the job (and `nutripro-local checkpoint`) writes it.
 async fn checkpoint(stack: &LocalStack) -> Value {
-    let stores = Stores::open(&StoreChoice::Sqlite, stack.data_dir.path())
-        .await
-        .expect("the data directory's stores");
+    let stores = stores(stack).await;
     nutripro_local::write_checkpoint(&stores)
         .await
         .expect("checkpoint written")
@@ -46,9 +51,7 @@ async fn checkpoint(stack: &LocalStack) -> Value {
 
 /// Whether the checkpoint job refuses to run now.
 async fn checkpoint_refused(stack: &LocalStack) -> bool {
-    let stores = Stores::open(&StoreChoice::Sqlite, stack.data_dir.path())
-        .await
-        .expect("the data directory's stores");
+    let stores = stores(stack).await;
     match nutripro_local::write_checkpoint(&stores).await {
         Ok(_) => false,
         Err(message) => {
@@ -221,9 +224,7 @@ async fn an_operator_re_anchors_a_chain_restored_to_an_earlier_moment() {
         shown["head_hash"].as_str().unwrap().to_owned(),
     );
     assert_eq!(seq, 3);
-    let stores = Stores::open(&StoreChoice::Sqlite, stack.data_dir.path())
-        .await
-        .unwrap();
+    let stores = stores(&stack).await;
     let reanchor = |seq: u64, hash: &str| {
         Some(nutripro_shared::domain::audit_checkpoint::Reanchor {
             seq,
