@@ -100,7 +100,7 @@ impl LocalIdp {
         let key = KeyPair::from_pkcs8(der).map_err(|_| ())?;
         let modulus = key.public_key().modulus();
         let digest = Sha256::digest(modulus.big_endian_without_leading_zero());
-        let kid = digest[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let kid = crate::domain::hex(&digest[..8]);
         Ok(Self { key, kid })
     }
 

@@ -111,7 +111,7 @@ impl ApiKeyHash {
     }
 
     pub fn to_hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
+        super::hex(&self.0)
     }
 
     pub fn from_hex(text: &str) -> Option<Self> {
@@ -379,12 +379,7 @@ pub fn certificate_fingerprint(pem: &str) -> Option<String> {
         .decode(body)
         .ok()
         .filter(|der| !der.is_empty())?;
-    Some(
-        Sha256::digest(&der)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    )
+    Some(super::hex(&Sha256::digest(&der)))
 }
 
 fn new_secret(key_id: &KeyId) -> (ApiKeyHash, ApiKeyToken) {

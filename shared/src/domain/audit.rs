@@ -122,11 +122,7 @@ fn compute_hash(seq: u64, prev_hash: &str, draft: &AuditDraft) -> String {
         hasher.update((field.len() as u64).to_be_bytes());
         hasher.update(field.as_bytes());
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    super::hex(&hasher.finalize())
 }
 
 /// Where a chain stops being trustworthy.

@@ -300,10 +300,7 @@ impl Generation {
     /// Version 1 covered the fields that existed before the safety checks; records
     /// sealed then still verify against it.
     fn digest(&self, version: u8) -> String {
-        self.digest_bytes(version)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        super::hex(&self.digest_bytes(version))
     }
 
     fn digest_bytes(&self, version: u8) -> [u8; 32] {

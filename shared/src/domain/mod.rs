@@ -53,6 +53,17 @@ pub fn is_id(value: &str) -> bool {
             .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
+/// Lowercase hex of `bytes`: how hashes, fingerprints and key ids are written.
+pub fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut text = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    text
+}
+
 /// A new time-ordered (UUID v7) identifier in its 32-hex-digit form.
 pub fn new_id() -> String {
     uuid::Uuid::now_v7().simple().to_string()
@@ -69,6 +80,12 @@ mod tests {
         assert!(validate_label("name", "abcdefghijk", 10).is_err());
         assert!(validate_label("name", "a\u{0}b", 10).is_err());
         assert_eq!(validate_label("name", "日本語", 3).unwrap(), "日本語");
+    }
+
+    #[test]
+    fn hex_is_two_lowercase_digits_per_byte() {
+        assert_eq!(hex(&[]), "");
+        assert_eq!(hex(&[0x00, 0x0f, 0xa5, 0xff]), "000fa5ff");
     }
 
     #[test]

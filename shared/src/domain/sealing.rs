@@ -10,6 +10,7 @@
 //! is refused, which is what stops a downgrade (a rewritten record given a fresh plain
 //! hash).
 
+use super::hex;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use subtle::ConstantTimeEq;
@@ -132,7 +133,7 @@ impl Keyring {
     pub fn generate(accept_unkeyed: bool) -> (Self, String) {
         let mut random = [0u8; 32];
         getrandom::fill(&mut random).expect("the OS random source");
-        let text: String = random.iter().map(|b| format!("{b:02x}")).collect();
+        let text = hex(&random);
         let json =
             serde_json::json!({"current": "k1", "accept_unkeyed": accept_unkeyed, "k1": text})
                 .to_string();
@@ -189,10 +190,6 @@ fn mac_input(digest: &[u8]) -> Vec<u8> {
     input
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// What a seal says about a record.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SealCheck {
@@ -209,6 +206,7 @@ pub enum SealCheck {
 
 #[cfg(test)]
 mod tests {
+    use super::hex;
     use super::*;
 
     fn unhex(text: &str) -> Vec<u8> {

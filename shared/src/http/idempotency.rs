@@ -37,10 +37,7 @@ fn body_hash(request: &Request) -> String {
         Body::Binary(bytes) => bytes,
         _ => b"",
     };
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::domain::hex(&Sha256::digest(bytes))
 }
 
 /// The request's key for the use case `scope`, bound to its body (none without the

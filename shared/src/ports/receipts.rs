@@ -44,8 +44,7 @@ pub fn jwks(key_id: &str, public_key: &[u8]) -> serde_json::Value {
 /// A local key's id: `local-` and the first 16 hex digits of its public key's SHA-256.
 fn local_key_id(public_key: &[u8]) -> String {
     let digest = Sha256::digest(public_key);
-    let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
-    format!("local-{hex}")
+    format!("local-{}", crate::domain::hex(&digest[..8]))
 }
 
 /// Local mode: `<data dir>/receipt-key.p8` (PKCS#8, base64), created on first use; or a

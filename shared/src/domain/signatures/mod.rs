@@ -11,7 +11,7 @@
 
 pub mod sfv;
 
-use super::{KeyId, Timestamp, ValidationError};
+use super::{hex, KeyId, Timestamp, ValidationError};
 use aws_lc_rs::signature::{UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ED25519};
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
@@ -707,10 +707,6 @@ pub fn check_content_digest(field: &str, body: &[u8]) -> Result<(), Rejection> {
         return Err(Rejection::DigestMismatch);
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
