@@ -26,12 +26,7 @@ pub async fn sign_response(
     if !response.status().is_success() {
         return response;
     }
-    let body: &[u8] = match response.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    };
-    let digest = content_digest(body);
+    let digest = content_digest(crate::http::body_bytes(response.body()));
     let key_id = signer.key_id();
     let (base, input) = receipt_base(&ReceiptInput {
         status: response.status().as_u16(),

@@ -10,6 +10,15 @@ use serde::de::DeserializeOwned;
 /// Largest body any endpoint accepts (API Gateway's own limit is 10 MB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
+/// The bytes of a request's or response's body (none: empty).
+pub fn body_bytes(body: &Body) -> &[u8] {
+    match body {
+        Body::Text(text) => text.as_bytes(),
+        Body::Binary(bytes) => bytes,
+        _ => b"",
+    }
+}
+
 /// Parses the body as `T` (which should be `#[serde(deny_unknown_fields)]`), refusing
 /// non-JSON content types and bodies over `max_bytes`.
 pub fn parse_json<T: DeserializeOwned>(request: &Request, max_bytes: usize) -> Result<T, AppError> {

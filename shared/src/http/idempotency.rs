@@ -32,12 +32,7 @@ pub fn idempotency_key(request: &Request) -> Result<Option<String>, AppError> {
 }
 
 fn body_hash(request: &Request) -> String {
-    let bytes: &[u8] = match request.body() {
-        Body::Text(text) => text.as_bytes(),
-        Body::Binary(bytes) => bytes,
-        _ => b"",
-    };
-    crate::domain::hex(&Sha256::digest(bytes))
+    crate::domain::hex(&Sha256::digest(super::body_bytes(request.body())))
 }
 
 /// The request's key for the use case `scope`, bound to its body (none without the

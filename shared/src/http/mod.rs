@@ -12,7 +12,7 @@ mod ratelimit;
 mod respond;
 mod strict;
 
-pub use body::{parse_json, MAX_BODY_BYTES};
+pub use body::{body_bytes, parse_json, MAX_BODY_BYTES};
 pub use context::{
     admin_principal, request_id, source_ip, TenantContext, ADMIN_ROLES, ADMIN_SUBJECT,
     ADMIN_TENANT, ADMIN_USERNAME, AUTHORIZER_CLIENT_CERT, AUTHORIZER_KEY_ID, AUTHORIZER_KEY_RPM,

@@ -117,11 +117,7 @@ impl Call {
             return Ok(None);
         };
         let request = &self.request;
-        let body: &[u8] = match request.body() {
-            Body::Text(text) => text.as_bytes(),
-            Body::Binary(bytes) => bytes,
-            _ => b"",
-        };
+        let body = super::body_bytes(request.body());
         let (path, query) = (
             context::client_path(request),
             context::canonical_query(request),
