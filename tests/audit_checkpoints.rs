@@ -177,7 +177,7 @@ async fn a_rotated_receipt_key_signs_the_unchanged_head_again() {
     let data = stack.data_dir.path();
     std::fs::rename(data.join("receipt-key.p8"), data.join("receipt-key.old.p8")).unwrap();
     let rotated = Stores::open(&StoreChoice::Sqlite, data).await.unwrap();
-    let new_key = rotated.receipts.key_id();
+    let new_key = rotated.receipts.key_id().to_owned();
     let again = nutripro_local::write_checkpoint(&rotated).await.unwrap();
     assert_eq!(again["written"], true, "{again}");
     // Kept beside the first (never rewritten), and the newest from now on.

@@ -191,7 +191,7 @@ pub async fn receipt_keys(state: &ReceiptKeysState, request: Request) -> Respons
             .public_key()
             .await
             .map_err(|error| AppError::Unavailable(format!("receipt key: {error}")))?;
-        json(200, &jwks(&state.receipts.key_id(), &public_key))
+        json(200, &jwks(state.receipts.key_id(), &public_key))
     })
     .await
 }

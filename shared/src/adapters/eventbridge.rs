@@ -22,13 +22,11 @@ impl EventBridgePublisher {
     /// A client with the SDK's standard retries (3 attempts) and short timeouts: an
     /// event is published after the work it reports is stored, inside the request.
     pub fn from_sdk_config(config: &aws_config::SdkConfig, bus: impl Into<String>) -> Self {
-        let timeouts = aws_sdk_eventbridge::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(std::time::Duration::from_millis(500))
-            .operation_attempt_timeout(std::time::Duration::from_secs(1))
-            .operation_timeout(std::time::Duration::from_secs(3))
-            .build();
         let conf = aws_sdk_eventbridge::config::Builder::from(config)
-            .timeout_config(timeouts)
+            .timeout_config(super::call_timeouts(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(3),
+            ))
             .build();
         Self::new(Client::from_conf(conf), bus)
     }

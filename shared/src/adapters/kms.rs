@@ -16,14 +16,18 @@ pub struct KmsReceiptSigner {
     client: Client,
     /// The key's ARN (or id), as the template passes it.
     key: String,
+    /// The key id without its ARN prefix (`arn:aws:kms:…:key/<id>` → `<id>`).
+    key_id: String,
     public_key: OnceCell<Vec<u8>>,
 }
 
 impl KmsReceiptSigner {
     pub fn new(client: Client, key: impl Into<String>) -> Self {
+        let key = key.into();
         Self {
             client,
-            key: key.into(),
+            key_id: key.rsplit('/').next().unwrap_or(&key).to_owned(),
+            key,
             public_key: OnceCell::new(),
         }
     }
@@ -31,13 +35,11 @@ impl KmsReceiptSigner {
     /// A client with the SDK's standard retries and short timeouts: a receipt is signed
     /// inside the request, after its work is done.
     pub fn from_sdk_config(config: &aws_config::SdkConfig, key: impl Into<String>) -> Self {
-        let timeouts = aws_sdk_kms::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(std::time::Duration::from_millis(500))
-            .operation_attempt_timeout(std::time::Duration::from_secs(1))
-            .operation_timeout(std::time::Duration::from_secs(3))
-            .build();
         let conf = aws_sdk_kms::config::Builder::from(config)
-            .timeout_config(timeouts)
+            .timeout_config(super::call_timeouts(
+                std::time::Duration::from_secs(1),
+                std::time::Duration::from_secs(3),
+            ))
             .build();
         Self::new(Client::from_conf(conf), key)
     }
@@ -52,9 +54,8 @@ fn kms_error<E: std::error::Error + 'static>(what: &str, error: E) -> SecretErro
 
 #[async_trait]
 impl ReceiptSigner for KmsReceiptSigner {
-    /// The key id without its ARN prefix (`arn:aws:kms:…:key/<id>` → `<id>`).
-    fn key_id(&self) -> String {
-        self.key.rsplit('/').next().unwrap_or(&self.key).to_owned()
+    fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SecretError> {

@@ -20,6 +20,20 @@ pub mod secrets_manager;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 
+/// Timeouts for an AWS call made inside a request or a short job (EventBridge, KMS, S3):
+/// 500 ms to connect, `attempt` per try, `total` for all of the SDK's standard retries.
+#[cfg(any(feature = "eventbridge", feature = "kms", feature = "s3"))]
+pub(crate) fn call_timeouts(
+    attempt: std::time::Duration,
+    total: std::time::Duration,
+) -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(std::time::Duration::from_millis(500))
+        .operation_attempt_timeout(attempt)
+        .operation_timeout(total)
+        .build()
+}
+
 /// Opaque pagination cursors: base64url of an adapter-specific position, so callers
 /// cannot depend on (or easily forge) their contents. Decoding failures are
 /// `InvalidCursor`.

@@ -27,13 +27,11 @@ impl S3Checkpoints {
     }
 
     pub fn from_sdk_config(config: &aws_config::SdkConfig, bucket: impl Into<String>) -> Self {
-        let timeouts = aws_sdk_s3::config::timeout::TimeoutConfig::builder()
-            .connect_timeout(std::time::Duration::from_millis(500))
-            .operation_attempt_timeout(std::time::Duration::from_secs(2))
-            .operation_timeout(std::time::Duration::from_secs(6))
-            .build();
         let conf = aws_sdk_s3::config::Builder::from(config)
-            .timeout_config(timeouts)
+            .timeout_config(super::call_timeouts(
+                std::time::Duration::from_secs(2),
+                std::time::Duration::from_secs(6),
+            ))
             .build();
         Self::new(Client::from_conf(conf), bucket)
     }

@@ -123,7 +123,7 @@ pub async fn write_checkpoint(
     let latest = state.checkpoints.latest().await?;
     // An unchanged head is not signed twice, unless the key changed: after a receipt-key
     // rotation the head is signed again with the new key, which verify then checks with.
-    let key_id = state.signer.key_id();
+    let key_id = state.signer.key_id().to_owned();
     if latest
         .as_ref()
         .is_some_and(|c| c.seq == head.seq && c.hash == head.hash && c.key_id == key_id)

@@ -33,7 +33,7 @@ pub async fn sign_response(
         content_digest: &digest,
         request_id,
         request_signature,
-        key_id: &key_id,
+        key_id,
         created: now.as_millis().div_euclid(1000),
     });
     let signature = match signer.sign(base.as_bytes()).await {

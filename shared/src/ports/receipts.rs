@@ -1,5 +1,5 @@
-//! The service's receipt key (spec section 11, threat T08): an ECDSA P-256 key that signs
-//! generation responses (RFC 9421). In AWS an asymmetric KMS key that never leaves KMS
+//! The service's receipt key (spec section 11, threats T07 and T08): an ECDSA P-256 key
+//! that signs generation and sample answers (RFC 9421) and the audit checkpoints. In AWS an asymmetric KMS key that never leaves KMS
 //! (`kms:Sign` only for the functions that sign); locally `DATA_DIR/receipt-key.p8`,
 //! owner-only. Its public half is published at `/.well-known/nutripro-receipt-keys`.
 
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 #[async_trait]
 pub trait ReceiptSigner: Send + Sync {
     /// The key's id, as receipts name it (`keyid`) and the key set lists it.
-    fn key_id(&self) -> String;
+    fn key_id(&self) -> &str;
     /// ECDSA P-256 / SHA-256 over `message`: the 64-byte `r || s` RFC 9421 wants.
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SecretError>;
     /// The public key, as the 65-byte uncompressed point.
@@ -107,8 +107,8 @@ impl LocalReceiptKey {
 
 #[async_trait]
 impl ReceiptSigner for LocalReceiptKey {
-    fn key_id(&self) -> String {
-        self.key_id.clone()
+    fn key_id(&self) -> &str {
+        &self.key_id
     }
 
     async fn sign(&self, message: &[u8]) -> Result<Vec<u8>, SecretError> {
@@ -128,8 +128,8 @@ pub struct NoReceiptKey;
 
 #[async_trait]
 impl ReceiptSigner for NoReceiptKey {
-    fn key_id(&self) -> String {
-        "none".into()
+    fn key_id(&self) -> &str {
+        "none"
     }
 
     async fn sign(&self, _message: &[u8]) -> Result<Vec<u8>, SecretError> {
@@ -221,7 +221,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let set = jwks(&key.key_id(), &public);
+        let set = jwks(key.key_id(), &public);
         assert_eq!(set["keys"][0]["crv"], "P-256");
         assert_eq!(
             URL_SAFE_NO_PAD
