@@ -84,14 +84,10 @@ impl ApiKeyAuthorizer {
         self
     }
 
-    /// Decides on the value of the `Authorization` header.
-    pub async fn decide(&self, authorization: Option<&str>) -> Decision {
-        self.decide_with_key(authorization, None).await.0
-    }
-
-    /// [`ApiKeyAuthorizer::decide`] for a request that presented `client_cert_pem` over
-    /// mutual TLS (API Gateway's `requestContext.identity.clientCert.clientCertPem`).
-    pub async fn decide_with_certificate(
+    /// Decides on the value of the `Authorization` header and the client certificate the
+    /// request presented over mutual TLS, if any (API Gateway's
+    /// `requestContext.identity.clientCert.clientCertPem`).
+    pub async fn decide(
         &self,
         authorization: Option<&str>,
         client_cert_pem: Option<&str>,

@@ -131,22 +131,14 @@ async fn a_key_bound_to_a_certificate_needs_that_certificate() {
     f.store.create_key(&key).await.unwrap();
     let header = bearer(&token);
     assert_eq!(
-        f.authorizer
-            .decide_with_certificate(Some(&header), None)
-            .await,
+        f.authorizer.decide(Some(&header), None).await,
         Decision::Unauthorized("client_certificate_mismatch")
     );
     assert_eq!(
-        f.authorizer
-            .decide_with_certificate(Some(&header), Some(other))
-            .await,
+        f.authorizer.decide(Some(&header), Some(other)).await,
         Decision::Unauthorized("client_certificate_mismatch")
     );
-    let Decision::Allow(context) = f
-        .authorizer
-        .decide_with_certificate(Some(&header), Some(pem))
-        .await
-    else {
+    let Decision::Allow(context) = f.authorizer.decide(Some(&header), Some(pem)).await else {
         panic!("its own certificate is accepted")
     };
     assert_eq!(
@@ -160,7 +152,7 @@ async fn scheme_is_case_insensitive() {
     let f = fixture().await;
     let header = format!("bearer {}", f.token.expose());
     assert!(matches!(
-        f.authorizer.decide(Some(&header)).await,
+        f.authorizer.decide(Some(&header), None).await,
         Decision::Allow(_)
     ));
 }
@@ -191,7 +183,7 @@ async fn expired_key_is_unauthorized() {
     let f = fixture().await;
     f.clock.advance_seconds(86_400);
     assert_eq!(
-        f.authorizer.decide(Some(&bearer(&f.token))).await,
+        f.authorizer.decide(Some(&bearer(&f.token)), None).await,
         Decision::Unauthorized("expired")
     );
     assert_unauthorized(&f, Some(&bearer(&f.token))).await;
@@ -202,7 +194,7 @@ async fn revoked_key_is_unauthorized_immediately() {
     let f = fixture().await;
     f.store.revoke_key(&f.key.key_id, START).await.unwrap();
     assert_eq!(
-        f.authorizer.decide(Some(&bearer(&f.token))).await,
+        f.authorizer.decide(Some(&bearer(&f.token)), None).await,
         Decision::Unauthorized("revoked")
     );
 }
@@ -215,22 +207,22 @@ async fn rotated_out_secret_is_unauthorized_after_the_grace_period() {
     f.store.save_rotation(&rotated, &f.key.hash).await.unwrap();
     assert!(
         matches!(
-            f.authorizer.decide(Some(&bearer(&f.token))).await,
+            f.authorizer.decide(Some(&bearer(&f.token)), None).await,
             Decision::Allow(_)
         ),
         "in grace"
     );
     assert!(matches!(
-        f.authorizer.decide(Some(&bearer(&new_token))).await,
+        f.authorizer.decide(Some(&bearer(&new_token)), None).await,
         Decision::Allow(_)
     ));
     f.clock.advance_seconds(600);
     assert_eq!(
-        f.authorizer.decide(Some(&bearer(&f.token))).await,
+        f.authorizer.decide(Some(&bearer(&f.token)), None).await,
         Decision::Unauthorized("rotated_out")
     );
     assert!(matches!(
-        f.authorizer.decide(Some(&bearer(&new_token))).await,
+        f.authorizer.decide(Some(&bearer(&new_token)), None).await,
         Decision::Allow(_)
     ));
 }
@@ -274,17 +266,17 @@ async fn last_use_is_recorded_at_most_once_per_interval() {
             .unwrap()
             .last_used_at
     };
-    f.authorizer.decide(Some(&bearer(&f.token))).await;
+    f.authorizer.decide(Some(&bearer(&f.token)), None).await;
     assert_eq!(last_used().await, Some(START));
     f.clock.advance_seconds(299);
-    f.authorizer.decide(Some(&bearer(&f.token))).await;
+    f.authorizer.decide(Some(&bearer(&f.token)), None).await;
     assert_eq!(
         last_used().await,
         Some(START),
         "sampled: no write within the interval"
     );
     f.clock.advance_seconds(2);
-    f.authorizer.decide(Some(&bearer(&f.token))).await;
+    f.authorizer.decide(Some(&bearer(&f.token)), None).await;
     assert_eq!(last_used().await, Some(START.plus_seconds(301)));
 }
 
@@ -292,7 +284,7 @@ async fn last_use_is_recorded_at_most_once_per_interval() {
 async fn rejected_keys_do_not_record_use() {
     let f = fixture().await;
     f.store.revoke_key(&f.key.key_id, START).await.unwrap();
-    f.authorizer.decide(Some(&bearer(&f.token))).await;
+    f.authorizer.decide(Some(&bearer(&f.token)), None).await;
     assert_eq!(
         f.store
             .get_key(&f.key.key_id)
