@@ -345,14 +345,23 @@ impl Drop for FaultProxy {
         let Ok(path) = std::env::var("NUTRIPRO_FAULT_REPORT") else {
             return;
         };
-        let line = serde_json::json!({"label": self.label, "counts": self.counts()});
-        if let Ok(mut file) = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
-            let _ = writeln!(file, "{line}");
-        }
+        append_report_line(std::path::Path::new(&path), &self.label, &self.counts());
+    }
+}
+
+/// Appends `{"label": …, "counts": …}` and a newline to the report file in one write(2):
+/// the proxies of tests running in parallel threads append to the same file, and
+/// `writeln!` on a `File` issues one write per formatted piece, which interleaved two
+/// lines into one unparsable line (seen in CI). A failure to write is not the test's.
+fn append_report_line(path: &std::path::Path, label: &str, counts: &FaultCounts) {
+    let mut line = serde_json::json!({"label": label, "counts": counts}).to_string();
+    line.push('\n');
+    if let Ok(mut file) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        let _ = file.write_all(line.as_bytes());
     }
 }
 
@@ -575,5 +584,42 @@ impl<T: ?Sized> std::ops::Deref for WithFaults<T> {
     type Target = T;
     fn deref(&self) -> &T {
         &self.inner
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn report_lines_appended_from_parallel_threads_stay_whole() {
+        let dir = std::env::temp_dir().join(format!("fault-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let path = dir.join("report.jsonl");
+        let _ = std::fs::remove_file(&path);
+        let counts = FaultCounts {
+            requests: 123_456,
+            delays: 7,
+            ..FaultCounts::default()
+        };
+        let (threads, lines) = (8, 200);
+        std::thread::scope(|scope| {
+            for thread in 0..threads {
+                let (path, counts) = (&path, &counts);
+                scope.spawn(move || {
+                    for n in 0..lines {
+                        append_report_line(path, &format!("suite-{thread}-{n}"), counts);
+                    }
+                });
+            }
+        });
+        let text = std::fs::read_to_string(&path).expect("the report");
+        let _ = std::fs::remove_dir_all(&dir);
+        let parsed: Vec<serde_json::Value> = text
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect();
+        assert_eq!(parsed.len(), threads * lines);
+        assert!(parsed.iter().all(|v| v["counts"]["requests"] == 123_456));
     }
 }
