@@ -480,7 +480,7 @@ async fn erasure_removes_everything_about_the_dietitian() {
 /// other body → 422; a concurrent duplicate → 409.
 #[tokio::test]
 async fn idempotency_keys_replay_reject_and_block_duplicates() {
-    let fake = FakeOpenAi::start(200, Duration::from_millis(600)).await;
+    let fake = FakeOpenAi::start(200, Duration::from_millis(1500)).await;
     let stack = LocalStack::start_with(fake.llm("sk-test", Duration::from_secs(10))).await;
     let key = tenant(&stack, "Acme").await;
     consent(&stack, &key, "dr-smith", true).await;
@@ -490,7 +490,14 @@ async fn idempotency_keys_replay_reject_and_block_duplicates() {
     let (first, duplicate) = tokio::join!(
         stack.call("POST", "/v1/generations", &key, Some(&body), &header),
         async {
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            // The duplicate goes once the first has reached the model (so it holds the
+            // key), not after a fixed delay a loaded machine could outrun; bounded wait.
+            for _ in 0..500 {
+                if fake.request_count() > 0 {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
             stack
                 .call("POST", "/v1/generations", &key, Some(&body), &header)
                 .await
