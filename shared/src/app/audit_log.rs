@@ -7,6 +7,7 @@ use crate::domain::admin::Action;
 use crate::domain::audit::{AuditEntry, BrokenLink, ChainVerifier};
 use crate::domain::audit_checkpoint::{standing, AuditCheckpoint, CheckpointStanding};
 use crate::domain::Timestamp;
+use crate::ports::AuditStore;
 use crate::state::{AdminState, AuditCheckpointState};
 
 /// Most entries one listing request reads from the store.
@@ -181,41 +182,59 @@ async fn sign_head(
     Ok(checkpoint)
 }
 
-/// Whether the chain still holds `checkpoint` (its entry, with its hash) and every entry
-/// after it links on from there: the entries since the last checkpoint, a few pages at
-/// most between two runs of the job.
+/// Whether the chain still holds `checkpoint` (its entry, intact, with its hash) and every
+/// entry after it links on from there: the entries since the last checkpoint, a few pages
+/// at most between two runs of the job.
 async fn extends(
     state: &AuditCheckpointState,
     checkpoint: &AuditCheckpoint,
 ) -> Result<Result<(), &'static str>, AppError> {
     let mut verifier = ChainVerifier {
-        expected_seq: checkpoint.seq,
-        expected_prev: String::new(),
+        expected_seq: checkpoint.seq + 1,
+        expected_prev: checkpoint.hash.clone(),
         checked: 0,
     };
-    let mut after = checkpoint.seq.saturating_sub(1);
+    let mut outcome = Err("the checkpointed entry is gone");
+    let mut first = true;
+    walk(&*state.audit, checkpoint.seq.saturating_sub(1), |entry| {
+        outcome = if std::mem::take(&mut first) {
+            let holds =
+                entry.seq == checkpoint.seq && entry.hash == checkpoint.hash && entry.is_intact();
+            if holds {
+                Ok(())
+            } else {
+                Err("the checkpointed entry is gone or changed")
+            }
+        } else {
+            verifier
+                .check(&entry)
+                .map_err(|_| "an entry after the checkpoint does not link on")
+        };
+        outcome.is_ok()
+    })
+    .await?;
+    Ok(outcome)
+}
+
+/// Reads the chain forward from the entry after `after`, page by page, handing each entry
+/// to `visit` until it answers `false` or the chain ends.
+async fn walk(
+    audit: &dyn AuditStore,
+    mut after: u64,
+    mut visit: impl FnMut(AuditEntry) -> bool,
+) -> Result<(), AppError> {
     loop {
-        let page = state.audit.audit_after(after, VERIFY_BATCH).await?;
-        let Some(last) = page.last() else { break };
+        let page = audit.audit_after(after, VERIFY_BATCH).await?;
+        let Some(last) = page.last() else {
+            return Ok(());
+        };
         after = last.seq;
         for entry in page {
-            if verifier.checked == 0 {
-                if entry.seq != checkpoint.seq || entry.hash != checkpoint.hash {
-                    return Ok(Err("the checkpointed entry is gone or changed"));
-                }
-                // The checkpointed entry's own link reaches before the checkpoint.
-                verifier.expected_prev = entry.prev_hash.clone();
-            }
-            if verifier.check(&entry).is_err() {
-                return Ok(Err("an entry after the checkpoint does not link on"));
+            if !visit(entry) {
+                return Ok(());
             }
         }
     }
-    Ok(if verifier.checked == 0 {
-        Err("the checkpointed entry is gone")
-    } else {
-        Ok(())
-    })
 }
 
 pub async fn verify_audit(
@@ -224,21 +243,19 @@ pub async fn verify_audit(
 ) -> Result<Verification, AppError> {
     call.authorize(Action::AuditVerify)?;
     let mut verifier = ChainVerifier::default();
-    let mut after = 0;
     let mut head: Option<AuditEntry> = None;
     let mut broken = None;
-    'walk: loop {
-        let page = state.audit.audit_after(after, VERIFY_BATCH).await?;
-        let Some(last) = page.last() else { break };
-        after = last.seq;
-        for entry in page {
-            if let Err(link) = verifier.check(&entry) {
-                broken = Some(link);
-                break 'walk;
-            }
-            head = Some(entry);
+    walk(&*state.audit, 0, |entry| match verifier.check(&entry) {
+        Err(link) => {
+            broken = Some(link);
+            false
         }
-    }
+        Ok(()) => {
+            head = Some(entry);
+            true
+        }
+    })
+    .await?;
     if broken.is_some() {
         tracing::error!(?broken, "audit chain verification failed");
     }
