@@ -1193,6 +1193,55 @@ fn every_scheduled_job_failure_raises_the_errors_alarm() {
     }
 }
 
+/// T07: a checkpoint job that refuses to sign (a deleted or rewritten audit tail) pages on
+/// its first failure — it runs every 5 minutes, so it could never reach the errors
+/// alarm's five on its own — and the dashboard shows the alarm with the others.
+#[test]
+fn one_failed_audit_checkpoint_run_pages() {
+    let t = template();
+    let alarm = &resources(&t)["AuditCheckpointFailuresAlarm"];
+    let p = &alarm["Properties"];
+    assert_eq!(
+        alarm_metrics(alarm),
+        vec![(
+            "AWS/Lambda".to_owned(),
+            "Errors".to_owned(),
+            vec![(
+                "FunctionName".to_owned(),
+                "AuditCheckpointFunction".to_owned()
+            )]
+        )]
+    );
+    assert_eq!(p["ComparisonOperator"], "GreaterThanThreshold");
+    assert_eq!(p["Threshold"], 0);
+    assert_eq!(p["EvaluationPeriods"], 1);
+    assert_eq!(p["Statistic"], "Sum");
+    let schedule = &resources(&t)["AuditCheckpointFunction"]["Properties"]["Events"];
+    let every = schedule
+        .as_mapping()
+        .and_then(|events| {
+            events
+                .values()
+                .find_map(|e| e["Properties"]["ScheduleExpression"].as_str())
+        })
+        .expect("the job's schedule");
+    assert_eq!(every, "rate(5 minutes)");
+    assert!(
+        p["Period"].as_u64().unwrap() >= 300,
+        "a period holds at least one run"
+    );
+    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else {
+        panic!("the dashboard body is a !Sub")
+    };
+    let dashboard = body.value[0].as_str().unwrap();
+    for (id, _) in of_type(&t, "AWS::CloudWatch::Alarm") {
+        assert!(
+            dashboard.contains(&format!("${{{id}.Arn}}")),
+            "the dashboard shows {id}"
+        );
+    }
+}
+
 /// Every alarm the issue lists exists, reads the metric it is about and tells the
 /// operations topic; and every NutriPro metric an alarm reads is one the code writes.
 #[test]
@@ -1200,7 +1249,7 @@ fn every_operational_alarm_exists_and_notifies_the_ops_topic() {
     let t = template();
     let alarms: std::collections::BTreeMap<&str, &Value> =
         of_type(&t, "AWS::CloudWatch::Alarm").collect();
-    let expected: [(&str, &str, &str); 10] = [
+    let expected: [(&str, &str, &str); 11] = [
         ("Api5xxRateAlarm", "AWS/ApiGateway", "5XXError"),
         ("LambdaErrorsAlarm", "NutriPro", "Errors"),
         ("LambdaThrottlesAlarm", "AWS/Lambda", "Throttles"),
@@ -1219,6 +1268,7 @@ fn every_operational_alarm_exists_and_notifies_the_ops_topic() {
             "NutriPro",
             "BillingCloseFailures",
         ),
+        ("AuditCheckpointFailuresAlarm", "AWS/Lambda", "Errors"),
     ];
     assert_eq!(
         alarms.len(),
