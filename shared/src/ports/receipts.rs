@@ -1,7 +1,8 @@
 //! The service's receipt key (spec section 11, threats T07 and T08): an ECDSA P-256 key
-//! that signs generation and sample answers (RFC 9421) and the audit checkpoints. In AWS an asymmetric KMS key that never leaves KMS
-//! (`kms:Sign` only for the functions that sign); locally `DATA_DIR/receipt-key.p8`,
-//! owner-only. Its public half is published at `/.well-known/nutripro-receipt-keys`.
+//! that signs generation and sample answers (RFC 9421) and the audit checkpoints. In AWS
+//! an asymmetric KMS key that never leaves KMS (`kms:Sign` only for the functions that
+//! sign); locally `DATA_DIR/receipt-key.p8`, owner-only. Its public half is published at
+//! `/.well-known/nutripro-receipt-keys`.
 
 use super::secrets::SecretError;
 use async_trait::async_trait;
