@@ -262,45 +262,40 @@ async fn an_operator_re_anchors_a_chain_restored_to_an_earlier_moment() {
 /// with its hash kept (only its own hash check tells). Each time nothing is signed.
 #[tokio::test]
 async fn the_job_refuses_a_chain_changed_at_or_after_its_checkpoint() {
-    let stack = LocalStack::start().await;
-    let admin = stack.admin_token(Role::PlatformAdmin, None);
-    change(&stack, &admin, 4).await;
-    assert_eq!(checkpoint(&stack).await["seq"], 4);
+    // Four entries, checkpointed at 4, then `more` entries.
+    async fn checkpointed_at_4_then(more: usize) -> (LocalStack, String) {
+        let stack = LocalStack::start().await;
+        let admin = stack.admin_token(Role::PlatformAdmin, None);
+        change(&stack, &admin, 4).await;
+        assert_eq!(checkpoint(&stack).await["seq"], 4);
+        change(&stack, &admin, more).await;
+        (stack, admin)
+    }
+    fn alter(stack: &LocalStack, seq: i64) {
+        let altered = rusqlite::Connection::open(stack.data_dir.path().join("nutripro.sqlite3"))
+            .unwrap()
+            .execute(
+                "UPDATE audit_log SET subject = 'someone else' WHERE seq = ?1",
+                [seq],
+            )
+            .unwrap();
+        assert_eq!(altered, 1);
+    }
+
+    let (stack, admin) = checkpointed_at_4_then(0).await;
     // Entries 3 and 4 deleted, two others appended: the head is 4 again, another entry.
     assert_eq!(delete_from(&stack, 3), 2);
     change(&stack, &admin, 2).await;
     assert_eq!(verify(&stack, &admin).await["head_seq"], 4);
     assert!(checkpoint_refused(&stack).await);
 
-    let stack = LocalStack::start().await;
-    let admin = stack.admin_token(Role::PlatformAdmin, None);
-    change(&stack, &admin, 4).await;
-    assert_eq!(checkpoint(&stack).await["seq"], 4);
-    change(&stack, &admin, 2).await;
-    let altered = rusqlite::Connection::open(stack.data_dir.path().join("nutripro.sqlite3"))
-        .unwrap()
-        .execute(
-            "UPDATE audit_log SET subject = 'someone else' WHERE seq = 5",
-            [],
-        )
-        .unwrap();
-    assert_eq!(altered, 1);
+    let (stack, _) = checkpointed_at_4_then(2).await;
+    alter(&stack, 5);
     assert!(checkpoint_refused(&stack).await);
 
     // The checkpointed entry itself altered in place, its stored hash kept (so the
     // entries after it still link on).
-    let stack = LocalStack::start().await;
-    let admin = stack.admin_token(Role::PlatformAdmin, None);
-    change(&stack, &admin, 4).await;
-    assert_eq!(checkpoint(&stack).await["seq"], 4);
-    change(&stack, &admin, 2).await;
-    let altered = rusqlite::Connection::open(stack.data_dir.path().join("nutripro.sqlite3"))
-        .unwrap()
-        .execute(
-            "UPDATE audit_log SET subject = 'someone else' WHERE seq = 4",
-            [],
-        )
-        .unwrap();
-    assert_eq!(altered, 1);
+    let (stack, _) = checkpointed_at_4_then(2).await;
+    alter(&stack, 4);
     assert!(checkpoint_refused(&stack).await);
 }

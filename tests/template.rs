@@ -1193,6 +1193,14 @@ fn every_scheduled_job_failure_raises_the_errors_alarm() {
     }
 }
 
+/// The dashboard's JSON body, as written in the template (a `!Sub` of it).
+fn dashboard_body(t: &Value) -> &str {
+    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else {
+        panic!("the dashboard body is a !Sub")
+    };
+    body.value[0].as_str().unwrap()
+}
+
 /// T07: a checkpoint job that refuses to sign (a deleted or rewritten audit tail) pages on
 /// its first failure — it runs every 5 minutes, so it could never reach the errors
 /// alarm's five on its own — and the dashboard shows the alarm with the others.
@@ -1230,10 +1238,7 @@ fn one_failed_audit_checkpoint_run_pages() {
         p["Period"].as_u64().unwrap() >= 300,
         "a period holds at least one run"
     );
-    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else {
-        panic!("the dashboard body is a !Sub")
-    };
-    let dashboard = body.value[0].as_str().unwrap();
+    let dashboard = dashboard_body(&t);
     for (id, _) in of_type(&t, "AWS::CloudWatch::Alarm") {
         assert!(
             dashboard.contains(&format!("${{{id}.Arn}}")),
@@ -1383,10 +1388,7 @@ fn the_ops_topic_is_encrypted_and_receives_budget_alerts() {
         referenced(&generation["Environment"]["Variables"]["EVENT_BUS_NAME"]),
         Some("EventBus")
     );
-    let Value::Tagged(body) = &t["Resources"]["Dashboard"]["Properties"]["DashboardBody"] else {
-        panic!("the dashboard body is a !Sub")
-    };
-    let dashboard = body.value[0].as_str().unwrap();
+    let dashboard = dashboard_body(&t);
     for view in ["SCHEMA(NutriPro, TenantId)", "SCHEMA(NutriPro, Function)"] {
         assert!(
             dashboard.contains(view),
